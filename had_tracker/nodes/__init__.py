@@ -1,0 +1,1 @@
+"""had_tracker.nodes."""
