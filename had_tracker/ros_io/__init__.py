@@ -1,1 +1,1 @@
-"""had_tracker.ros_io."""
+"""ROS message I/O without ROS: typestore registration, bag reading/writing, duck-typed conversions."""
