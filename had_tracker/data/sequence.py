@@ -1,6 +1,6 @@
-"""The common in-memory form of one tracking sequence, shared by the synthetic engine, the dataset
-readers, the training sampler and the evaluation harness.
+"""The common in-memory form of one tracking sequence.
 
+Shared by the synthetic engine, the dataset readers, the training sampler and the evaluation harness.
 Everything here is already *aligned*: event coordinates are in the output (RGB) image frame and event
 times are on the RGB clock (ns). Raw sensor streams with their own clock and geometry travel as bags.
 """

@@ -36,9 +36,7 @@ class Events:
             raise ValueError(f"Events geometry must be non-negative, got {self.width}x{self.height}")
 
     @classmethod
-    def from_arrays(
-        cls, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, width: int, height: int
-    ) -> Events:
+    def from_arrays(cls, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, width: int, height: int) -> Events:
         """Build from any array-likes, casting to the canonical dtypes (no copy when already right)."""
         return cls(
             np.asarray(t, dtype=T_DTYPE),

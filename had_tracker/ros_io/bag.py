@@ -49,7 +49,9 @@ class BagMessage:
             try:
                 self._msg = self.typestore.deserialize_cdr(self.raw, self.msgtype)
             except Exception as exc:
-                raise BagError(f"corrupt {self.msgtype} message on {self.topic} at t={self.recv_ns} ns: {exc}") from None
+                raise BagError(
+                    f"corrupt {self.msgtype} message on {self.topic} at t={self.recv_ns} ns: {exc}"
+                ) from None
         return self._msg
 
 

@@ -14,7 +14,8 @@ import re
 import sys
 from pathlib import Path
 
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore as _rosbags_typestore
+from rosbags.typesys import Stores, get_types_from_msg
+from rosbags.typesys import get_typestore as _rosbags_typestore
 from rosbags.typesys.store import Typestore
 
 from had_tracker.errors import MessageTypeError
@@ -83,7 +84,7 @@ def _qualify(text: str, msg_names: set[str]) -> str:
     return pattern.sub(r"\1had_msgs/\2\3\4", text) if msg_names else text
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_typestore(distro: str = "humble") -> Typestore:
     """The shared typestore for ``distro`` (humble or jazzy) with event types, vision_msgs and had_msgs.
 
