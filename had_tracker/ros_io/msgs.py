@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rosbags.typesys.base import Nodetype
+from rosbags.interfaces import Nodetype
 from rosbags.typesys.store import Typestore
 
 from had_tracker.ros_io.typestore import require_type

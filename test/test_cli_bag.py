@@ -1,0 +1,38 @@
+"""The had-tracker CLI skeleton and `bag info`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from had_tracker.cli import main
+
+from .conftest import shared_data
+
+
+def test_help_lists_bag_command(capsys):
+    assert main([]) == 0
+    assert "bag" in capsys.readouterr().out
+
+
+def test_bag_info_prints_topics(capsys):
+    assert main(["bag", "info", str(shared_data("rosbag_mono_cd"))]) == 0
+    out = capsys.readouterr().out
+    assert "/event_camera/events" in out and "event_array_msgs/msg/EventArray" in out and "messages: 2" in out
+
+
+def test_bag_info_json(capsys):
+    assert main(["bag", "info", "--json", str(shared_data("rosbag_mono_cd"))]) == 0
+    assert json.loads(capsys.readouterr().out)["message_count"] == 2
+
+
+def test_unknown_bag_is_one_line_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "had_tracker.cli", "bag", "info", "/definitely/not/here"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "had-tracker bag: error: no bag at /definitely/not/here"
