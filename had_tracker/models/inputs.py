@@ -1,0 +1,92 @@
+"""The one place that turns a crop of events or of an RGB image into model input.
+
+The training sampler and the tracking runtime both call these functions, so a network sees exactly
+the same representation in training and in use.
+
+- Events: a voxel grid of ``cfg.events.num_bins`` time bins (x2 polarity channels when configured)
+  over the crop, then ``log1p`` so the scale does not depend on event rate or crop size much.
+- RGB: crop-and-resize, scaled to [0, 1], normalised with the preset's mean/std, channels first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from had_tracker.events.container import Events
+from had_tracker.geometry import CropWindow
+from had_tracker.models.config import ModelConfig
+
+
+def event_tensor(events: Events, crop: CropWindow, t_start_ns: int, t_end_ns: int, cfg: ModelConfig) -> np.ndarray:
+    """Events in ``[t_start_ns, t_end_ns)`` inside ``crop`` as a float32 ``(C, S, S)`` model input (S = crop.out_size)."""
+    if t_end_ns <= t_start_ns:
+        raise ValueError(f"empty event window [{t_start_ns}, {t_end_ns}) ns")
+    window = events.slice_time(int(t_start_ns), int(t_end_ns))
+    grid = _voxel_grid(window, cfg, int(t_start_ns), int(t_end_ns), crop)
+    signed = not cfg.events.polarity_channels
+    out = np.sign(grid) * np.log1p(np.abs(grid)) if signed else np.log1p(np.maximum(grid, 0.0))
+    return out.astype(np.float32, copy=False)
+
+
+def event_tensor_bins(
+    events: Events, crop: CropWindow, t_start_ns: int, t_end_ns: int, cfg: ModelConfig, count: int
+) -> np.ndarray:
+    """``count`` consecutive equal sub-windows of ``[t_start_ns, t_end_ns)``, each as :func:`event_tensor`: ``(K, C, S, S)``."""
+    edges = np.linspace(int(t_start_ns), int(t_end_ns), count + 1).round().astype(np.int64)
+    return np.stack(
+        [event_tensor(events, crop, int(a), int(b), cfg) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    )
+
+
+def rgb_tensor(image: np.ndarray, crop: CropWindow, cfg: ModelConfig) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB image cropped to ``crop``: float32 ``(3, S, S)`` normalised with the preset's mean/std."""
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"rgb_tensor needs an (H, W, 3) image, got shape {image.shape}")
+    patch = crop.crop_image(np.ascontiguousarray(image)).astype(np.float32) / 255.0
+    mean = np.asarray(cfg.rgb_mean, dtype=np.float32)
+    std = np.asarray(cfg.rgb_std, dtype=np.float32)
+    # Padding outside the image is black before normalisation, as in OSTrack.
+    return np.ascontiguousarray(((patch - mean) / std).transpose(2, 0, 1))
+
+
+def _voxel_grid(window: Events, cfg: ModelConfig, t_start_ns: int, t_end_ns: int, crop: CropWindow) -> np.ndarray:
+    """``(C, S, S)`` float32 voxel grid of an already time-sliced window over the crop."""
+    try:
+        from had_tracker.events.representations import voxel_grid
+    except ImportError:
+        return _voxel_grid_local(window, cfg, t_start_ns, t_end_ns, crop)
+    return np.asarray(
+        voxel_grid(
+            window,
+            cfg.events.num_bins,
+            t_start_ns,
+            t_end_ns,
+            crop=crop.rect,
+            out_hw=(crop.out_size, crop.out_size),
+            polarity_channels=cfg.events.polarity_channels,
+        ),
+        dtype=np.float32,
+    ).reshape(cfg.events.channels, crop.out_size, crop.out_size)
+
+
+def _voxel_grid_local(window: Events, cfg: ModelConfig, t_start_ns: int, t_end_ns: int, crop: CropWindow) -> np.ndarray:
+    # Stand-in used only while had_tracker.events.representations is absent: nearest cell, nearest bin.
+    bins, size = cfg.events.num_bins, crop.out_size
+    grid = np.zeros((cfg.events.channels, size, size), dtype=np.float32)
+    if len(window) == 0:
+        return grid
+    col = np.floor((window.x.astype(np.float64) + 0.5 - crop.x0) * crop.scale).astype(np.int64)
+    row = np.floor((window.y.astype(np.float64) + 0.5 - crop.y0) * crop.scale).astype(np.int64)
+    tb = ((window.t - t_start_ns) * bins // max(t_end_ns - t_start_ns, 1)).clip(0, bins - 1)
+    keep = (col >= 0) & (col < size) & (row >= 0) & (row < size)
+    if cfg.events.polarity_channels:
+        channel = tb + bins * window.p.astype(np.int64)
+        weight = np.ones(int(keep.sum()), np.float32)
+    else:
+        channel = tb
+        weight = np.where(window.p[keep] > 0, 1.0, -1.0).astype(np.float32)
+    flat = (channel[keep] * size + row[keep]) * size + col[keep]
+    grid += np.bincount(flat, weights=weight, minlength=grid.size).astype(np.float32).reshape(grid.shape)
+    return grid

@@ -1,0 +1,98 @@
+"""Shapes and interfaces of the teacher and the student for every model preset."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from had_tracker.errors import ConfigError
+from had_tracker.models.builder import ModelConfig, build_model
+from had_tracker.models.heads import decode_boxes
+
+PRESETS = ("cpu-tiny", "gpu-base")
+
+
+def _inputs(cfg: ModelConfig, batch: int) -> dict[str, torch.Tensor]:
+    c, t, s = cfg.events.channels, cfg.template_size, cfg.search_size
+    g = torch.Generator().manual_seed(0)
+    return {
+        "template_rgb": torch.randn(batch, 3, t, t, generator=g),
+        "template_events": torch.rand(batch, c, t, t, generator=g),
+        "search_rgb": torch.randn(batch, 3, s, s, generator=g),
+        "search_events": torch.rand(batch, c, s, s, generator=g),
+    }
+
+
+def _shallow(cfg: ModelConfig) -> ModelConfig:
+    # gpu-base at full depth is too slow for a unit test on CPU; one block has the same shapes.
+    return replace(cfg, arch=replace(cfg.arch, depth=1))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_student_outputs_have_documented_shapes(preset):
+    cfg = _shallow(ModelConfig.from_yaml(preset, "student"))
+    model = build_model(cfg).eval()
+    x = _inputs(cfg, 2)
+    with torch.no_grad():
+        out = model(x["template_events"], x["search_events"], return_features=True, attn_layers=(0,))
+    f = cfg.feat_size
+    assert out["score_map"].shape == (2, 1, f, f)
+    assert out["size_map"].shape == (2, 2, f, f)
+    assert out["offset_map"].shape == (2, 2, f, f)
+    assert out["pred_boxes"].shape == (2, 4)
+    assert 0.0 < out["score_map"].min() and out["score_map"].max() < 1.0
+    n = cfg.template_tokens + cfg.search_tokens
+    assert out["tokens"][0].shape == (2, n, cfg.arch.dim)
+    assert out["attn"][0].shape == (2, cfg.arch.heads, n, n)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_teacher_outputs_have_documented_shapes_and_twice_the_tokens(preset):
+    cfg = _shallow(ModelConfig.from_yaml(preset, "teacher"))
+    model = build_model(cfg).eval()
+    x = _inputs(cfg, 1)
+    with torch.no_grad():
+        out = model(**x, return_features=True)
+    f = cfg.feat_size
+    assert out["score_map"].shape == (1, 1, f, f)
+    assert out["pred_boxes"].shape == (1, 4)
+    assert out["tokens"][0].shape[1] == 2 * (cfg.template_tokens + cfg.search_tokens)
+
+
+def test_cpu_tiny_student_is_genuinely_smaller_than_its_teacher():
+    teacher_cfg = ModelConfig.from_yaml("cpu-tiny", "teacher")
+    student_cfg = ModelConfig.from_yaml("cpu-tiny", "student")
+    assert student_cfg.arch.dim < teacher_cfg.arch.dim and student_cfg.arch.depth < teacher_cfg.arch.depth
+    n_teacher = sum(p.numel() for p in build_model(teacher_cfg).parameters())
+    n_student = sum(p.numel() for p in build_model(student_cfg).parameters())
+    assert n_student <= 0.25 * n_teacher
+
+
+def test_gpu_base_is_the_papers_vit_b16_setting():
+    cfg = ModelConfig.from_yaml("gpu-base", "teacher")
+    assert (cfg.arch.dim, cfg.arch.depth, cfg.arch.heads, cfg.patch_size) == (768, 12, 12, 16)
+    assert (cfg.template_size, cfg.search_size) == (128, 256)
+
+
+def test_decode_boxes_reads_the_argmax_cell_plus_offset():
+    f = 4
+    score = torch.full((1, 1, f, f), 0.1)
+    score[0, 0, 2, 1] = 0.9  # row 2, column 1
+    size = torch.zeros(1, 2, f, f)
+    size[0, :, 2, 1] = torch.tensor([0.25, 0.5])
+    offset = torch.full((1, 2, f, f), 0.5)
+    boxes, scores = decode_boxes(score, size, offset)
+    np.testing.assert_allclose(boxes[0].numpy(), [(1 + 0.5) / f, (2 + 0.5) / f, 0.25, 0.5])
+    assert scores.item() == pytest.approx(0.9)
+
+
+def test_unknown_preset_and_unknown_keys_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown models preset"):
+        ModelConfig.from_yaml("no-such-preset")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("template_size: 48\nsearch_size: 96\nstudent: {dim: 32, depht: 2}\n")
+    with pytest.raises(ConfigError, match="depht"):
+        ModelConfig.from_yaml(bad, "student")
