@@ -36,3 +36,11 @@ def test_unknown_bag_is_one_line_error():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "had-tracker bag: error: no bag at /definitely/not/here"
+
+
+def test_console_script_help_runs_in_a_fresh_interpreter():
+    """The installed entry point (not `python -m`, which pre-imports importlib.util through runpy)."""
+    code = "import sys; from had_tracker.cli import main; sys.exit(main(['--help']))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "had-tracker" in result.stdout
