@@ -1,0 +1,276 @@
+"""Compiled EVT 3.0 kernels (numba, cached on disk): decode into preallocated arrays, and encode.
+
+The decoder state lives in a small int64 array so that it survives across packets of one stream:
+``state = [valid, time_high, time_low, y, base_x, polarity]`` where ``time_high`` already holds the
+rollover bits (``rollovers << 24 | TIME_HIGH payload << 12``), exactly as event_camera_codecs keeps it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Word codes (bits 15..12 of each little-endian 16-bit word).
+ADDR_Y = 0x0
+ADDR_X = 0x2
+VECT_BASE_X = 0x3
+VECT_12 = 0x4
+VECT_8 = 0x5
+TIME_LOW = 0x6
+CONTINUED_4 = 0x7
+TIME_HIGH = 0x8
+EXT_TRIGGER = 0xA
+OTHERS = 0xE
+CONTINUED_12 = 0xF
+
+STATE_LEN = 6
+S_VALID, S_TIME_HIGH, S_TIME_LOW, S_Y, S_BASE_X, S_POL = range(STATE_LEN)
+
+# Result slots of ``decode_words``.
+INFO_LEN = 7
+I_N_CD, I_N_TRIG, I_STOP, I_NEXT_T, I_DROPPED_GEOMETRY, I_UNKNOWN, I_SKIPPED_UNSYNCED = range(INFO_LEN)
+
+# A TIME_HIGH smaller than the last one by more than this many ticks is a 24-bit rollover;
+# smaller steps back are sensor glitches (event_camera_codecs' MIN_DISTANCE).
+ROLLOVER_MIN_DISTANCE = 10
+NS_PER_US = 1000
+
+
+@njit(cache=True, nogil=True)
+def _update_time_high(payload: int, time_high: int) -> int:
+    last_high = (time_high >> 12) & 0xFFF
+    if payload < last_high and last_high - payload > ROLLOVER_MIN_DISTANCE:
+        time_high += 1 << 24
+    return (time_high & ~((1 << 24) - 1)) | (payload << 12)
+
+
+@njit(cache=True, nogil=True)
+def count_upper_bound(words: np.ndarray, start: int) -> tuple[int, int]:
+    """Upper bounds of (CD events, triggers) in ``words[start:]`` (for output allocation)."""
+    n_cd = 0
+    n_trig = 0
+    for i in range(start, words.shape[0]):
+        w = np.int64(words[i])
+        code = w >> 12
+        if code == ADDR_X:
+            n_cd += 1
+        elif code == VECT_12:
+            m = w & 0xFFF
+            while m:
+                m &= m - 1
+                n_cd += 1
+        elif code == VECT_8:
+            m = w & 0xFF
+            while m:
+                m &= m - 1
+                n_cd += 1
+        elif code == EXT_TRIGGER:
+            n_trig += 1
+    return n_cd, n_trig
+
+
+@njit(cache=True, nogil=True)
+def decode_words(
+    words: np.ndarray,
+    start: int,
+    state: np.ndarray,
+    width: int,
+    height: int,
+    use_limit: bool,
+    limit_ns: int,
+    t_out: np.ndarray,
+    x_out: np.ndarray,
+    y_out: np.ndarray,
+    p_out: np.ndarray,
+    trig_t: np.ndarray,
+    trig_edge: np.ndarray,
+    trig_id: np.ndarray,
+    info: np.ndarray,
+) -> None:
+    """Decode ``words[start:]`` into the output arrays, updating ``state`` and filling ``info``.
+
+    With ``use_limit`` decoding stops at the first TIME_LOW whose time is ``>= limit_ns`` (that word
+    is not consumed); ``info[I_STOP]`` is the index of the first unconsumed word.
+    """
+    n = words.shape[0]
+    valid = state[S_VALID] != 0
+    time_high = state[S_TIME_HIGH]
+    time_low = state[S_TIME_LOW]
+    ey = state[S_Y]
+    base_x = state[S_BASE_X]
+    pol = state[S_POL]
+    n_cd = 0
+    n_trig = 0
+    dropped = 0
+    unknown = 0
+    skipped = 0
+    stop = n
+    next_t = -1
+    seen_high = False  # upstream: a TIME_HIGH then a TIME_LOW within one buffer makes time valid
+    t_ns = (time_high | time_low) * NS_PER_US
+    i = start
+    while i < n:
+        w = np.int64(words[i])
+        code = w >> 12
+        if not valid:
+            if code == TIME_HIGH:
+                time_high = _update_time_high(w & 0xFFF, time_high)
+                seen_high = True
+            elif code == TIME_LOW:
+                time_low = w & 0xFFF
+                if seen_high:
+                    valid = True
+                    t_ns = (time_high | time_low) * NS_PER_US
+            elif code == ADDR_X or code == EXT_TRIGGER:
+                skipped += 1
+            elif code == VECT_12 or code == VECT_8:
+                m = w & (0xFFF if code == VECT_12 else 0xFF)
+                while m:
+                    m &= m - 1
+                    skipped += 1
+            i += 1
+            continue
+        if code == ADDR_X:
+            x = w & 0x7FF
+            if x < width and ey < height:
+                t_out[n_cd] = t_ns
+                x_out[n_cd] = x
+                y_out[n_cd] = ey
+                p_out[n_cd] = (w >> 11) & 1
+                n_cd += 1
+            else:
+                dropped += 1
+        elif code == ADDR_Y:
+            ey = w & 0x7FF
+        elif code == TIME_LOW:
+            time_low = w & 0xFFF
+            t_ns = (time_high | time_low) * NS_PER_US
+            if use_limit and t_ns >= limit_ns:
+                stop = i
+                next_t = t_ns
+                break
+        elif code == TIME_HIGH:
+            time_high = _update_time_high(w & 0xFFF, time_high)
+            t_ns = (time_high | time_low) * NS_PER_US
+        elif code == VECT_12 or code == VECT_8:
+            nbits = 12 if code == VECT_12 else 8
+            m = w & ((1 << nbits) - 1)
+            if ey < height:
+                for b in range(nbits):
+                    if (m >> b) & 1:
+                        x = (base_x + b) & 0xFFFF
+                        if x < width:
+                            t_out[n_cd] = t_ns
+                            x_out[n_cd] = x
+                            y_out[n_cd] = ey
+                            p_out[n_cd] = pol
+                            n_cd += 1
+                        else:
+                            dropped += 1
+            else:
+                while m:
+                    m &= m - 1
+                    dropped += 1
+            base_x = (base_x + nbits) & 0xFFFF
+        elif code == VECT_BASE_X:
+            base_x = w & 0x7FF
+            pol = (w >> 11) & 1
+        elif code == EXT_TRIGGER:
+            trig_t[n_trig] = t_ns
+            trig_edge[n_trig] = w & 1
+            trig_id[n_trig] = (w >> 8) & 0xF
+            n_trig += 1
+        elif code == OTHERS or code == CONTINUED_4 or code == CONTINUED_12:
+            pass
+        else:
+            unknown += 1
+        i += 1
+    state[S_VALID] = 1 if valid else 0
+    state[S_TIME_HIGH] = time_high
+    state[S_TIME_LOW] = time_low
+    state[S_Y] = ey
+    state[S_BASE_X] = base_x
+    state[S_POL] = pol
+    info[I_N_CD] = n_cd
+    info[I_N_TRIG] = n_trig
+    info[I_STOP] = stop
+    info[I_NEXT_T] = next_t
+    info[I_DROPPED_GEOMETRY] = dropped
+    info[I_UNKNOWN] = unknown
+    info[I_SKIPPED_UNSYNCED] = skipped
+
+
+@njit(cache=True, nogil=True)
+def encode_words(
+    t_us: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    trig_t_us: np.ndarray,
+    trig_edge: np.ndarray,
+    trig_id: np.ndarray,
+    state: np.ndarray,
+    resync: bool,
+    out: np.ndarray,
+) -> int:
+    """Encode time-ordered CD events and triggers (merged by time, CD first on ties) into ``out``.
+
+    ``state = [has_time, last_high_abs, last_low, has_y, last_y]`` where ``last_high_abs`` is
+    ``t_us >> 12`` without wrap-around. Returns the number of words written. ``out`` must hold at
+    least ``6 * (len(t_us) + len(trig_t_us)) + 3`` words plus the rollover filler words.
+    """
+    n_cd = t_us.shape[0]
+    n_tr = trig_t_us.shape[0]
+    has_time = state[0] != 0
+    last_high = state[1]
+    last_low = state[2]
+    has_y = state[3] != 0
+    last_y = state[4]
+    if resync:
+        has_time = False
+        has_y = False
+    k = 0
+    i = 0
+    j = 0
+    while i < n_cd or j < n_tr:
+        take_cd = j >= n_tr or (i < n_cd and t_us[i] <= trig_t_us[j])
+        t = t_us[i] if take_cd else trig_t_us[j]
+        high = t >> 12
+        low = t & 0xFFF
+        if not has_time or high != last_high:
+            if has_time:
+                # Step TIME_HIGH by at most half a 24-bit cycle so the decoder sees every rollover.
+                while high - last_high > 2048:
+                    last_high += 2048
+                    out[k] = (TIME_HIGH << 12) | (last_high & 0xFFF)
+                    k += 1
+            out[k] = (TIME_HIGH << 12) | (high & 0xFFF)
+            out[k + 1] = (TIME_LOW << 12) | low
+            k += 2
+            last_high = high
+            last_low = low
+            has_time = True
+        elif low != last_low:
+            out[k] = (TIME_LOW << 12) | low
+            k += 1
+            last_low = low
+        if take_cd:
+            yy = np.int64(y[i])
+            if not has_y or yy != last_y:
+                out[k] = (ADDR_Y << 12) | yy
+                k += 1
+                last_y = yy
+                has_y = True
+            out[k] = (ADDR_X << 12) | (np.int64(p[i] & 1) << 11) | np.int64(x[i])
+            k += 1
+            i += 1
+        else:
+            out[k] = (EXT_TRIGGER << 12) | (np.int64(trig_id[j] & 0xF) << 8) | np.int64(trig_edge[j] & 1)
+            k += 1
+            j += 1
+    state[0] = 1 if has_time else 0
+    state[1] = last_high
+    state[2] = last_low
+    state[3] = 1 if has_y else 0
+    state[4] = last_y
+    return k
