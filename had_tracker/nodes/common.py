@@ -1,0 +1,237 @@
+"""rclpy plumbing shared by the had_tracker nodes: schema parameters, QoS profiles, diagnostics, spinning.
+
+Works on Humble and Jazzy: only APIs present in both are used (``declare_parameter`` with a descriptor,
+``QoSProfile`` with policy enums, ``add_on_set_parameters_callback``, ``rclpy.try_shutdown``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from had_tracker import parameters as schema
+from had_tracker.errors import ConfigError, HadTrackerError
+from had_tracker.ros_io.diagnostics import DiagnosticReport
+
+_ROS_TYPES = {
+    "bool": ParameterType.PARAMETER_BOOL,
+    "int": ParameterType.PARAMETER_INTEGER,
+    "double": ParameterType.PARAMETER_DOUBLE,
+    "string": ParameterType.PARAMETER_STRING,
+    "double_array": ParameterType.PARAMETER_DOUBLE_ARRAY,
+}
+_RELIABILITY = {
+    "best_effort": ReliabilityPolicy.BEST_EFFORT,
+    "reliable": ReliabilityPolicy.RELIABLE,
+    "system_default": ReliabilityPolicy.SYSTEM_DEFAULT,
+}
+OUTPUT_DEPTH = 10
+
+
+# --- parameters ------------------------------------------------------------------------------------------------------
+def descriptor(spec: schema.ParamSpec) -> ParameterDescriptor:
+    """The ROS parameter descriptor of a schema entry (type, description, constraints, range, read-only)."""
+    desc = ParameterDescriptor()
+    desc.name = spec.name
+    desc.type = _ROS_TYPES[spec.type]
+    desc.description = spec.description
+    desc.additional_constraints = spec.constraints
+    desc.read_only = spec.read_only
+    if spec.value_range is not None and spec.type == "int":
+        low, high = spec.value_range
+        desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    elif spec.value_range is not None and spec.type == "double":
+        low, high = spec.value_range
+        desc.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+    return desc
+
+
+def declare_schema_parameters(node: Node, node_kind: str) -> dict[str, Any]:
+    """Declare every schema parameter of ``node_kind`` on ``node``; the validated values, or ConfigError.
+
+    rclpy itself rejects a wrong type or an out-of-range number from a params file while declaring; we turn
+    that into a ConfigError naming the parameter, then validate what rclpy cannot (choices, lengths, patterns).
+    """
+    values: dict[str, Any] = {}
+    for spec in schema.specs_for(node_kind):
+        try:
+            values[spec.name] = node.declare_parameter(spec.name, spec.default, descriptor(spec)).value
+        except ParameterException as exc:
+            raise ConfigError(
+                f"{node_kind}: parameter {spec.name!r} ({spec.constraints or spec.type}): {exc}"
+            ) from None
+    return schema.validate(node_kind, values)
+
+
+def parameter_change_guard(
+    node: Node, node_kind: str, apply: Callable[[str, Any], None]
+) -> Callable[[list], SetParametersResult]:
+    """An on-set-parameters callback: validate run-time changes against the schema, then ``apply(name, value)``."""
+
+    def on_set(params: list) -> SetParametersResult:
+        checked = []
+        for param in params:
+            try:
+                spec = schema.spec(node_kind, param.name)
+            except KeyError:
+                continue  # use_sim_time and other rclpy-owned parameters
+            try:
+                checked.append((param.name, spec.validate(param.value)))
+            except ConfigError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        for name, value in checked:
+            apply(name, value)
+        return SetParametersResult(successful=True)
+
+    return on_set
+
+
+# --- QoS ---------------------------------------------------------------------------------------------------------------
+def event_qos(depth: int) -> QoSProfile:
+    """Best-effort, volatile, keep-last ``depth``: what the event drivers publish (a reliable sub never connects)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=int(depth),
+        reliability=ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def sensor_qos(reliability: str, depth: int) -> QoSProfile:
+    """The sensor-data profile (keep-last, volatile) with a configurable reliability for images and camera info."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=int(depth),
+        reliability=_RELIABILITY[reliability],
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def output_qos(depth: int = OUTPUT_DEPTH) -> QoSProfile:
+    """Reliable, volatile, keep-last 10: every output of the package."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=int(depth),
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+# --- messages ---------------------------------------------------------------------------------------------------------
+def import_message(type_name: str) -> type:
+    """The rclpy class of ``pkg/msg/Name``; ConfigError saying which package to install when it is missing."""
+    package, kind, name = type_name.split("/")
+    try:
+        module = importlib.import_module(f"{package}.{kind}")
+        return getattr(module, name)
+    except (ImportError, AttributeError):
+        raise ConfigError(
+            f"message type {type_name} is not available: install ros-$ROS_DISTRO-{package.replace('_', '-')} "
+            f"(or build {package} in your workspace) and source it"
+        ) from None
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """Nanoseconds of a builtin_interfaces/Time."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def fill_time(stamp: Any, ns: int) -> Any:
+    """Write ``ns`` into a builtin_interfaces/Time in place (floor division for negative times) and return it."""
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    stamp.sec, stamp.nanosec = int(sec), int(nanosec)
+    return stamp
+
+
+class DiagnosticsPublisher:
+    """Publishes one DiagnosticStatus per node on /diagnostics (reliable, depth 10) from a DiagnosticReport."""
+
+    _LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
+
+    def __init__(self, node: Node, hardware_id: str = "had_tracker") -> None:
+        self._node = node
+        self._hardware_id = hardware_id
+        self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
+
+    def publish(self, report: DiagnosticReport) -> None:
+        """Send ``report`` (level, message, key/values) stamped with the node clock."""
+        status = DiagnosticStatus()
+        status.level = self._LEVELS[report.level]  # a bytes constant in rclpy (``byte`` field)
+        status.name = f"{self._node.get_fully_qualified_name()}: {report.name}"
+        status.message = report.message
+        status.hardware_id = self._hardware_id
+        status.values = [KeyValue(key=key, value=value) for key, value in report.values.items()]
+        array_msg = DiagnosticArray()
+        array_msg.header.stamp = self._node.get_clock().now().to_msg()
+        array_msg.status = [status]
+        self._publisher.publish(array_msg)
+
+
+# --- running ------------------------------------------------------------------------------------------------------------
+def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = None, threads: int = 0) -> int:
+    """Init rclpy, build the nodes, spin until shutdown, clean up; 0 on a normal stop, 1 on a start-up error.
+
+    One node spins in a SingleThreadedExecutor; several share a MultiThreadedExecutor (each node's callbacks stay
+    mutually exclusive, so the core objects need no locks, while different nodes run in parallel).
+    """
+    rclpy.init(args=args if args is not None else sys.argv)
+    nodes: list[Node] = []
+    try:
+        try:
+            for factory in factories:
+                nodes.append(factory())
+        except HadTrackerError as exc:
+            # The start-up error a user can fix (bad parameter, missing checkpoint, missing message package).
+            print(f"[had_tracker] error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        if len(nodes) == 1:
+            executor = SingleThreadedExecutor()
+        else:
+            executor = MultiThreadedExecutor(num_threads=threads or max(2, len(nodes) + 1))
+        for node in nodes:
+            executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        return 0
+    finally:
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class Throttle:
+    """True at most once per ``period_s`` of wall time (log and debug-image throttling)."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = float(period_s)
+        self._last = -float("inf")
+
+    def ready(self) -> bool:
+        """True when at least ``period_s`` passed since the last True."""
+        now = time.monotonic()
+        if now - self._last >= self.period_s:
+            self._last = now
+            return True
+        return False

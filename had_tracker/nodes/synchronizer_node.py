@@ -1,0 +1,149 @@
+"""synchronizer_node: event packets + RGB frames in, aligned ``had_msgs/EventWindow`` out (a thin adapter over
+:class:`had_tracker.sync.synchronizer.Synchronizer`).
+
+Subscriptions: ``event_topic`` (type from ``event_msg_type``; best-effort, keep-last ``event_qos_depth``),
+``image_topic`` and ``camera_info_topic`` (sensor-data QoS, ``reliability`` parameter; empty name = off).
+Publications: ``~/windows`` (had_msgs/EventWindow, reliable, depth 10), ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from had_msgs.msg import EventWindow
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+
+from had_tracker import parameters as schema
+from had_tracker.errors import HadTrackerError
+from had_tracker.nodes.common import (
+    DiagnosticsPublisher,
+    Throttle,
+    declare_schema_parameters,
+    event_qos,
+    import_message,
+    output_qos,
+    run_nodes,
+    sensor_qos,
+    stamp_to_ns,
+)
+from had_tracker.ros_io.diagnostics import DiagnosticReport, RateMeter, format_value
+from had_tracker.ros_io.event_window import sample_to_window_msg
+from had_tracker.ros_io.image import image_to_numpy, is_supported_encoding, to_rgb8
+
+
+def _cv_bridge_fallback() -> Any:
+    """A cv_bridge passthrough for encodings ros_io.image does not know, or None when cv_bridge cannot load.
+
+    cv_bridge's compiled module fails to import under NumPy 2 on some installs, so any exception means "no".
+    """
+    try:
+        from cv_bridge import CvBridge
+
+        bridge = CvBridge()
+    except Exception:  # noqa: BLE001 - ImportError, AttributeError (_ARRAY_API), RuntimeError ...
+        return None
+
+    def convert(msg: Any) -> Any:
+        return bridge.imgmsg_to_cv2(msg, desired_encoding="rgb8")
+
+    return convert
+
+
+class SynchronizerNode(Node):
+    """Aligns event packets and RGB frames into compact event windows."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(schema.SYNCHRONIZER, **kwargs)
+        from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
+
+        self.params = declare_schema_parameters(self, schema.SYNCHRONIZER)
+        self.synchronizer = Synchronizer(SyncConfig.from_dict(schema.sync_config_dict(self.params)))
+        self._stream = self.params["event_topic"]
+        self._image_fallback = _cv_bridge_fallback()
+        self._rates = {name: RateMeter() for name in ("events", "images", "windows")}
+        self._input_errors = {"event_packets": 0, "images": 0, "camera_infos": 0}
+        self._warn = Throttle(5.0)
+
+        self._windows_pub = self.create_publisher(EventWindow, "~/windows", output_qos())
+        event_type = import_message(self.params["event_msg_type"])
+        self.create_subscription(event_type, self._stream, self._on_events, event_qos(self.params["event_qos_depth"]))
+        image_qos = sensor_qos(self.params["reliability"], self.params["image_qos_depth"])
+        if self.params["image_topic"]:
+            self.create_subscription(Image, self.params["image_topic"], self._on_image, image_qos)
+        if self.params["camera_info_topic"]:
+            self.create_subscription(CameraInfo, self.params["camera_info_topic"], self._on_camera_info, image_qos)
+        self._diagnostics = DiagnosticsPublisher(self)
+        self.create_timer(self.params["diagnostics_period_s"], self._publish_diagnostics)
+        self.get_logger().info(
+            f"events: {self._stream} ({self.params['event_msg_type']}), images: {self.params['image_topic'] or 'off'}, "
+            f"policy {self.synchronizer.config.policy}, clock {self.synchronizer.config.clock} -> "
+            f"{self._windows_pub.topic_name}"
+        )
+
+    # --- callbacks: convert, call the core, publish -------------------------------------------------------------------
+    def _on_events(self, msg: Any) -> None:
+        self._rates["events"].tick()
+        try:
+            self.synchronizer.add_event_packet(msg, stream=self._stream)
+        except HadTrackerError as exc:
+            self._count_error("event_packets", f"dropped an event packet: {exc}")
+        self._publish_windows()
+
+    def _on_image(self, msg: Image) -> None:
+        self._rates["images"].tick()
+        try:
+            fallback = None if is_supported_encoding(msg.encoding) else self._image_fallback
+            pixels = image_to_numpy(msg, fallback=fallback)
+            rgb = pixels if fallback is not None else to_rgb8(pixels, msg.encoding)
+            self.synchronizer.add_image(rgb, stamp_to_ns(msg.header.stamp), msg.header.frame_id)
+        except HadTrackerError as exc:
+            self._count_error("images", f"dropped an image: {exc}")
+            return
+        self._publish_windows()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self.synchronizer.add_camera_info(msg, camera="rgb")
+        except (HadTrackerError, ValueError) as exc:
+            self._count_error("camera_infos", f"ignored a CameraInfo: {exc}")
+
+    def _publish_windows(self) -> None:
+        for sample in self.synchronizer.poll():
+            msg = EventWindow()
+            sample_to_window_msg(sample, msg, include_image=self.params["include_images_in_windows"])
+            self._windows_pub.publish(msg)
+            self._rates["windows"].tick()
+
+    def _count_error(self, kind: str, message: str) -> None:
+        self._input_errors[kind] += 1
+        if self._warn.ready():
+            self.get_logger().warning(f"{message} ({self._input_errors[kind]} {kind} dropped so far)")
+
+    # --- diagnostics ----------------------------------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        stats = self.synchronizer.stats
+        values = {f"{name}_rate_hz": format_value(meter.rate_hz()) for name, meter in self._rates.items()}
+        values.update({key: format_value(value) for key, value in stats.as_dict().items()})
+        values.update({f"rejected_{kind}": str(count) for kind, count in self._input_errors.items()})
+        offset = self.synchronizer.offset_ns
+        values["offset_ns"] = "unknown" if offset is None else str(offset)
+        values["drift_ppm"] = format_value(float(self.synchronizer.drift_ppm))
+        level, message = "ok", "aligned"
+        if self._rates["events"].total == 0:
+            level, message = "warn", f"no event packets on {self._stream} (QoS must be best-effort compatible)"
+        elif offset is None:
+            level, message = "warn", "clock offset not known yet"
+        elif stats.dropped_events or sum(self._input_errors.values()):
+            message = f"aligned; {stats.dropped_events} events dropped (see drop_* values)"
+        self._diagnostics.publish(DiagnosticReport("synchronizer", level, message, values))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point ``synchronizer_node``."""
+    return run_nodes([SynchronizerNode], args=args if args is not None else sys.argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

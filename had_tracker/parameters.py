@@ -1,0 +1,325 @@
+"""The one schema of every ROS 2 node parameter: name, type, default, description, range, read-only.
+
+The nodes declare their parameters from here (descriptors with ranges), ``config/tracker.yaml`` lists every
+entry (a test checks they agree key by key), and the same validation runs at node start-up and in tests,
+so a bad value is a clear :class:`ConfigError`, not a surprise later. No rclpy here.
+
+Names with a dot belong to a core config section: ``sync.*`` is passed to ``SyncConfig.from_dict`` and
+``tracker.*`` to ``TrackerConfig.from_dict`` (see :func:`section`); in YAML they are nested mappings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from had_tracker.errors import ConfigError
+
+SYNCHRONIZER = "synchronizer_node"
+TRACKER = "tracker_node"
+EVALUATOR = "replay_evaluator"
+NODES = (SYNCHRONIZER, TRACKER, EVALUATOR)
+
+TYPES = ("bool", "int", "double", "string", "double_array")
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "double": (float,),
+    "string": (str,),
+    "double_array": (list, tuple),
+}
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter. ``value_range`` is inclusive ``(low, high)`` for int/double (and array elements)."""
+
+    name: str
+    type: str
+    default: Any
+    description: str
+    nodes: tuple[str, ...]
+    value_range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = True
+    length: int | None = None  # fixed length of a double_array
+    pattern: str | None = None  # regular expression a string must match (full match)
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"{self.name}: unknown type {self.type}")
+        if unknown := set(self.nodes) - set(NODES):
+            raise ValueError(f"{self.name}: unknown node(s) {sorted(unknown)}")
+        self.validate(self.default)  # a schema whose default is invalid is a programming error
+
+    @property
+    def constraints(self) -> str:
+        """Human-readable constraints (the descriptor's ``additional_constraints``)."""
+        parts = []
+        if self.value_range is not None:
+            parts.append(f"range [{_fmt(self.value_range[0])}, {_fmt(self.value_range[1])}]")
+        if self.choices:
+            parts.append("one of: " + ", ".join(self.choices))
+        if self.length is not None:
+            parts.append(f"exactly {self.length} values")
+        if self.pattern:
+            parts.append(f"matches {self.pattern}")
+        if not self.read_only:
+            parts.append("can be changed at run time")
+        return "; ".join(parts)
+
+    def validate(self, value: Any) -> Any:
+        """``value`` normalised to the schema type (int for double widens, tuples become lists); ConfigError if bad."""
+        where = f"parameter {self.name!r}"
+        if self.type == "double" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type == "double_array" and not isinstance(value, (list, tuple)) and hasattr(value, "__len__"):
+            value = list(value)  # array.array from rclpy
+        if not isinstance(value, _PY_TYPES[self.type]) or (self.type == "int" and isinstance(value, bool)):
+            raise ConfigError(f"{where} must be a {self.type}, got {value!r} ({type(value).__name__})")
+        if self.type == "double_array":
+            value = [float(v) for v in value]
+            if self.length is not None and len(value) != self.length:
+                raise ConfigError(f"{where} must hold exactly {self.length} values, got {len(value)}")
+            numbers = value
+        elif self.type in ("int", "double"):
+            numbers = [value]
+        else:
+            numbers = []
+        for number in numbers:
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ConfigError(f"{where} must be finite, got {number}")
+            if self.value_range is not None and not (self.value_range[0] <= number <= self.value_range[1]):
+                raise ConfigError(f"{where} = {number} is outside [{self.value_range[0]}, {self.value_range[1]}]")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{where} = {value!r} is not one of {', '.join(self.choices)}")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ConfigError(f"{where} = {value!r} does not match {self.pattern}")
+        return value
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _spec(name: str, type_: str, default: Any, description: str, nodes: Iterable[str], **kw: Any) -> ParamSpec:
+    return ParamSpec(name, type_, default, description, tuple(nodes), **kw)
+
+
+S, T, E = (SYNCHRONIZER,), (TRACKER,), (EVALUATOR,)
+EVENT_MSG_TYPES = (
+    "event_camera_msgs/msg/EventPacket",
+    "event_array_msgs/msg/EventArray",
+    "dvs_msgs/msg/EventArray",
+    "dv_ros2_msgs/msg/EventArray",
+    "prophesee_event_msgs/msg/EventArray",
+)
+RELIABILITY = ("best_effort", "reliable", "system_default")
+
+# fmt: off
+SCHEMA: tuple[ParamSpec, ...] = (
+    # --- synchronizer_node: inputs -------------------------------------------------------------------------------
+    _spec("event_topic", "string", "/event_camera/events", "event packets from the camera driver", S),
+    _spec("event_msg_type", "string", EVENT_MSG_TYPES[0], "message type on event_topic", S, choices=EVENT_MSG_TYPES),
+    _spec("event_qos_depth", "int", 1000, "keep-last depth of the best-effort event subscription (drivers publish "
+          "best-effort with a deep queue; a reliable subscriber would never connect)", S, value_range=(100, 100_000)),
+    _spec("image_topic", "string", "/camera/image_raw", "RGB/grey frames; empty = no RGB (event-only windows)", S),
+    _spec("camera_info_topic", "string", "/camera/camera_info", "CameraInfo of image_topic; empty = do not subscribe", S),
+    _spec("reliability", "string", "best_effort", "QoS reliability of the image and camera_info subscriptions "
+          "(best_effort accepts reliable and best-effort publishers)", S, choices=RELIABILITY),
+    _spec("image_qos_depth", "int", 5, "keep-last depth of the image and camera_info subscriptions (sensor-data "
+          "profile: 5)", S, value_range=(1, 1000)),
+    _spec("include_images_in_windows", "bool", True, "put the RGB frame attached to a window into its EventWindow "
+          "message (needed for RGB debug images and the teacher; off = events only, smaller messages)", S),
+    # --- synchronizer_node: sync.* = SyncConfig (had_tracker/sync/synchronizer.py); times in ns ---------------------
+    _spec("sync.policy", "string", "fixed_rate", "window policy: fixed_rate (e.g. 200 Hz, works without RGB), "
+          "per_frame (one window per RGB frame), fixed_count (N events)", S, choices=("fixed_rate", "per_frame",
+          "fixed_count")),
+    _spec("sync.rate_hz", "double", 200.0, "fixed_rate: windows per second", S, value_range=(0.1, 10_000.0)),
+    _spec("sync.max_gap_windows", "int", 200, "fixed_rate: longest run of empty windows emitted after a silence", S,
+          value_range=(1, 1_000_000)),
+    _spec("sync.frame_window", "string", "exposure", "per_frame: exposure (around the frame stamp) or interval "
+          "(since the previous frame)", S, choices=("exposure", "interval")),
+    _spec("sync.exposure_ns", "int", 10_000_000, "per_frame: exposure length when the frame does not say", S,
+          value_range=(1, 10**10)),
+    _spec("sync.stamp_position", "string", "middle", "per_frame: where the RGB stamp sits in the exposure", S,
+          choices=("start", "middle", "end")),
+    _spec("sync.events_per_window", "int", 20_000, "fixed_count: events per window", S, value_range=(1, 10**8)),
+    _spec("sync.max_window_ns", "int", 50_000_000, "fixed_count: close a window that does not fill after this long",
+          S, value_range=(1, 10**10)),
+    _spec("sync.clock", "string", "header", "event time -> output clock: header (offset estimated from packet "
+          "header stamps, the ROS 2 drivers' case), trigger (external-trigger edges matched to RGB stamps), sensor "
+          "(events already on the output clock: dvs/dv-ros2 arrays, synthetic bags)", S,
+          choices=("header", "trigger", "sensor")),
+    _spec("sync.extra_offset_ns", "int", 0, "added after the sensor->host offset: event (host) clock -> RGB clock", S,
+          value_range=(-(10**11), 10**11)),
+    _spec("sync.offset_window_ns", "int", 10_000_000_000, "offset estimator: window of samples", S,
+          value_range=(1, 10**12)),
+    _spec("sync.offset_bucket_ns", "int", 500_000_000, "offset estimator: one minimum per bucket of sensor time "
+          "(<= offset_window_ns)", S, value_range=(1, 10**12)),
+    _spec("sync.track_drift", "bool", True, "offset estimator: fit a line through the bucket minima (clock drift)", S),
+    _spec("sync.offset_reset_ns", "int", 1_000_000_000, "offset estimator: a jump this large restarts it", S,
+          value_range=(1, 10**12)),
+    _spec("sync.trigger_edge", "string", "rising", "trigger clock: which edges mark frames", S,
+          choices=("rising", "falling", "any")),
+    _spec("sync.trigger_max_match_ns", "int", 10_000_000, "trigger clock: max |frame stamp - prior - trigger|", S,
+          value_range=(1, 10**10)),
+    _spec("sync.registration", "string", "identity", "event pixel -> output image pixel: identity (co-located "
+          "DAVIS), homography (sync.homography), calibration (two CameraInfo + extrinsic, planar scene)", S,
+          choices=("identity", "homography", "calibration")),
+    _spec("sync.homography", "double_array", [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], "homography: 3x3 "
+          "row-major, event px -> output px", S, length=9),
+    _spec("sync.extrinsic_rotation", "double_array", [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], "calibration: "
+          "R (3x3 row-major) with p_rgb = R p_event + t", S, length=9),
+    _spec("sync.extrinsic_translation_m", "double_array", [0.0, 0.0, 0.0], "calibration: t [m]", S, length=3),
+    _spec("sync.plane_depth_m", "double", 0.0, "calibration: depth of the scene plane in the event camera [m]; "
+          "0 = infinitely far (rotation-only homography)", S, value_range=(0.0, 1e6)),
+    _spec("sync.use_distortion", "bool", False, "calibration: use the CameraInfo distortion coefficients", S),
+    _spec("sync.output_width", "int", 0, "output image width [px]; 0 = from the RGB CameraInfo, the first image, "
+          "else the event sensor (set with output_height)", S, value_range=(0, 100_000)),
+    _spec("sync.output_height", "int", 0, "output image height [px]; 0 = automatic (see output_width)", S,
+          value_range=(0, 100_000)),
+    _spec("sync.buffer_duration_ns", "int", 1_000_000_000, "event buffer bound by time (oldest dropped, counted)",
+          S, value_range=(1, 10**12)),
+    _spec("sync.buffer_max_events", "int", 10_000_000, "event buffer bound by count (oldest dropped, counted)", S,
+          value_range=(1, 10**9)),
+    _spec("sync.max_window_events", "int", 2_000_000, "events kept per window (the newest; excess dropped, "
+          "counted)", S, value_range=(1, 10**9)),
+    _spec("sync.image_queue_size", "int", 8, "RGB frames waiting for their window (oldest dropped, counted)", S,
+          value_range=(1, 1000)),
+    _spec("sync.attach_image", "string", "once", "fixed_rate/fixed_count: attach each frame to the first window "
+          "ending after it (once) or never", S, choices=("once", "never")),
+    _spec("sync.max_image_age_ns", "int", 100_000_000, "a frame older than this at its window's end is not "
+          "attached", S, value_range=(1, 10**11)),
+    _spec("sync.max_wait_ns", "int", 20_000_000, "a window whose end is this far behind the newest input is "
+          "emitted anyway (latency bound)", S, value_range=(1, 10**11)),
+    _spec("sync.reorder_depth", "int", 4, "packets held while waiting for a missing seq (0 = decode at once)", S,
+          value_range=(0, 10_000)),
+    _spec("sync.reorder_timeout_ns", "int", 5_000_000, "header-time span after which held packets are released", S,
+          value_range=(0, 10**11)),
+    _spec("sync.restart_seq_gap", "int", 1000, "a seq this far behind the stream means the stream restarted", S,
+          value_range=(1, 10**12)),
+    _spec("sync.backwards_reset_ns", "int", 100_000_000, "event time going back more than this restarts the "
+          "stream", S, value_range=(1, 10**12)),
+    # --- tracker_node ----------------------------------------------------------------------------------------------
+    _spec("windows_topic", "string", "synchronizer_node/windows", "aligned event windows (had_msgs/EventWindow); "
+          "relative names resolve in the node's namespace", T),
+    _spec("model", "string", "", "student checkpoint (.pt); empty = the tracker's built-in untrained CPU preset "
+          "(for plumbing tests only)", T),
+    _spec("device", "string", "cpu", "torch device", T, pattern=_DEVICE.pattern),
+    _spec("init_box", "double_array", [0.0, 0.0, 0.0, 0.0], "initial target box [x, y, width, height] in pixels of "
+          "the window image frame; width or height 0 = no box. Setting it at run time (ros2 param set) restarts "
+          "tracking on the next window", T, value_range=(0.0, 1e6), length=4, read_only=False),
+    _spec("init_target_id", "int", 1, "target id reported for a box given by init_box or ~/init_box", T,
+          value_range=(0, 2**32 - 1), read_only=False),
+    _spec("init_ground_truth_topic", "string", "", "had_msgs/GroundTruth topic used to initialise (and re-initialise "
+          "after reset) from the first present box, as bag replay does; empty = off", T),
+    _spec("publish_debug_image", "bool", True, "publish ~/debug_image (events and/or RGB with the box drawn)", T,
+          read_only=False),
+    _spec("debug_image_source", "string", "overlay", "what ~/debug_image shows under the box", T,
+          choices=("events", "rgb", "overlay"), read_only=False),
+    _spec("debug_image_max_rate_hz", "double", 30.0, "upper bound on the debug image rate; 0 = every window", T,
+          value_range=(0.0, 1000.0), read_only=False),
+    _spec("publish_markers", "bool", True, "publish ~/markers (box outline and label as a visualization_msgs "
+          "MarkerArray in the image plane, 1 px = marker_scale_m m)", T, read_only=False),
+    _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
+    _spec("marker_frame_id", "string", "", "frame of the markers; empty = the window's frame_id", T),
+    # --- both nodes ------------------------------------------------------------------------------------------------
+    _spec("diagnostics_period_s", "double", 1.0, "period of /diagnostics messages (input rates, drops, latency)",
+          S + T, value_range=(0.05, 60.0)),
+    # --- replay_evaluator ------------------------------------------------------------------------------------------
+    _spec("track_topic", "string", "tracker_node/track", "had_msgs/Track estimates to evaluate", E),
+    _spec("ground_truth_topic", "string", "/ground_truth", "had_msgs/GroundTruth of the replayed bag", E),
+    _spec("output_dir", "string", "replay_eval", "folder for the report (JSON + Markdown + plots)", E),
+    _spec("sequence_name", "string", "", "name of the sequence in the report; empty = 'ros_replay'", E),
+    _spec("idle_timeout_s", "double", 5.0, "write the report and exit after this long (wall time) without new "
+          "tracks, once some arrived; 0 = only at shutdown", E, value_range=(0.0, 3600.0)),
+)
+# fmt: on
+
+
+def specs_for(node: str) -> tuple[ParamSpec, ...]:
+    """The parameters ``node`` declares, in schema order (a name may appear once per node)."""
+    if node not in NODES:
+        raise ValueError(f"unknown node {node!r}; nodes are {NODES}")
+    return tuple(spec for spec in SCHEMA if node in spec.nodes)
+
+
+def spec(node: str, name: str) -> ParamSpec:
+    """The schema entry of ``name`` for ``node``."""
+    for entry in specs_for(node):
+        if entry.name == name:
+            return entry
+    raise KeyError(f"{node} has no parameter {name!r}")
+
+
+def defaults(node: str) -> dict[str, Any]:
+    """``{name: default}`` for ``node``."""
+    return {entry.name: entry.default for entry in specs_for(node)}
+
+
+def validate(node: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``node`` validated (missing ones take defaults); one ConfigError listing all problems."""
+    result: dict[str, Any] = {}
+    problems: list[str] = []
+    entries = specs_for(node)
+    known = {entry.name for entry in entries}
+    problems += [f"unknown parameter {name!r}" for name in sorted(set(values) - known)]
+    for entry in entries:
+        try:
+            result[entry.name] = entry.validate(values.get(entry.name, entry.default))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(f"{node}: invalid parameters: " + "; ".join(problems))
+    return result
+
+
+def section(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The ``prefix.*`` parameters as a nested mapping: ``{"sync.a.b": 1}`` -> ``{"a": {"b": 1}}`` for ``sync``."""
+    nested: dict[str, Any] = {}
+    for name, value in values.items():
+        if not name.startswith(prefix + "."):
+            continue
+        *parents, leaf = name[len(prefix) + 1 :].split(".")
+        target = nested
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return nested
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested ``ros__parameters`` mapping as dotted names (what ROS 2 does with nested YAML)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def init_box_from_parameter(values: Iterable[float]) -> tuple[float, float, float, float] | None:
+    """The ``init_box`` parameter as ``(x, y, w, h)``, or None when width or height is 0 (no box)."""
+    x, y, w, h = (float(v) for v in values)
+    return None if w <= 0.0 or h <= 0.0 else (x, y, w, h)
+
+
+def sync_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``sync.*`` parameters as ``SyncConfig.from_dict`` input (0 = automatic/infinite become None/inf)."""
+    config = section(values, "sync")
+    if config.get("plane_depth_m") == 0.0:
+        config["plane_depth_m"] = math.inf
+    if config.get("output_width") == 0 or config.get("output_height") == 0:
+        config["output_width"] = config["output_height"] = None
+    for name in ("homography", "extrinsic_rotation", "extrinsic_translation_m"):
+        if name in config:
+            config[name] = [float(v) for v in config[name]]
+    return config
