@@ -1,5 +1,6 @@
-"""synchronizer_node: event packets + RGB frames in, aligned ``had_msgs/EventWindow`` out (a thin adapter over
-:class:`had_tracker.sync.synchronizer.Synchronizer`).
+"""synchronizer_node: event packets + RGB frames in, aligned ``had_msgs/EventWindow`` out.
+
+A thin adapter over :class:`had_tracker.sync.synchronizer.Synchronizer`.
 
 Subscriptions: ``event_topic`` (type from ``event_msg_type``; best-effort, keep-last ``event_qos_depth``),
 ``image_topic`` and ``camera_info_topic`` (sensor-data QoS, ``reliability`` parameter; empty name = off).
@@ -11,10 +12,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from had_msgs.msg import EventWindow
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
+from had_msgs.msg import EventWindow
 from had_tracker import parameters as schema
 from had_tracker.errors import HadTrackerError
 from had_tracker.nodes.common import (
