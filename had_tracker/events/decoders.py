@@ -114,7 +114,7 @@ def payload_bytes(payload: Any) -> np.ndarray:
     except TypeError:
         try:
             return np.asarray(payload, dtype=np.uint8).reshape(-1)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError):
             raise DecodeError(f"event payload of type {type(payload).__name__} is not a byte buffer") from None
 
 
@@ -221,12 +221,19 @@ class StreamDecoder(ABC):
         if seq > last + 1:
             self.stats.seq_gaps += 1
             self.stats.lost_packets += seq - last - 1
-            log.warning("%s stream: seq jumped %d -> %d (%d packets lost); resynchronising", self.encoding, last, seq,
-                        seq - last - 1)
+            log.warning(
+                "%s stream: seq jumped %d -> %d (%d packets lost); resynchronising",
+                self.encoding,
+                last,
+                seq,
+                seq - last - 1,
+            )
             self._reset_state(full=False)
         else:
             self.stats.seq_resets += 1
-            log.warning("%s stream: seq went back %d -> %d (stream restarted?); decoder reset", self.encoding, last, seq)
+            log.warning(
+                "%s stream: seq went back %d -> %d (stream restarted?); decoder reset", self.encoding, last, seq
+            )
             self._reset_state(full=True)
 
     def _words(self, buf: np.ndarray, count_truncation: bool = True) -> np.ndarray:
@@ -234,7 +241,10 @@ class StreamDecoder(ABC):
             self.stats.truncated += 1
             log.warning(
                 "%s packet of %d bytes is not a whole number of %d-byte words; %d trailing bytes ignored",
-                self.encoding, len(buf), self.word_bytes, len(buf) % self.word_bytes,
+                self.encoding,
+                len(buf),
+                self.word_bytes,
+                len(buf) % self.word_bytes,
             )
         return _aligned_view(buf, np.dtype(f"u{self.word_bytes}"))
 
@@ -381,10 +391,10 @@ def make_decoder(encoding: str, width: int, height: int) -> StreamDecoder:
     """A new stateful decoder for one stream; DecodeError names the supported encodings otherwise."""
     cls = _DECODERS.get(encoding)
     if cls is None:
-        hint = " (libcaer_cmp is not implemented yet: record with encoding 'libcaer')" if encoding == "libcaer_cmp" else ""
-        raise DecodeError(
-            f"unknown event encoding {encoding!r}{hint}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        hint = (
+            " (libcaer_cmp is not implemented yet: record with encoding 'libcaer')" if encoding == "libcaer_cmp" else ""
         )
+        raise DecodeError(f"unknown event encoding {encoding!r}{hint}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     return cls(width, height)
 
 
