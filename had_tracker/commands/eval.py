@@ -1,0 +1,88 @@
+"""``had-tracker eval metrics|dataset``: standard tracking metrics on box files, or a tracker over a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+CONVENTION_HELP = "metric convention: pytracking (default; OSTrack/HDETrack/HAD), got10k, or otb (VisEvent/COESOT)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``eval`` command group."""
+    parser = subparsers.add_parser("eval", help="tracking metrics (success AUC, precision, normalized precision)")
+    sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
+
+    metrics = sub.add_parser("metrics", help="metrics of one predicted box file against its ground truth (JSON)")
+    metrics.add_argument("--pred", required=True, help="predicted boxes, x,y,w,h per line")
+    metrics.add_argument("--gt", required=True, help="ground-truth boxes, x,y,w,h per line")
+    metrics.add_argument("--absent", help="per-frame 0/1 flags, one per line (see --absent-means)")
+    metrics.add_argument(
+        "--absent-means",
+        choices=("absent", "present"),
+        default="absent",
+        help="what a 1 in --absent means: 'absent' (VisEvent, default) or 'present' (COESOT/EventVOT absent.txt)",
+    )
+    metrics.add_argument(
+        "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
+    )
+    metrics.add_argument(
+        "--exclude-invalid-frames", action="store_true", help="pytracking: divide by valid frames, not all frames"
+    )
+    metrics.add_argument("--curves", action="store_true", help="include the full curves in the JSON")
+    metrics.set_defaults(func=_metrics)
+
+    dataset = sub.add_parser("dataset", help="run a tracker over every sequence of a dataset and report metrics")
+    dataset.add_argument("--root", required=True, help="dataset root folder")
+    dataset.add_argument("--format", required=True, choices=("fe108", "visevent", "coesot", "synthetic"))
+    dataset.add_argument("--out", required=True, help="output folder for predictions and the report")
+    dataset.add_argument(
+        "--tracker",
+        default="student",
+        help="student (default), or an OpenCV baseline: mil, kcf, csrt (suffix -rgb or -events, e.g. mil-events)",
+    )
+    dataset.add_argument("--model", help="student checkpoint (default: the shipped student)")
+    dataset.add_argument(
+        "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
+    )
+    dataset.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    dataset.add_argument("--limit", type=int, help="evaluate only the first N sequences")
+    dataset.add_argument("--split", help="dataset split, when the format has one")
+    dataset.set_defaults(func=_dataset)
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from had_tracker.evaluation.metrics import evaluate_sequence, headline, load_boxes, load_flags, summarize
+
+    pred = load_boxes(args.pred)
+    gt = load_boxes(args.gt)
+    absent = None
+    if args.absent:
+        flags = load_flags(args.absent)
+        absent = ~flags if args.absent_means == "present" else flags
+    result = evaluate_sequence(
+        pred, gt, absent, convention=args.convention, exclude_invalid_frames=args.exclude_invalid_frames
+    )
+    summary = summarize([result], args.convention)
+    out = summary if args.curves else headline(summary)
+    out["n_valid"] = result.n_valid
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from had_tracker.evaluation.dataset_eval import evaluate_dataset
+
+    report = evaluate_dataset(
+        root=args.root,
+        fmt=args.format,
+        out_dir=args.out,
+        tracker=args.tracker,
+        model=args.model,
+        convention=args.convention,
+        workers=args.workers,
+        limit=args.limit,
+        split=args.split,
+    )
+    print(json.dumps(report["overall"], indent=2))
+    return 0
