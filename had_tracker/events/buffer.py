@@ -1,0 +1,194 @@
+"""A bounded, time-indexed event buffer (a ring of columnar arrays).
+
+Bounds: at most ``max_events`` events (the oldest are dropped, counted in ``dropped_overflow``) and
+at most ``max_duration_ns`` of history behind the newest event (older ones are evicted, counted in
+``evicted_by_age``). ``window(t0, t1)`` costs O(log n) to find the range plus a copy of the window:
+it does not depend on how much the buffer holds.
+
+Time going backwards (the policy; never silent):
+- A step back of at most ``backward_tolerance_ns`` (sensor jitter, e.g. an EVT3 TIME_HIGH glitch, or
+  slightly out-of-order packets) is absorbed: those events get the time of the newest event before
+  them (counted in ``clamped_late``), so the buffer stays time ordered.
+- A larger step back (a bag played in a loop, a restarted driver or camera) is a time reset: the
+  buffer is cleared with a warning (counted in ``time_resets``; the cleared events in
+  ``cleared_by_reset``) and fills again from the new time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from had_tracker.events.container import P_DTYPE, T_DTYPE, XY_DTYPE, Events
+
+log = logging.getLogger(__name__)
+
+_INITIAL_CAPACITY = 1 << 16
+
+
+class EventBuffer:
+    """Bounded buffer of one sensor's events, ordered by time, windowed by time."""
+
+    def __init__(self, max_duration_ns: int, max_events: int, backward_tolerance_ns: int = 50_000_000) -> None:
+        if max_duration_ns <= 0 or max_events <= 0:
+            raise ValueError(f"EventBuffer bounds must be positive, got {max_duration_ns} ns, {max_events} events")
+        self.max_duration_ns = int(max_duration_ns)
+        self.max_events = int(max_events)
+        self.backward_tolerance_ns = int(backward_tolerance_ns)
+        self.width = 0
+        self.height = 0
+        self._cap = 0
+        self._t = np.empty(0, T_DTYPE)
+        self._x = np.empty(0, XY_DTYPE)
+        self._y = np.empty(0, XY_DTYPE)
+        self._p = np.empty(0, P_DTYPE)
+        self._head = 0  # index of the oldest event
+        self._size = 0
+        self.appended = 0
+        self.accepted = 0
+        self.dropped_overflow = 0
+        self.evicted_by_age = 0
+        self.clamped_late = 0
+        self.time_resets = 0
+        self.cleared_by_reset = 0
+
+    # -- queries ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def latest_t_ns(self) -> int | None:
+        """Time of the newest event, or None when empty."""
+        return int(self._t[(self._head + self._size - 1) % self._cap]) if self._size else None
+
+    @property
+    def oldest_t_ns(self) -> int | None:
+        """Time of the oldest event held, or None when empty."""
+        return int(self._t[self._head]) if self._size else None
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Every counter of the buffer (for logs and diagnostics)."""
+        return {
+            "size": self._size,
+            "appended": self.appended,
+            "accepted": self.accepted,
+            "dropped_overflow": self.dropped_overflow,
+            "evicted_by_age": self.evicted_by_age,
+            "clamped_late": self.clamped_late,
+            "time_resets": self.time_resets,
+            "cleared_by_reset": self.cleared_by_reset,
+        }
+
+    def _segments(self) -> list[tuple[int, int]]:
+        """The stored range as up to two contiguous [start, stop) index ranges, oldest first."""
+        if not self._size:
+            return []
+        end = self._head + self._size
+        if end <= self._cap:
+            return [(self._head, end)]
+        return [(self._head, self._cap), (0, end - self._cap)]
+
+    def window(self, t_start_ns: int, t_end_ns: int) -> Events:
+        """A copy of the events with ``t_start_ns <= t < t_end_ns``."""
+        parts = []
+        for a, b in self._segments():
+            i0, i1 = np.searchsorted(self._t[a:b], [t_start_ns, t_end_ns], side="left")
+            if i1 > i0:
+                s = slice(a + int(i0), a + int(i1))
+                parts.append(Events(self._t[s].copy(), self._x[s].copy(), self._y[s].copy(), self._p[s].copy(),
+                                    self.width, self.height))  # fmt: skip
+        if not parts:
+            return Events.empty(self.width, self.height)
+        return Events.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def count_before(self, t_ns: int) -> int:
+        """Number of stored events with ``t < t_ns``."""
+        return sum(int(np.searchsorted(self._t[a:b], t_ns, side="left")) for a, b in self._segments())
+
+    # -- updates ----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Drop everything held (counters are kept)."""
+        self._head = 0
+        self._size = 0
+
+    def append(self, events: Events) -> int:
+        """Add a batch (time ordered, after the held events); returns how many of it are held afterwards."""
+        n = len(events)
+        if not n:
+            return 0
+        self.appended += n
+        if not self._size and not self.width:
+            self.width, self.height = events.width, events.height
+        t = np.asarray(events.t, T_DTYPE)
+        # Split at large steps back inside the batch: each piece is appended on its own (time reset).
+        steps = np.flatnonzero(t[1:] < t[:-1] - self.backward_tolerance_ns) + 1
+        bounds = [0, *steps.tolist(), n]
+        held = 0
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            held = self._append_piece(t[a:b], events.x[a:b], events.y[a:b], events.p[a:b])
+        # Events of earlier pieces were cleared by the reset that each later piece triggered.
+        self.accepted += held
+        return held
+
+    def _append_piece(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> int:
+        latest = self.latest_t_ns
+        if latest is not None and t[0] < latest - self.backward_tolerance_ns:
+            log.warning(
+                "event time went back %.3f s (from %d to %d ns): EventBuffer reset",
+                (latest - int(t[0])) / 1e9, latest, int(t[0]),
+            )  # fmt: skip
+            self.time_resets += 1
+            self.cleared_by_reset += self._size
+            self.clear()
+            latest = None
+        # Absorb small steps back: clamp to the running maximum (and to the newest held event).
+        running = np.maximum.accumulate(t)
+        if latest is not None:
+            running = np.maximum(running, latest)
+        late = t < running
+        if late.any():
+            self.clamped_late += int(np.count_nonzero(late))
+            t = running
+        n = len(t)
+        if n > self.max_events:
+            self.dropped_overflow += n - self.max_events
+            t, x, y, p = t[-self.max_events :], x[-self.max_events :], y[-self.max_events :], p[-self.max_events :]
+            n = self.max_events
+        self._reserve(self._size + n)
+        overflow = self._size + n - self._cap
+        if overflow > 0:
+            self.dropped_overflow += overflow
+            self._head = (self._head + overflow) % self._cap
+            self._size -= overflow
+        start = (self._head + self._size) % self._cap
+        first = min(n, self._cap - start)
+        for dst, src in ((self._t, t), (self._x, x), (self._y, y), (self._p, p)):
+            dst[start : start + first] = src[:first]
+            dst[: n - first] = src[first:]
+        self._size += n
+        self._evict_older_than(int(t[-1]) - self.max_duration_ns)
+        return min(n, self._size)
+
+    def _evict_older_than(self, cutoff_ns: int) -> None:
+        old = self.count_before(cutoff_ns)
+        if old:
+            self.evicted_by_age += old
+            self._head = (self._head + old) % self._cap
+            self._size -= old
+
+    def _reserve(self, needed: int) -> None:
+        """Grow the ring (doubling, up to max_events) so it can hold ``needed`` events if allowed."""
+        if needed <= self._cap or self._cap >= self.max_events:
+            return
+        new_cap = min(self.max_events, max(_INITIAL_CAPACITY, self._cap * 2, needed))
+        order = np.concatenate([np.arange(a, b) for a, b in self._segments()]) if self._size else np.empty(0, int)
+        arrays = []
+        for old in (self._t, self._x, self._y, self._p):
+            new = np.empty(new_cap, old.dtype)
+            new[: self._size] = old[order]
+            arrays.append(new)
+        self._t, self._x, self._y, self._p = arrays
+        self._cap = new_cap
+        self._head = 0
