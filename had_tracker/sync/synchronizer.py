@@ -1,0 +1,712 @@
+"""The Synchronizer: event packets + RGB frames in, aligned event windows (``AlignedSample``) out.
+
+Used identically by the ROS node, bag replay and the benchmarks. Data path:
+
+1. ``add_event_packet`` decodes a packet with one stateful decoder per stream (``make_decoder``), after
+   the packet-order policy below; ``add_events`` takes already-decoded arrays.
+2. Decoded events stay in *sensor* time in a bounded :class:`~had_tracker.events.buffer.EventBuffer`;
+   each packet feeds the sensor->host offset estimator, trigger edges feed the trigger aligner.
+3. ``poll`` asks the window policy which windows are complete (all their events have arrived), cuts each
+   one from the buffer, maps it onto the output clock (``t + offset``) and into the output image frame
+   (registration), and attaches the RGB frame.
+
+Packet-order policy (per stream, by ``seq``): the next expected packet is decoded at once; a packet ahead
+of it is held (at most ``reorder_depth`` packets, or ``reorder_timeout_ns`` of header time) so that a
+reordered one can slot in — stateful encodings like evt3 must be decoded in order; when the hole does not
+fill, the held packets are decoded and the decoder resynchronises (``seq_gaps`` counts the lost packets).
+A packet already seen (same seq and stamp) is a ``duplicate_packets`` drop; an older one that was not seen
+is a ``late_packets`` drop (its place in the stream has passed). A ``seq`` far behind the stream
+(``> restart_seq_gap``), or decoded event time jumping back by more than ``backwards_reset_ns`` (camera
+reset, bag played in a loop), restarts the stream: buffer, decoder state, offset estimate and window grid
+are reset and ``stream_restarts`` counts it; smaller backward steps drop the offending events
+(``backwards_events``). Events older than the last emitted window are ``late_events``. Nothing is
+dropped without a counter.
+
+Clock modes (``SyncConfig.clock``): ``header`` — sensor->host offset estimated from header stamps (the
+ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges matched to RGB stamps, with
+the header estimate as the prior and as the fallback until the first match; ``sensor`` — event times are
+already on the output clock (dvs/dv-ros2 arrays, synthetic data). ``extra_offset_ns`` is added last.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from had_tracker.errors import ConfigError, DecodeError
+from had_tracker.events.container import Events, Triggers
+from had_tracker.events.decoders import DecoderRegistry
+from had_tracker.sync.clock import OffsetEstimator, TriggerAligner
+from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
+from had_tracker.sync.registration import CameraModel, Registration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STREAM = "/event_camera/events"
+POLICIES = ("fixed_rate", "per_frame", "fixed_count")
+CLOCKS = ("header", "trigger", "sensor")
+REGISTRATIONS = ("identity", "homography", "calibration")
+
+
+@dataclass
+class SyncConfig:
+    """Synchronizer settings (YAML: ``config/sync.yaml``; times in ns unless the name says otherwise)."""
+
+    policy: str = "fixed_rate"  # fixed_rate | per_frame | fixed_count
+    rate_hz: float = 200.0  # fixed_rate: windows per second
+    max_gap_windows: int = 200  # fixed_rate: longest run of empty windows emitted after a silence
+    frame_window: str = "exposure"  # per_frame: "exposure" (around the stamp) or "interval" (since previous frame)
+    exposure_ns: int = 10_000_000  # per_frame: exposure length when the frame does not say
+    stamp_position: str = "middle"  # per_frame: where the RGB stamp sits in the exposure: start | middle | end
+    events_per_window: int = 20_000  # fixed_count: events per window
+    max_window_ns: int = 50_000_000  # fixed_count: close a window that does not fill after this long
+    clock: str = "header"  # header | trigger | sensor (see module docstring)
+    extra_offset_ns: int = 0  # added after the sensor->host offset: event (host) clock -> RGB clock
+    offset_window_ns: int = 10_000_000_000  # offset estimator: window of samples
+    offset_bucket_ns: int = 500_000_000  # offset estimator: one minimum per bucket of sensor time
+    track_drift: bool = True  # offset estimator: fit a line through the bucket minima
+    offset_reset_ns: int = 1_000_000_000  # offset estimator: a jump this large restarts it
+    trigger_edge: str = "rising"  # trigger clock: rising | falling | any
+    trigger_max_match_ns: int = 10_000_000  # trigger clock: max |frame stamp - prior - trigger|
+    registration: str = "identity"  # identity | homography | calibration
+    homography: list[float] | None = None  # 9 values, row-major, event px -> output px
+    extrinsic_rotation: list[float] | None = None  # calibration: 9 values, p_rgb = R p_ev + t
+    extrinsic_translation_m: list[float] | None = None  # calibration: 3 values [m]
+    plane_depth_m: float = float("inf")  # calibration: depth of the scene plane in the event camera [m]
+    use_distortion: bool = False  # calibration: use the CameraInfo distortion coefficients
+    output_width: int | None = None  # output image size; default: RGB CameraInfo, first image, else sensor
+    output_height: int | None = None
+    buffer_duration_ns: int = 1_000_000_000  # EventBuffer bound by time
+    buffer_max_events: int = 10_000_000  # EventBuffer bound by count
+    max_window_events: int = 2_000_000  # events kept per window (the newest); excess dropped, counted
+    image_queue_size: int = 8  # RGB frames waiting for their window; oldest dropped, counted
+    attach_image: str = "once"  # fixed_rate/fixed_count: "once" (first window ending after it) | "never"
+    max_image_age_ns: int = 100_000_000  # a frame older than this at its window's end is not attached
+    max_wait_ns: int = 20_000_000  # a window whose end is this far behind the newest input is emitted anyway
+    reorder_depth: int = 4  # packets held while waiting for a missing seq (0: decode immediately)
+    reorder_timeout_ns: int = 5_000_000  # header-time span after which held packets are released
+    restart_seq_gap: int = 1000  # seq this far behind the stream means the stream restarted
+    backwards_reset_ns: int = 100_000_000  # event time going back more than this restarts the stream
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> SyncConfig:
+        """Build from a mapping (e.g. a YAML section); unknown keys and bad values raise ConfigError."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(values) - known):
+            raise ConfigError(f"unknown sync option(s) {unknown}; known: {sorted(known)}")
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str) -> SyncConfig:
+        """Load from a YAML file (top level, or under a ``sync:`` key)."""
+        import yaml
+
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        return cls.from_dict(data.get("sync", data))
+
+    def validate(self) -> None:
+        """Raise ConfigError for an invalid value."""
+
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(f"sync config: {msg}")
+
+        need(self.policy in POLICIES, f"policy must be one of {POLICIES}, got {self.policy!r}")
+        need(self.clock in CLOCKS, f"clock must be one of {CLOCKS}, got {self.clock!r}")
+        need(
+            self.registration in REGISTRATIONS,
+            f"registration must be one of {REGISTRATIONS}, got {self.registration!r}",
+        )
+        need(self.rate_hz > 0, f"rate_hz must be > 0, got {self.rate_hz}")
+        need(
+            self.frame_window in ("exposure", "interval"),
+            f"frame_window must be exposure|interval, got {self.frame_window!r}",
+        )
+        need(self.stamp_position in ("start", "middle", "end"), f"bad stamp_position {self.stamp_position!r}")
+        need(self.attach_image in ("once", "never"), f"attach_image must be once|never, got {self.attach_image!r}")
+        need(self.trigger_edge in ("rising", "falling", "any"), f"bad trigger_edge {self.trigger_edge!r}")
+        for name in ("exposure_ns", "events_per_window", "max_window_ns", "offset_window_ns", "offset_bucket_ns",
+                     "buffer_duration_ns", "buffer_max_events", "max_window_events", "image_queue_size",
+                     "max_image_age_ns", "max_wait_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
+            need(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        need(self.offset_bucket_ns <= self.offset_window_ns, "offset_bucket_ns must be <= offset_window_ns")
+        need(self.reorder_depth >= 0 and self.reorder_timeout_ns >= 0, "reorder_depth/reorder_timeout_ns must be >= 0")
+        if self.registration == "homography":
+            need(self.homography is not None and len(self.homography) == 9, "registration 'homography' needs 9 values")
+        if self.registration == "calibration":
+            need(
+                self.extrinsic_rotation is not None and len(self.extrinsic_rotation) == 9,
+                "calibration needs extrinsic_rotation (9)",
+            )
+            need(
+                self.extrinsic_translation_m is not None and len(self.extrinsic_translation_m) == 3,
+                "calibration needs extrinsic_translation_m (3)",
+            )
+            need(self.plane_depth_m > 0, f"plane_depth_m must be > 0, got {self.plane_depth_m}")
+        if self.output_width is not None or self.output_height is not None:
+            need((self.output_width or 0) > 0 and (self.output_height or 0) > 0, "output_width/height must both be > 0")
+
+
+@dataclass
+class AlignedSample:
+    """One aligned event window: events on the output clock and in the output image frame (+ RGB frame)."""
+
+    seq: int
+    window_start_ns: int  # output clock, inclusive
+    window_end_ns: int  # output clock, exclusive
+    events: Events  # output frame + clock, time ordered
+    image: np.ndarray | None = None  # (H, W, 3) uint8 RGB
+    image_stamp_ns: int | None = None  # output (RGB) clock
+    dropped_events: int = 0  # events dropped since the previous window (bounds, geometry, late, backwards)
+    frame_id: str = ""  # output image frame
+    offset_ns: int = 0  # sensor -> output offset applied to this window
+
+    @property
+    def width(self) -> int:
+        return self.events.width
+
+    @property
+    def height(self) -> int:
+        return self.events.height
+
+
+@dataclass
+class SyncStats:
+    """Counters: inputs, outputs and every kind of drop."""
+
+    packets: int = 0
+    events: int = 0  # decoded (or added) events
+    images: int = 0
+    windows: int = 0
+    empty_windows: int = 0
+    forced_windows: int = 0  # emitted before all their events could be confirmed (max_wait / flush)
+    duplicate_packets: int = 0
+    late_packets: int = 0
+    seq_gaps: int = 0  # packets missing in the seq numbering
+    stream_restarts: int = 0
+    triggers: int = 0
+    drops: dict[str, int] = field(default_factory=dict)  # events dropped, by reason
+    image_drops: dict[str, int] = field(default_factory=dict)  # frames dropped, by reason
+
+    def drop(self, reason: str, n: int = 1, image: bool = False) -> None:
+        if n > 0:
+            table = self.image_drops if image else self.drops
+            table[reason] = table.get(reason, 0) + int(n)
+
+    @property
+    def dropped_events(self) -> int:
+        return sum(self.drops.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("drops", "image_drops")}
+        out.update({f"drop_{k}": v for k, v in self.drops.items()})
+        out.update({f"image_drop_{k}": v for k, v in self.image_drops.items()})
+        return out
+
+
+@dataclass
+class _StreamState:
+    last_seq: int | None = None
+    last_stamp: int | None = None
+    recent: deque = field(default_factory=lambda: deque(maxlen=256))  # (seq, stamp) decoded
+    held: dict = field(default_factory=dict)  # seq -> (packet, stamp)
+    seq_usable: bool = True
+
+
+def _header_stamp_ns(msg: Any) -> int:
+    """``header.stamp`` in ns (rclpy/rosbags message), or ``stamp_ns`` (``EventPacketData``)."""
+    header = getattr(msg, "header", None)
+    if header is None:
+        return int(getattr(msg, "stamp_ns", 0))
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+class Synchronizer:
+    """Packets and frames in, :class:`AlignedSample` out (see module docstring for every policy)."""
+
+    def __init__(self, config: SyncConfig | None = None) -> None:
+        from had_tracker.events.buffer import EventBuffer
+
+        self.config = config or SyncConfig()
+        self.config.validate()
+        c = self.config
+        self.stats = SyncStats()
+        self._buffer = EventBuffer(c.buffer_duration_ns, c.buffer_max_events)
+        self._offset = OffsetEstimator(
+            c.offset_window_ns, c.offset_bucket_ns, c.track_drift, reset_threshold_ns=c.offset_reset_ns
+        )
+        self._trigger = TriggerAligner(c.trigger_edge, c.trigger_max_match_ns) if c.clock == "trigger" else None
+        if c.policy == "fixed_rate":
+            self._policy = FixedRatePolicy(c.rate_hz, c.max_gap_windows)
+        elif c.policy == "per_frame":
+            self._policy = PerFramePolicy(c.frame_window, c.exposure_ns, c.stamp_position)
+        else:
+            self._policy = FixedCountPolicy(c.events_per_window, c.max_window_ns)
+        self._frames: deque[FrameItem] = deque()
+        self._decoders = DecoderRegistry()
+        self._streams: dict[str, _StreamState] = {}
+        self._registration: Registration | None = None
+        self._sensor_size: tuple[int, int] | None = None
+        self._rgb_camera: CameraModel | None = None
+        self._event_camera: CameraModel | None = None
+        self._image_size: tuple[int, int] | None = None
+        self._frame_id = ""
+        self._seq = 0
+        self._emitted_until_out: int | None = None  # output end of the last emitted window
+        self._emitted_until_sensor: int | None = None  # sensor end of the last emitted window
+        self._latest_sensor_t: int | None = None  # newest buffered event (sensor time)
+        self._latest_input_out: int | None = None  # newest header/image stamp seen (output clock), for liveness
+        self._latest_image_out: int | None = None  # newest RGB stamp: liveness when the event stream stalls
+        self._pending_drops = 0
+        self._warned_no_images = False
+
+    # ------------------------------------------------------------------ inputs
+
+    def add_event_packet(self, packet: Any, stream: str = DEFAULT_STREAM) -> None:
+        """Decode and buffer one EventPacket / event_array_msgs EventArray, or a dvs/dv EventArray (duck-typed)."""
+        self.stats.packets += 1
+        stamp = _header_stamp_ns(packet)
+        if not hasattr(packet, "encoding"):
+            self._decode_struct_array(packet, stamp)
+            return
+        state = self._streams.setdefault(stream, _StreamState())
+        seq = getattr(packet, "seq", None)
+        if seq is None:
+            self._decode_packet(packet, stamp, stream)
+            return
+        for pkt, pstamp in self._order(state, packet, int(seq), stamp, stream):
+            self._decode_packet(pkt, pstamp, stream)
+
+    def add_events(self, events: Events, header_stamp_ns: int | None = None, triggers: Triggers | None = None) -> None:
+        """Buffer already-decoded events (sensor time); ``header_stamp_ns`` feeds the offset estimator."""
+        self._ingest(events, triggers if triggers is not None else Triggers.empty(), header_stamp_ns)
+
+    def add_image(self, image: np.ndarray, stamp_ns: int, frame_id: str = "", exposure_ns: int | None = None) -> None:
+        """Queue one RGB frame (``(H, W, 3)`` uint8 RGB, or ``(H, W)`` grey) stamped on the RGB clock."""
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DecodeError(
+                f"add_image needs an (H, W, 3) uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
+            )
+        self.stats.images += 1
+        stamp_ns = int(stamp_ns)
+        self._image_size = (image.shape[1], image.shape[0])
+        if frame_id:
+            self._frame_id = frame_id
+        self._latest_image_out = stamp_ns if self._latest_image_out is None else max(self._latest_image_out, stamp_ns)
+        if self._trigger is not None:
+            self._trigger.add_frame(
+                stamp_ns, self._header_offset(self._latest_sensor_t) if self._offset.ready else None
+            )
+        if self.config.policy == "fixed_count" or self.config.policy == "fixed_rate":
+            if self.config.attach_image == "never":
+                return
+        frame = FrameItem(image, stamp_ns, frame_id or self._frame_id, exposure_ns)
+        if self.config.policy == "per_frame":
+            if len(self._policy._pending) >= self.config.image_queue_size:
+                self._policy._pending.popleft()
+                self.stats.drop("queue_full", image=True)
+            if not self._policy.add_frame(frame):
+                self.stats.drop("stamp_not_increasing", image=True)
+            return
+        if self._frames and stamp_ns <= self._frames[-1].stamp_ns:
+            self.stats.drop("stamp_not_increasing", image=True)
+            return
+        if len(self._frames) >= self.config.image_queue_size:
+            self._frames.popleft()
+            self.stats.drop("queue_full", image=True)
+        self._frames.append(frame)
+
+    def add_camera_info(self, info: Any, camera: str = "rgb") -> None:
+        """Register a sensor_msgs/CameraInfo (duck-typed or dict) of the ``rgb`` or ``event`` camera."""
+        if camera not in ("rgb", "event"):
+            raise ConfigError(f"camera must be 'rgb' or 'event', got {camera!r}")
+        model = CameraModel.from_camera_info(info)
+        old = self._rgb_camera if camera == "rgb" else self._event_camera
+        if (
+            old is not None
+            and old.width == model.width
+            and np.array_equal(old.K, model.K)
+            and np.array_equal(old.D, model.D)
+        ):
+            return
+        if camera == "rgb":
+            self._rgb_camera = model
+        else:
+            self._event_camera = model
+        self._registration = None  # rebuilt with the new calibration at the next window
+
+    # ------------------------------------------------------------------ outputs
+
+    def poll(self) -> list[AlignedSample]:
+        """Windows that are complete now (may be empty)."""
+        return self._emit(force=False)
+
+    def flush(self) -> list[AlignedSample]:
+        """Every pending window, complete or not (end of a bag / shutdown)."""
+        return self._emit(force=True)
+
+    def reset(self) -> None:
+        """Forget all buffered data and clock state (keeps counters)."""
+        self._buffer.clear()
+        self._offset.reset()
+        if self._trigger is not None:
+            self._trigger.reset()
+        self._policy.reset()
+        self._frames.clear()
+        self._decoders.reset()
+        self._streams.clear()
+        self._emitted_until_out = self._emitted_until_sensor = None
+        self._latest_sensor_t = self._latest_input_out = self._latest_image_out = None
+
+    @property
+    def offset_ns(self) -> int | None:
+        """Current sensor -> output offset [ns] (None until it is known)."""
+        return self._offset_at(self._latest_sensor_t or 0)
+
+    @property
+    def drift_ppm(self) -> float:
+        return self._offset.drift_ppm
+
+    # ------------------------------------------------------------------ packet order and decoding
+
+    def _order(self, state: _StreamState, packet: Any, seq: int, stamp: int, stream: str) -> list[tuple[Any, int]]:
+        c = self.config
+        if state.last_seq is None:
+            state.last_seq, state.last_stamp = seq - 1, stamp
+        if (
+            state.seq_usable
+            and seq == state.last_seq
+            and stamp != state.last_stamp
+            and (seq, stamp) not in state.recent
+        ):
+            if not state.recent or all(s == seq for s, _ in state.recent):
+                # The publisher does not number its packets: decode in arrival order.
+                log.warning("stream %s: seq does not advance (%d); ignoring seq numbers", stream, seq)
+                state.seq_usable = False
+        if not state.seq_usable:
+            return [(packet, stamp)]
+        if seq <= state.last_seq or seq in state.held:
+            if (seq, stamp) in state.recent or (seq in state.held and state.held[seq][1] == stamp):
+                self.stats.duplicate_packets += 1
+                return []
+            if state.last_seq - seq > c.restart_seq_gap:
+                log.warning("stream %s: seq went back from %d to %d: stream restarted", stream, state.last_seq, seq)
+                self._restart_stream(stream)
+                state = self._streams.setdefault(stream, _StreamState())
+                state.last_seq, state.last_stamp = seq, stamp
+                state.recent.append((seq, stamp))
+                return [(packet, stamp)]
+            self.stats.late_packets += 1
+            return []
+        ready: list[tuple[Any, int]] = []
+        if seq == state.last_seq + 1 or c.reorder_depth == 0:
+            ready.append((packet, stamp))
+            self._advance(state, seq, stamp)
+        else:
+            state.held[seq] = (packet, stamp)
+        # Release held packets: contiguous ones, or all when the hole is unlikely to fill.
+        while state.held:
+            first = min(state.held)
+            newest_stamp = max(s for _, s in state.held.values())
+            oldest_stamp = state.held[first][1]
+            hole_open = first != state.last_seq + 1
+            if hole_open and len(state.held) <= c.reorder_depth and newest_stamp - oldest_stamp <= c.reorder_timeout_ns:
+                break
+            pkt, pstamp = state.held.pop(first)
+            ready.append((pkt, pstamp))
+            self._advance(state, first, pstamp)
+        return ready
+
+    def _advance(self, state: _StreamState, seq: int, stamp: int) -> None:
+        if state.last_seq is not None and seq > state.last_seq + 1:
+            self.stats.seq_gaps += seq - state.last_seq - 1
+        state.last_seq, state.last_stamp = seq, stamp
+        state.recent.append((seq, stamp))
+
+    @property
+    def decoder_stats(self) -> dict[str, dict[str, int]]:
+        """Counters of each stream decoder (unknown codes, out-of-geometry drops, truncation, seq gaps)."""
+        return {"/".join(map(str, key)): dec.stats.as_dict() for key, dec in self._decoders.streams().items()}
+
+    def _decode_packet(self, packet: Any, stamp: int, stream: str) -> None:
+        width, height = int(packet.width), int(packet.height)
+        decoded = self._decoders.get(stream, str(packet.encoding), width, height).decode(packet)
+        if self._sensor_size is None:
+            self._sensor_size = (width, height)
+        self._ingest(decoded.events, decoded.triggers, stamp)
+
+    def _decode_struct_array(self, msg: Any, stamp: int) -> None:
+        from had_tracker.events.event_arrays import events_from_event_array
+
+        events = events_from_event_array(msg).events
+        if self._sensor_size is None:
+            self._sensor_size = (int(msg.width), int(msg.height))
+        self._ingest(events, Triggers.empty(), stamp)
+
+    def _restart_stream(self, stream: str) -> None:
+        self.stats.stream_restarts += 1
+        self.reset()
+
+    # ------------------------------------------------------------------ buffering and clocks
+
+    def _ingest(self, events: Events, triggers: Triggers, header_stamp_ns: int | None) -> None:
+        c = self.config
+        if self._sensor_size is None and (events.width or events.height):
+            self._sensor_size = (events.width, events.height)
+        self.stats.triggers += len(triggers)
+        n = len(events)
+        self.stats.events += n
+        if n and self._latest_sensor_t is not None and int(events.t[0]) < self._latest_sensor_t:
+            back = self._latest_sensor_t - int(events.t[0])
+            if back > c.backwards_reset_ns:
+                log.warning("event time went back by %.3f s: restarting the stream", back * 1e-9)
+                self.stats.stream_restarts += 1
+                self._reset_time_state()
+            else:
+                keep = events.t >= self._latest_sensor_t
+                self._drop("backwards", n - int(np.count_nonzero(keep)))
+                events = events[keep]
+                n = len(events)
+        if n and header_stamp_ns is not None:
+            self._offset.add_sample(int(events.t[0]), int(header_stamp_ns))
+        if self._trigger is not None and len(triggers):
+            self._trigger.add_triggers(triggers)
+            self._trigger.retry_pending()
+        if header_stamp_ns is not None and c.clock != "sensor":
+            self._see_input(int(header_stamp_ns) + c.extra_offset_ns)
+        if not n:
+            return
+        offset = self._offset_at(int(events.t[-1]))
+        if offset is None:
+            self._drop("no_clock", n)
+            return
+        done = self._emitted_until_sensor
+        if done is not None:
+            late = int(np.searchsorted(events.t, done))
+            if late:
+                self._drop("late", late)
+                events = events[late:]
+                n = len(events)
+                if not n:
+                    return
+        # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
+        pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
+        resets_before = self._buffer.time_resets
+        self._buffer.append(events)
+        if self._buffer.time_resets != resets_before:  # a large step back inside the batch
+            self.stats.stream_restarts += 1
+            self._offset.reset()
+            self._policy.reset()
+            self._emitted_until_out = self._emitted_until_sensor = done = None
+            pending_before = 0
+        pending_after = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
+        self._drop("buffer_full", max(pending_before + n - pending_after, 0))
+        self._latest_sensor_t = self._buffer.latest_t_ns
+        if c.clock == "sensor":
+            self._see_input(self._latest_sensor_t + offset)
+        if isinstance(self._policy, (FixedRatePolicy, FixedCountPolicy)):
+            self._policy.start_at(int(events.t[0]) + offset)
+
+    def _drop(self, reason: str, n: int) -> None:
+        """Count ``n`` events dropped for ``reason`` (reported with the next window too)."""
+        if n > 0:
+            self.stats.drop(reason, n)
+            self._pending_drops += n
+
+    def _reset_time_state(self) -> None:
+        self._buffer.clear()
+        self._offset.reset()
+        if self._trigger is not None:
+            self._trigger.reset()
+        self._policy.reset()
+        self._emitted_until_out = self._emitted_until_sensor = None
+        self._latest_sensor_t = None
+        self._latest_input_out = None
+
+    def _header_offset(self, sensor_t: int | None) -> int | None:
+        if not self._offset.ready:
+            return None
+        return self._offset.offset_at(sensor_t or 0) + self.config.extra_offset_ns
+
+    def _offset_at(self, sensor_t: int) -> int | None:
+        c = self.config
+        if c.clock == "sensor":
+            return c.extra_offset_ns
+        if c.clock == "trigger" and self._trigger is not None and self._trigger.ready:
+            return self._trigger.offset_at(sensor_t)
+        return self._header_offset(sensor_t)
+
+    def _see_input(self, t_out: int) -> None:
+        if self._latest_input_out is None or t_out > self._latest_input_out:
+            self._latest_input_out = t_out
+
+    def _watermark(self) -> int | None:
+        """Output time before which every event has arrived (newest event; packets arrive in order)."""
+        if self._latest_sensor_t is None:
+            return None
+        offset = self._offset_at(self._latest_sensor_t)
+        return None if offset is None else self._latest_sensor_t + offset
+
+    # ------------------------------------------------------------------ windows
+
+    def _ensure_registration(self) -> Registration | None:
+        if self._registration is not None:
+            return self._registration
+        c = self.config
+        sensor = self._sensor_size
+        if self._event_camera is not None and sensor is None:
+            sensor = (self._event_camera.width, self._event_camera.height)
+        if sensor is None or min(sensor) <= 0:
+            return None
+        if c.output_width is not None:
+            out = (int(c.output_width), int(c.output_height))
+        elif self._rgb_camera is not None:
+            out = (self._rgb_camera.width, self._rgb_camera.height)
+        elif self._image_size is not None:
+            out = self._image_size
+        else:
+            out = sensor
+        if c.registration == "identity":
+            self._registration = Registration.identity(sensor[0], sensor[1], out[0], out[1])
+        elif c.registration == "homography":
+            self._registration = Registration.from_homography(
+                np.asarray(c.homography, float).reshape(3, 3), sensor[0], sensor[1], out[0], out[1]
+            )
+        else:
+            if self._event_camera is None or self._rgb_camera is None:
+                return None
+            self._registration = Registration.from_calibration(
+                self._event_camera,
+                self._rgb_camera,
+                np.asarray(c.extrinsic_rotation, float).reshape(3, 3),
+                c.extrinsic_translation_m,
+                c.plane_depth_m,
+                c.use_distortion,
+            )
+        return self._registration
+
+    def _emit(self, force: bool) -> list[AlignedSample]:
+        c = self.config
+        watermark = self._watermark()
+        # Liveness: a window far enough behind the newest input is emitted even if its events never came.
+        lags = [(self._latest_input_out, c.max_wait_ns), (self._latest_image_out, max(10 * c.max_wait_ns, 200_000_000))]
+        forced = [t - lag for t, lag in lags if t is not None]
+        forced_until = max(forced) if forced else None
+        plan_mark = watermark
+        if forced_until is not None and (plan_mark is None or forced_until > plan_mark) and self._offset_known():
+            plan_mark = forced_until
+        if force:
+            candidates = [v for v in (watermark, self._latest_input_out, self._latest_image_out) if v is not None]
+            plan_mark = max(candidates) if candidates else None
+        if (
+            c.policy == "per_frame"
+            and not self._warned_no_images
+            and self.stats.packets > 1000
+            and not self.stats.images
+        ):
+            log.warning("policy 'per_frame' but no RGB images received: no windows are produced (use fixed_rate)")
+            self._warned_no_images = True
+        specs = self._policy.plan(plan_mark, force=force or False, times_between=self._times_between)
+        if c.policy == "per_frame" and force and plan_mark is None:
+            specs = self._policy.plan(None, force=True)
+        samples = []
+        for spec in specs:
+            sample = self._cut(spec, complete=watermark is not None and spec.end_ns <= watermark)
+            if sample is not None:
+                samples.append(sample)
+        return samples
+
+    def _offset_known(self) -> bool:
+        return self._offset_at(self._latest_sensor_t or 0) is not None
+
+    def _times_between(self, start_out: int, end_out: int) -> np.ndarray:
+        offset = self._offset_at(self._latest_sensor_t or 0)
+        if offset is None:
+            return np.empty(0, np.int64)
+        return self._buffer.window(start_out - offset, end_out - offset).t + offset
+
+    def _cut(self, spec: WindowSpec, complete: bool) -> AlignedSample | None:
+        c = self.config
+        registration = self._ensure_registration()
+        offset = self._offset_at(self._latest_sensor_t if self._latest_sensor_t is not None else spec.start_ns)
+        if offset is None:
+            offset = 0
+        s0, s1 = spec.start_ns - offset, spec.end_ns - offset
+        dropped = self._pending_drops
+        self._pending_drops = 0
+        done = self._emitted_until_sensor
+        if done is not None:
+            if spec.frame is None and abs(s0 - done) <= s1 - s0:
+                # Back-to-back windows stay back to back in sensor time even when the offset estimate moves.
+                s0 = done
+            elif s0 > done and spec.frame is None:
+                skipped = len(self._buffer.window(done, s0))  # a stretch the policy skipped (long silence)
+                self.stats.drop("skipped_gap", skipped)
+                dropped += skipped
+            s0 = max(s0, done)
+        s1 = max(s1, s0)
+        raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._sensor_size or (0, 0)))
+        if len(raw) > c.max_window_events:
+            extra = len(raw) - c.max_window_events
+            raw = raw[extra:]
+            self.stats.drop("window_cap", extra)
+            dropped += extra
+        if registration is None:
+            if len(raw):
+                self.stats.drop("no_registration", len(raw))
+                dropped += len(raw)
+            w, h = self._image_size or self._sensor_size or (0, 0)
+            events = Events.empty(w, h)
+        else:
+            events, geo = registration.apply(raw)
+            self.stats.drop("outside_image", geo)
+            dropped += geo
+        events = (
+            events.shift_time(offset)
+            if len(events)
+            else Events(events.t, events.x, events.y, events.p, events.width, events.height)
+        )
+        self._emitted_until_sensor = s1 if self._emitted_until_sensor is None else max(self._emitted_until_sensor, s1)
+        self._emitted_until_out = spec.end_ns
+        frame = spec.frame if spec.frame is not None else self._take_frame(spec.end_ns)
+        sample = AlignedSample(
+            seq=self._seq,
+            window_start_ns=int(spec.start_ns),
+            window_end_ns=int(spec.end_ns),
+            events=events,
+            image=None if frame is None else frame.image,
+            image_stamp_ns=None if frame is None else int(frame.stamp_ns),
+            dropped_events=int(dropped),
+            frame_id=(frame.frame_id if frame is not None and frame.frame_id else self._frame_id),
+            offset_ns=int(offset),
+        )
+        self._seq += 1
+        self.stats.windows += 1
+        if not len(events):
+            self.stats.empty_windows += 1
+        if not complete:
+            self.stats.forced_windows += 1
+        return sample
+
+    def _take_frame(self, end_ns: int) -> FrameItem | None:
+        """The newest queued frame stamped before ``end_ns`` (attached once); older ones are dropped."""
+        chosen = None
+        while self._frames and self._frames[0].stamp_ns < end_ns:
+            if chosen is not None:
+                self.stats.drop("superseded", image=True)
+            chosen = self._frames.popleft()
+        if chosen is not None and end_ns - chosen.stamp_ns > self.config.max_image_age_ns:
+            self.stats.drop("too_old", image=True)
+            return None
+        return chosen

@@ -1,0 +1,70 @@
+"""A short, bounded history of aligned event windows, so the model sees its trained time support.
+
+Windows arrive at the synchronizer's rate (e.g. 5 ms at 200 Hz) while the network was trained on a
+longer event window (``ModelConfig.events.window_ms``); the tracker keeps the last ``max_duration_ns``
+of windows (and at most ``max_events``; the oldest whole windows go first, counted) and cuts its input
+from here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from had_tracker.events.container import Events
+
+
+class EventHistory:
+    """Recent aligned events (output clock), as a deque of per-window chunks."""
+
+    def __init__(self, max_duration_ns: int, max_events: int = 5_000_000) -> None:
+        if max_duration_ns <= 0 or max_events <= 0:
+            raise ValueError(f"history bounds must be > 0, got {max_duration_ns} ns, {max_events} events")
+        self.max_duration_ns, self.max_events = int(max_duration_ns), int(max_events)
+        self._chunks: deque[tuple[int, int, Events]] = deque()  # (start_ns, end_ns, events)
+        self._count = 0
+        self.dropped = 0
+        self.end_ns: int | None = None
+        self.width = self.height = 0
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._count = 0
+        self.end_ns = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def push(self, start_ns: int, end_ns: int, events: Events) -> None:
+        """Add one window; a window that starts before the newest end (a restart) clears the history."""
+        if self.end_ns is not None and end_ns < self.end_ns:
+            self.clear()
+        self.width, self.height = events.width or self.width, events.height or self.height
+        self._chunks.append((int(start_ns), int(end_ns), events))
+        self._count += len(events)
+        self.end_ns = int(end_ns)
+        horizon = self.end_ns - self.max_duration_ns
+        while self._chunks and (self._chunks[0][1] <= horizon or self._count > self.max_events):
+            if len(self._chunks) == 1:  # one window bigger than the bound: keep its newest events
+                s, e, ev = self._chunks[0]
+                if self._count > self.max_events:
+                    extra = self._count - self.max_events
+                    self._chunks[0] = (s, e, ev[extra:])
+                    self._count -= extra
+                    self.dropped += extra
+                break
+            _, end, ev = self._chunks.popleft()
+            self._count -= len(ev)
+            if end > horizon:
+                self.dropped += len(ev)
+
+    def window(self, t_start_ns: int, t_end_ns: int) -> Events:
+        """Events with ``t_start_ns <= t < t_end_ns``."""
+        parts = [ev for s, e, ev in self._chunks if e > t_start_ns and s < t_end_ns and len(ev)]
+        if not parts:
+            return Events.empty(self.width, self.height)
+        merged = Events.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(parts) > 1 and not merged.is_time_ordered():
+            merged = merged[np.argsort(merged.t, kind="stable")]
+        return merged.slice_time(int(t_start_ns), int(t_end_ns))

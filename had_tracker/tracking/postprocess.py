@@ -1,0 +1,68 @@
+"""Score-map post-processing: Hann window, peak, box decoding back to image pixels (OSTrack convention)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from had_tracker.geometry import CropWindow
+
+
+@lru_cache(maxsize=16)
+def hann2d(size: int) -> np.ndarray:
+    """Centred 2-D Hann window ``(size, size)`` with no zero rows (``hanning(size + 2)[1:-1]``, as OSTrack's)."""
+    w = np.hanning(size + 2)[1:-1]
+    out = np.outer(w, w)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The chosen cell of a score map and the box it decodes to."""
+
+    box_xywh: np.ndarray  # image pixels
+    score: float  # raw (un-windowed) score at the chosen cell, in [0, 1]
+    row: int
+    col: int
+
+
+def decode_peak(
+    score_map: np.ndarray,
+    size_map: np.ndarray,
+    offset_map: np.ndarray,
+    crop: CropWindow,
+    hann_weight: float = 1.0,
+) -> Peak:
+    """Pick the peak of ``score * ((1 - hann_weight) + hann_weight * hann)`` and decode its box.
+
+    ``score_map`` is ``(F, F)``; ``size_map``/``offset_map`` are ``(2, F, F)`` with sizes normalised to the
+    search crop and offsets in cells (the student's center head). The box comes back in image pixels.
+    """
+    score = np.asarray(score_map, dtype=np.float64).reshape(score_map.shape[-2:])
+    f = score.shape[0]
+    if hann_weight > 0:
+        response = score * ((1.0 - hann_weight) + hann_weight * hann2d(f))
+    else:
+        response = score
+    index = int(np.argmax(response))
+    row, col = divmod(index, f)
+    size = np.asarray(size_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
+    offset = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
+    cx = (col + offset[0]) / f * crop.out_size
+    cy = (row + offset[1]) / f * crop.out_size
+    w, h = size[0] * crop.out_size, size[1] * crop.out_size
+    box = crop.box_from_crop(np.array([cx - 0.5 * w, cy - 0.5 * h, w, h]))
+    return Peak(box, float(np.clip(score[row, col], 0.0, 1.0)), row, col)
+
+
+def limit_scale_change(box_xywh: np.ndarray, previous_xywh: np.ndarray, max_change: float) -> np.ndarray:
+    """Keep the box centre; clamp width and height to ``[prev / max_change, prev * max_change]``."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    pw, ph = float(previous_xywh[2]), float(previous_xywh[3])
+    nw = float(np.clip(w, pw / max_change, pw * max_change)) if np.isfinite(w) and w > 0 else pw
+    nh = float(np.clip(h, ph / max_change, ph * max_change)) if np.isfinite(h) and h > 0 else ph
+    cx, cy = x + 0.5 * w, y + 0.5 * h
+    return np.array([cx - 0.5 * nw, cy - 0.5 * nh, nw, nh])

@@ -1,0 +1,381 @@
+"""Single-object tracking runtime over aligned event windows: ``initialize(sample, box)`` / ``update(sample)``.
+
+One interface for the student (events only) and the teacher (RGB + events, used when a teacher checkpoint
+is given and the window carries, or recently carried, an RGB frame). Per update:
+
+1. the window is added to a short event history (the model's trained time support, ``window_ms``);
+2. a square search crop (``search_factor`` x the box's geometric-mean side, OSTrack style) around the
+   last box; the event representation is built only inside it (``had_tracker.models.inputs``);
+3. the model gives a score map; a Hann window favours small motions; the peak's size/offset cells decode
+   the box back to image pixels; confidence = the raw score at the peak;
+4. state machine: TRACKING while confident; LOST after ``lost_patience`` consecutive windows below
+   ``lost_threshold``; while LOST the search widens (``widen_factor``) for ``widen_windows`` windows, then
+   covers the whole image (global re-acquisition, no Hann window) until a peak reaches
+   ``reacquire_threshold``. A window with too few events in the crop skips the model: the box stays and
+   the confidence decays (``empty_decay``), so a silent sensor eventually reads LOST, never crashes.
+5. optional template update from confident estimates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from had_tracker.errors import ConfigError
+from had_tracker.geometry import CropWindow, clip_box, validate_box
+from had_tracker.sync.synchronizer import AlignedSample
+from had_tracker.tracking.history import EventHistory
+from had_tracker.tracking.postprocess import decode_peak, limit_scale_change
+from had_tracker.tracking.result import TrackResult, TrackState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackerConfig:
+    """Tracking runtime settings (YAML: ``config/tracking.yaml``); crop sizes come from the model config."""
+
+    checkpoint: str | None = None  # student (or teacher) checkpoint; None = the shipped student
+    teacher_checkpoint: str | None = None  # optional teacher, used on windows with RGB
+    device: str = "cpu"
+    num_threads: int = 0  # torch intra-op threads (0 = leave torch's default)
+    event_window_ns: int = 0  # event time support of the model input; 0 = the model's window_ms
+    hann_weight: float = 1.0  # 1 = OSTrack (score x Hann); 0 = no motion prior
+    min_template_events: int = 20  # events needed in the template crop to start tracking
+    min_search_events: int = 5  # fewer events in the search crop: skip the model, keep the box
+    empty_decay: float = 0.9  # confidence factor per skipped (empty) window
+    lost_threshold: float = 0.25  # below this the window counts as low confidence
+    lost_patience: int = 20  # consecutive low-confidence windows before LOST
+    reacquire_threshold: float = 0.45  # a peak at least this high ends LOST
+    box_update_threshold: float = 0.1  # below this the box is not moved (TRACKING)
+    widen_factor: float = 2.0  # LOST: search crop side multiplier
+    widen_windows: int = 20  # LOST: windows of widened search before global search
+    max_scale_change: float = 1.25  # per-window limit on width/height change
+    min_box_size: float = 2.0  # px
+    template_update_interval: int = 0  # windows between template updates (0 = never)
+    template_update_threshold: float = 0.7  # min confidence for a template update
+    max_image_age_ns: int = 200_000_000  # teacher: newest RGB frame older than this is not used
+    history_max_events: int = 5_000_000  # bound of the event history
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> TrackerConfig:
+        """Build from a mapping (e.g. a YAML section); unknown keys and bad values raise ConfigError."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(values) - known):
+            raise ConfigError(f"unknown tracker option(s) {unknown}; known: {sorted(known)}")
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrackerConfig:
+        """Load from a YAML file (top level, or under a ``tracker:`` key)."""
+        import yaml
+
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        return cls.from_dict(data.get("tracker", data))
+
+    def validate(self) -> None:
+        """Raise ConfigError for an invalid value."""
+        checks = [
+            (0.0 <= self.hann_weight <= 1.0, "hann_weight must be in [0, 1]"),
+            (0.0 < self.empty_decay <= 1.0, "empty_decay must be in (0, 1]"),
+            (0.0 <= self.lost_threshold <= 1.0, "lost_threshold must be in [0, 1]"),
+            (0.0 <= self.reacquire_threshold <= 1.0, "reacquire_threshold must be in [0, 1]"),
+            (0.0 <= self.box_update_threshold <= 1.0, "box_update_threshold must be in [0, 1]"),
+            (0.0 <= self.template_update_threshold <= 1.0, "template_update_threshold must be in [0, 1]"),
+            (self.lost_patience >= 1 and self.widen_windows >= 0, "lost_patience >= 1, widen_windows >= 0"),
+            (self.widen_factor >= 1.0 and self.max_scale_change >= 1.0, "widen_factor and max_scale_change >= 1"),
+            (self.min_template_events >= 0 and self.min_search_events >= 0, "min_*_events must be >= 0"),
+            (self.event_window_ns >= 0 and self.template_update_interval >= 0, "event_window_ns, interval >= 0"),
+            (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
+            (self.history_max_events > 0 and self.num_threads >= 0, "history_max_events > 0, num_threads >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"tracker config: {message}")
+
+
+class _Runner:
+    """One network with its config and its current template inputs."""
+
+    def __init__(self, model: Any, cfg: Any, device: str) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+        self.template_events = None  # torch tensor (1, C, S, S)
+        self.template_rgb = None
+
+    @property
+    def is_teacher(self) -> bool:
+        return getattr(self.cfg, "kind", "student") == "teacher"
+
+    def tensor(self, array: np.ndarray) -> Any:
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(array))[None].to(self.device)
+
+    def forward(self, search_events: np.ndarray, search_rgb: np.ndarray | None) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            if self.is_teacher:
+                out = self.model(
+                    self.template_rgb, self.template_events, self.tensor(search_rgb), self.tensor(search_events)
+                )
+            else:
+                out = self.model(self.template_events, self.tensor(search_events))
+        return {k: out[k][0].detach().float().cpu().numpy() for k in ("score_map", "size_map", "offset_map")}
+
+
+class Tracker:
+    """Single-object tracker over aligned samples (see module docstring)."""
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        model: Any = None,
+        checkpoint: str | Path | None = None,
+        device: str | None = None,
+        model_config: Any = None,
+        teacher: Any = None,
+        teacher_config: Any = None,
+    ) -> None:
+        self.config = config or TrackerConfig()
+        self.config.validate()
+        c = self.config
+        self.device = device or c.device
+        if c.num_threads:
+            import torch
+
+            torch.set_num_threads(int(c.num_threads))
+        self.student = self._make_runner(model, model_config, checkpoint or c.checkpoint, default=True)
+        self.teacher = None
+        if teacher is not None or c.teacher_checkpoint:
+            self.teacher = self._make_runner(teacher, teacher_config, c.teacher_checkpoint, default=False)
+            if not self.teacher.is_teacher:
+                raise ConfigError("teacher_checkpoint holds a student; give a teacher checkpoint")
+        window_ms = max(r.cfg.events.window_ms for r in self._runners())
+        self.event_window_ns = int(c.event_window_ns or round(window_ms * 1e6))
+        self.history = EventHistory(self.event_window_ns, c.history_max_events)
+        self.state = TrackState.INITIALIZING
+        self.target_id = 0
+        self._initialized = False
+        self._box: np.ndarray | None = None  # last estimate
+        self._score = 0.0
+        self._low = 0  # consecutive low-confidence windows
+        self._lost_windows = 0
+        self._updates = 0
+        self._image: tuple[np.ndarray, int] | None = None  # newest RGB frame and stamp
+        self._mode = "local"  # search region of the last estimate
+        self.stats = {"updates": 0, "empty_windows": 0, "model_runs": 0, "teacher_runs": 0, "lost_events": 0}
+
+    # ------------------------------------------------------------------ setup
+
+    def _make_runner(self, model: Any, model_config: Any, checkpoint: str | Path | None, default: bool) -> _Runner:
+        if model is None:
+            from had_tracker.models.builder import default_student_checkpoint, load_model
+
+            path = checkpoint if checkpoint is not None else (default_student_checkpoint() if default else None)
+            model, cfg = load_model(path, map_location=self.device)
+        else:
+            cfg = model_config if model_config is not None else getattr(model, "cfg", None)
+            if cfg is None:
+                raise ConfigError("a model passed to Tracker needs its ModelConfig (model_config= or model.cfg)")
+            if hasattr(model, "eval"):
+                model.eval()
+        return _Runner(model, cfg, self.device)
+
+    def _runners(self) -> list[_Runner]:
+        return [r for r in (self.student, self.teacher) if r is not None]
+
+    @property
+    def model_config(self) -> Any:
+        """The student's (or single model's) ModelConfig."""
+        return self.student.cfg
+
+    @property
+    def box_xywh(self) -> np.ndarray | None:
+        return None if self._box is None else self._box.copy()
+
+    # ------------------------------------------------------------------ public API
+
+    def reset(self) -> None:
+        """Forget the target (the history is kept); ``initialize`` starts again."""
+        self.state = TrackState.INITIALIZING
+        self._initialized = False
+        self._box = None
+        self._score = 0.0
+        self._low = self._lost_windows = self._updates = 0
+        self._mode = "local"
+        for r in self._runners():
+            r.template_events = r.template_rgb = None
+
+    def push(self, sample: AlignedSample) -> None:
+        """Record a window without tracking (keeps the history warm before ``initialize``)."""
+        self.history.push(sample.window_start_ns, sample.window_end_ns, sample.events)
+        if sample.image is not None:
+            self._image = (
+                sample.image,
+                int(sample.image_stamp_ns if sample.image_stamp_ns is not None else sample.window_end_ns),
+            )
+
+    def initialize(self, sample: AlignedSample, box_xywh: Any, target_id: int = 0) -> TrackResult:
+        """Start tracking the box (image pixels, x y w h) valid at the end of ``sample``.
+
+        Raises ValueError for a non-finite or non-positive box, or one entirely outside the image. When
+        the template crop holds fewer than ``min_template_events`` events, the state stays INITIALIZING
+        and the next updates retry at the same box.
+        """
+        box = validate_box(box_xywh)
+        w, h = sample.events.width, sample.events.height
+        if w > 0 and h > 0 and (box[0] >= w or box[1] >= h or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
+            raise ValueError(f"box {box.tolist()} lies outside the {w}x{h} image")
+        if self.teacher is not None and sample.image is None and self._image is None:
+            log.info("teacher loaded but no RGB frame yet: the student runs until one arrives")
+        self.reset()
+        self.target_id = int(target_id)
+        self._box = clip_box(box, w, h, self.config.min_box_size) if w > 0 and h > 0 else box
+        self._initialized = True
+        self.push(sample)
+        t0 = time.perf_counter()
+        built = self._build_templates(sample.window_end_ns)
+        if built:
+            self.state = TrackState.TRACKING
+            self._score = 1.0
+        return self._result(sample, time.perf_counter() - t0)
+
+    def update(self, sample: AlignedSample) -> TrackResult:
+        """Track into one more window; RuntimeError before ``initialize``."""
+        if not self._initialized:
+            raise RuntimeError("Tracker.update called before initialize(sample, box)")
+        t0 = time.perf_counter()
+        self.push(sample)
+        self.stats["updates"] += 1
+        self._updates += 1
+        if self.state == TrackState.INITIALIZING:
+            if self._build_templates(sample.window_end_ns):
+                self.state, self._score = TrackState.TRACKING, 1.0
+            return self._result(sample, time.perf_counter() - t0)
+        self._step(sample)
+        return self._result(sample, time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ internals
+
+    def _input_window(self, end_ns: int) -> tuple[int, int]:
+        return end_ns - self.event_window_ns, end_ns
+
+    def _build_templates(self, end_ns: int) -> bool:
+        from had_tracker.models.inputs import event_tensor, rgb_tensor
+
+        t0, t1 = self._input_window(end_ns)
+        events = self.history.window(t0, t1)
+        built = False
+        for r in self._runners():
+            crop = CropWindow.around(self._box, r.cfg.template_factor, r.cfg.template_size)
+            if _count_in_crop(events, crop) < self.config.min_template_events:
+                continue
+            if r.is_teacher:
+                if self._image is None:
+                    continue
+                r.template_rgb = r.tensor(rgb_tensor(self._image[0], crop, r.cfg))
+            r.template_events = r.tensor(event_tensor(events, crop, t0, t1, r.cfg))
+            built = built or r is self.student
+        return built
+
+    def _search_crop(self, cfg: Any, width: int, height: int) -> tuple[CropWindow, str]:
+        if self.state != TrackState.LOST:
+            return CropWindow.around(self._box, cfg.search_factor, cfg.search_size), "local"
+        if self._lost_windows <= self.config.widen_windows:
+            return CropWindow.around(
+                self._box, cfg.search_factor * self.config.widen_factor, cfg.search_size
+            ), "widened"
+        side = float(max(width, height, 1))
+        return CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, cfg.search_size), "global"
+
+    def _choose_runner(self, end_ns: int) -> _Runner:
+        t = self.teacher
+        if t is not None and t.template_events is not None and self._image is not None:
+            if end_ns - self._image[1] <= self.config.max_image_age_ns:
+                return t
+        return self.student
+
+    def _step(self, sample: AlignedSample) -> None:
+        from had_tracker.models.inputs import event_tensor, rgb_tensor
+
+        c = self.config
+        width, height = sample.events.width or self.history.width, sample.events.height or self.history.height
+        if self.state == TrackState.LOST:
+            self._lost_windows += 1
+        runner = self._choose_runner(sample.window_end_ns)
+        crop, mode = self._search_crop(runner.cfg, width, height)
+        self._mode = mode
+        t0, t1 = self._input_window(sample.window_end_ns)
+        events = self.history.window(t0, t1)
+        if _count_in_crop(events, crop) < c.min_search_events:
+            self.stats["empty_windows"] += 1
+            self._score *= c.empty_decay
+            self._after_score(self._score, None)
+            return
+        rgb = rgb_tensor(self._image[0], crop, runner.cfg) if runner.is_teacher else None
+        out = runner.forward(event_tensor(events, crop, t0, t1, runner.cfg), rgb)
+        self.stats["model_runs"] += 1
+        self.stats["teacher_runs"] += int(runner.is_teacher)
+        hann = c.hann_weight if mode == "local" else (0.5 * c.hann_weight if mode == "widened" else 0.0)
+        peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann)
+        box = limit_scale_change(peak.box_xywh, self._box, c.max_scale_change)
+        if width > 0 and height > 0:
+            box = clip_box(box, width, height, c.min_box_size)
+        self._score = peak.score
+        self._after_score(peak.score, box)
+        if (
+            c.template_update_interval
+            and self.state == TrackState.TRACKING
+            and peak.score >= c.template_update_threshold
+            and self._updates % c.template_update_interval == 0
+        ):
+            self._build_templates(sample.window_end_ns)
+
+    def _after_score(self, score: float, box: np.ndarray | None) -> None:
+        c = self.config
+        if self.state == TrackState.LOST:
+            if box is not None and score >= c.reacquire_threshold:
+                self.state, self._box, self._low, self._lost_windows = TrackState.TRACKING, box, 0, 0
+            return
+        if box is not None and score >= c.box_update_threshold:
+            self._box = box
+        self._low = self._low + 1 if score < c.lost_threshold else 0
+        if self._low >= c.lost_patience:
+            self.state, self._lost_windows = TrackState.LOST, 0
+            self.stats["lost_events"] += 1
+
+    def _result(self, sample: AlignedSample, seconds: float) -> TrackResult:
+        return TrackResult(
+            box_xywh=self._box.copy(),
+            score=float(self._score) if self.state != TrackState.INITIALIZING else 0.0,
+            state=self.state,
+            window_start_ns=int(sample.window_start_ns),
+            window_end_ns=int(sample.window_end_ns),
+            num_events=len(sample.events),
+            latency_ms=seconds * 1e3,
+            target_id=self.target_id,
+            search_mode=self._mode,
+        )
+
+
+def _count_in_crop(events: Any, crop: CropWindow) -> int:
+    """Events whose pixel centre lies inside the crop square."""
+    if not len(events):
+        return 0
+    x = events.x.astype(np.float32) + 0.5
+    y = events.y.astype(np.float32) + 0.5
+    x1, y1 = crop.x0 + crop.side, crop.y0 + crop.side
+    return int(np.count_nonzero((x >= crop.x0) & (x < x1) & (y >= crop.y0) & (y < y1)))
+
+
+__all__ = ["TrackResult", "TrackState", "Tracker", "TrackerConfig"]
