@@ -126,7 +126,7 @@ class EventBuffer:
         steps = np.flatnonzero(t[1:] < t[:-1] - self.backward_tolerance_ns) + 1
         bounds = [0, *steps.tolist(), n]
         held = 0
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             held = self._append_piece(t[a:b], events.x[a:b], events.y[a:b], events.p[a:b])
         # Events of earlier pieces were cleared by the reset that each later piece triggered.
         self.accepted += held

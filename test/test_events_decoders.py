@@ -1,0 +1,238 @@
+"""Stream decoders: evt3 word semantics, time rules, counters, seq handling, decode_until, other encodings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from had_tracker.errors import DecodeError
+from had_tracker.events.decoders import DecoderRegistry, EventPacketData, make_decoder
+
+
+def th(v):  # TIME_HIGH
+    return 0x8000 | v
+
+
+def tl(v):  # TIME_LOW
+    return 0x6000 | v
+
+
+def ay(y):  # ADDR_Y
+    return y
+
+
+def ax(x, p=1):  # ADDR_X
+    return 0x2000 | (p << 11) | x
+
+
+def vbase(x, p):
+    return 0x3000 | (p << 11) | x
+
+
+def v12(mask):
+    return 0x4000 | mask
+
+
+def v8(mask):
+    return 0x5000 | mask
+
+
+def trig(edge, id_):
+    return 0xA000 | (id_ << 8) | edge
+
+
+def words(*w):
+    return np.array(w, "<u2").tobytes()
+
+
+def evt3(width=1280, height=720):
+    return make_decoder("evt3", width, height)
+
+
+def test_unknown_encoding_names_supported_ones():
+    with pytest.raises(DecodeError, match="evt3.*mono"):
+        make_decoder("evt21", 640, 480)
+
+
+def test_evt3_events_before_time_high_and_low_are_skipped_and_counted():
+    dec = evt3()
+    out = dec.decode_bytes(words(ay(5), ax(1), tl(7), ax(2), th(3), ax(3), tl(9), ax(4)))
+    assert out.events.x.tolist() == [4]
+    assert out.events.t.tolist() == [(3 << 12 | 9) * 1000]
+    assert dec.stats.skipped_unsynced == 3
+
+
+def test_evt3_time_high_rollover_and_small_glitch():
+    dec = evt3()
+    base = [th(4000), tl(0), ay(1), ax(1)]
+    glitch = [th(3995), tl(0), ax(2)]  # back 5 ticks: glitch, no rollover
+    roll = [th(2), tl(0), ax(3)]  # back more than 10 ticks: rollover (+2^24 us)
+    t = dec.decode_bytes(words(*base, *glitch, *roll)).events.t
+    assert t.tolist() == [4000 * 4096 * 1000, 3995 * 4096 * 1000, ((1 << 24) + 2 * 4096) * 1000]
+
+
+def test_evt3_vector_words_emit_per_bit_and_advance_base():
+    dec = evt3()
+    out = dec.decode_bytes(words(th(0), tl(1), ay(10), vbase(100, 0), v12(0b100000000101), v8(0b10000001)))
+    ev = out.events
+    assert ev.x.tolist() == [100, 102, 111, 112, 119]
+    assert set(ev.y.tolist()) == {10} and set(ev.p.tolist()) == {0}
+    assert len(set(ev.t.tolist())) == 1
+
+
+def test_evt3_out_of_geometry_dropped_and_counted():
+    dec = evt3(width=100, height=50)
+    out = dec.decode_bytes(words(th(0), tl(0), ay(10), ax(99), ax(100), ay(50), ax(3), ay(49), vbase(95, 1), v8(0xFF)))
+    assert list(zip(out.events.x.tolist(), out.events.y.tolist(), strict=True)) == [
+        (99, 10),
+        (95, 49),
+        (96, 49),
+        (97, 49),
+        (98, 49),
+        (99, 49),
+    ]
+    assert dec.stats.dropped_out_of_geometry == 2 + 3
+
+
+def test_evt3_unknown_codes_are_skipped_and_counted():
+    dec = evt3()
+    out = dec.decode_bytes(words(th(0), tl(0), 0x9999, ay(1), 0x1234, ax(5), 0xB000, 0xE001, 0xF000, 0x7000))
+    assert out.events.x.tolist() == [5]
+    assert dec.stats.unknown_codes == 3
+
+
+def test_evt3_external_triggers_returned_separately():
+    dec = evt3()
+    out = dec.decode_bytes(words(th(1), tl(2), trig(1, 5), ay(0), ax(0), tl(3), trig(0, 5)))
+    tr = out.triggers
+    assert tr.t.tolist() == [(4096 + 2) * 1000, (4096 + 3) * 1000]
+    assert tr.edge.tolist() == [1, 0] and tr.id.tolist() == [5, 5]
+    assert len(out.events) == 1
+
+
+def test_evt3_state_carries_across_packets():
+    dec = evt3()
+    dec.decode_bytes(words(th(1), tl(2), ay(7)))
+    out = dec.decode_bytes(words(ax(3)))
+    assert out.events.y.tolist() == [7] and out.events.t.tolist() == [(4096 + 2) * 1000]
+
+
+def test_evt3_seq_gap_resynchronises_on_next_time_words():
+    dec = evt3()
+    pkt = dict(encoding="evt3", width=1280, height=720)
+    dec.decode(EventPacketData(events=words(th(1), tl(2), ay(7), ax(1)), seq=10, **pkt))
+    lost_state = dec.decode(EventPacketData(events=words(ax(2), th(1), tl(9), ax(3)), seq=13, **pkt))
+    assert lost_state.events.x.tolist() == [3]
+    assert dec.stats.seq_gaps == 1 and dec.stats.lost_packets == 2 and dec.stats.skipped_unsynced == 1
+
+
+def test_evt3_seq_going_back_resets_decoder():
+    dec = evt3()
+    pkt = dict(encoding="evt3", width=1280, height=720)
+    dec.decode(EventPacketData(events=words(th(4000), tl(2), ay(7), ax(1)), seq=5, **pkt))
+    dec.decode(EventPacketData(events=words(th(5), tl(2), ax(1)), seq=6, **pkt))  # rollover
+    out = dec.decode(EventPacketData(events=words(th(5), tl(2), ay(1), ax(1)), seq=0, **pkt))
+    assert out.events.t.tolist() == [(5 * 4096 + 2) * 1000]  # no rollover bits after the reset
+    assert dec.stats.seq_resets == 1
+
+
+def test_evt3_odd_byte_count_is_truncated_and_counted():
+    dec = evt3()
+    out = dec.decode_bytes(words(th(0), tl(0), ay(1), ax(2)) + b"\x01")
+    assert len(out.events) == 1 and dec.stats.truncated == 1
+
+
+def test_evt3_decode_until_cuts_at_time_low_and_resumes():
+    dec = evt3()
+    payload = words(th(0), tl(10), ay(1), ax(1), tl(20), ax(2), tl(30), ax(3))
+    pkt = EventPacketData("evt3", 1280, 720, payload, seq=0)
+    first = dec.decode_until(pkt, 20_000)
+    assert first.reached_limit and first.next_t_ns == 20_000 and first.events.x.tolist() == [1]
+    second = dec.decode_until(pkt, 30_001)
+    assert not second.reached_limit and second.next_t_ns is None
+    assert second.events.x.tolist() == [2, 3] and second.events.t.tolist() == [20_000, 30_000]
+    assert dec.stats.packets == 1
+
+
+def test_geometry_mismatch_and_encoding_mismatch_raise():
+    dec = evt3()
+    with pytest.raises(DecodeError, match="geometry"):
+        dec.decode(EventPacketData("evt3", 640, 480, b""))
+    with pytest.raises(DecodeError, match="encoding"):
+        dec.decode(EventPacketData("mono", 1280, 720, b""))
+
+
+def _mono_word(dt, x, y, p):
+    return dt | (x << 32) | (y << 48) | (p << 63)
+
+
+def test_mono_time_base_plus_dt_and_geometry_drop():
+    dec = make_decoder("mono", 640, 480)
+    w = np.array([_mono_word(5, 1, 2, 1), _mono_word(7, 640, 2, 0), _mono_word(9, 3, 479, 0)], "<u8")
+    out = dec.decode_bytes(w.tobytes(), time_base=1_000)
+    assert out.events.t.tolist() == [1005, 1009]
+    assert out.events.x.tolist() == [1, 3] and out.events.y.tolist() == [2, 479] and out.events.p.tolist() == [1, 0]
+    assert dec.stats.dropped_out_of_geometry == 1
+
+
+def test_mono_decode_until_stops_at_first_event_at_or_after_limit():
+    dec = make_decoder("mono", 640, 480)
+    w = np.array([_mono_word(dt, 1, 1, 0) for dt in (1, 2, 3, 4)], "<u8").tobytes()
+    pkt = EventPacketData("mono", 640, 480, w, time_base=100)
+    a = dec.decode_until(pkt, 103)
+    b = dec.decode_until(pkt, 10_000)
+    assert a.events.t.tolist() == [101, 102] and a.reached_limit and a.next_t_ns == 103
+    assert b.events.t.tolist() == [103, 104] and not b.reached_limit
+
+
+def test_trigger_encoding_gives_triggers_only():
+    dec = make_decoder("trigger", 640, 480)
+    w = np.array([5 | (3 << 48) | (1 << 63), 6 | (3 << 48)], "<u8")
+    out = dec.decode_bytes(w.tobytes(), time_base=10)
+    assert len(out.events) == 0
+    assert out.triggers.t.tolist() == [15, 16] and out.triggers.edge.tolist() == [1, 0]
+    assert out.triggers.id.tolist() == [3, 3]
+
+
+def _libcaer_word(x, y, p, ts_us):
+    data = (x << 17) | (y << 2) | (p << 1) | 1
+    return data | (ts_us << 32)
+
+
+def test_libcaer_time_base_plus_microseconds_with_in_packet_rollover():
+    dec = make_decoder("libcaer", 346, 260)
+    top = (1 << 31) - 2
+    w = np.array([_libcaer_word(1, 2, 1, top), _libcaer_word(3, 4, 0, 5), _libcaer_word(345, 259, 1, 6)], "<u8")
+    out = dec.decode_bytes(w.tobytes(), time_base=7)
+    assert out.events.t.tolist() == [7 + top * 1000, 7 + ((1 << 31) + 5) * 1000, 7 + ((1 << 31) + 6) * 1000]
+    assert out.events.x.tolist() == [1, 3, 345] and out.events.y.tolist() == [2, 4, 259]
+    assert out.events.p.tolist() == [1, 0, 1]
+
+
+def test_8_byte_encodings_count_trailing_bytes_as_truncated():
+    for enc in ("mono", "libcaer", "trigger"):
+        dec = make_decoder(enc, 640, 480)
+        dec.decode_bytes(np.zeros(2, "<u8").tobytes() + b"\x00\x00\x00")
+        assert dec.stats.truncated == 1 and dec.stats.bytes == 19
+
+
+def test_registry_keeps_one_decoder_per_stream():
+    reg = DecoderRegistry()
+    a = reg.get("/cam/events", "evt3", 1280, 720)
+    assert reg.get("/cam/events", "evt3", 1280, 720) is a
+    assert reg.get("/cam2/events", "evt3", 1280, 720) is not a
+    assert reg.get("/cam/events", "evt3", 640, 480) is not a
+    out = reg.decode("/cam/events", EventPacketData("evt3", 1280, 720, words(th(0), tl(1), ay(2), ax(3))))
+    assert len(out.events) == 1 and a.stats.events == 1
+
+
+def test_payload_types_rclpy_array_numpy_bytes_all_decode_alike():
+    import array
+
+    payload = words(th(0), tl(1), ay(2), ax(3), ax(4))
+    results = []
+    for buf in (payload, bytearray(payload), array.array("B", payload), np.frombuffer(payload, np.uint8)):
+        results.append(evt3().decode_bytes(buf).events.x.tolist())
+    # A misaligned view (as inside a CDR buffer) decodes too.
+    results.append(evt3().decode_bytes(np.frombuffer(b"\x00" + payload, np.uint8)[1:]).events.x.tolist())
+    assert results == [[3, 4]] * 5
