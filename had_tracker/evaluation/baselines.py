@@ -1,0 +1,144 @@
+"""Classic OpenCV trackers as baselines, behind the same ``initialize(sample, box)`` / ``update(sample)`` API.
+
+MIL ships with the main ``opencv-python(-headless)`` package; CSRT and KCF need the optional
+``opencv-contrib-python-headless`` extra and are reported as unavailable without it (the DNN trackers
+need weights that are never downloaded). Each runs on one modality of an aligned sample:
+
+* ``rgb``: the sample's RGB frame (the latest one seen when a window carries none);
+* ``events``: an event count image of the window (grey: 0 = no event, brighter = more events), the
+  simplest "event frame" a user would feed to a frame tracker.
+
+Boxes go to OpenCV as integer rectangles (its API), come back as floats; when OpenCV reports a failure the
+previous box is kept and the confidence is 0.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from had_tracker.errors import ConfigError
+from had_tracker.geometry import validate_box
+from had_tracker.tracking.result import TrackResult, TrackState
+
+KINDS = ("mil", "kcf", "csrt")
+MODALITIES = ("rgb", "events")
+
+
+def _factory(kind: str) -> Any | None:
+    import cv2
+
+    names = {"mil": "TrackerMIL", "kcf": "TrackerKCF", "csrt": "TrackerCSRT"}
+    name = names[kind]
+    for owner in (cv2, getattr(cv2, "legacy", None)):
+        if owner is None:
+            continue
+        cls = getattr(owner, name, None)
+        if cls is not None and hasattr(cls, "create"):
+            return cls.create
+        fn = getattr(owner, f"{name}_create", None)
+        if fn is not None:
+            return fn
+    return None
+
+
+def available_baselines() -> list[str]:
+    """Baseline kinds this OpenCV build provides (``mil`` always; ``kcf``/``csrt`` with opencv-contrib)."""
+    return [k for k in KINDS if _factory(k) is not None]
+
+
+def parse_baseline_name(name: str) -> tuple[str, str]:
+    """``"mil"`` -> (mil, rgb); ``"csrt-events"`` -> (csrt, events). ConfigError for anything else."""
+    kind, _, modality = name.lower().partition("-")
+    modality = modality or "rgb"
+    if kind not in KINDS or modality not in MODALITIES:
+        raise ConfigError(f"unknown baseline {name!r}: use one of {KINDS} with an optional -rgb or -events suffix")
+    return kind, modality
+
+
+def event_count_image(events: Any, width: int, height: int, gain: float = 64.0) -> np.ndarray:
+    """``(H, W, 3)`` uint8: events per pixel (both polarities) times ``gain``, clipped at 255."""
+    counts = np.zeros(height * width, np.float32)
+    if events is not None and len(events):
+        x = np.asarray(events.x, np.intp)
+        y = np.asarray(events.y, np.intp)
+        inside = (x < width) & (y < height)
+        np.add.at(counts, y[inside] * width + x[inside], 1.0)
+    grey = np.clip(counts * gain, 0, 255).astype(np.uint8).reshape(height, width)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+class OpenCVBaseline:
+    """One OpenCV single-object tracker on RGB frames or event count images (see the module docstring)."""
+
+    def __init__(self, kind: str = "mil", modality: str = "rgb") -> None:
+        if kind not in KINDS or modality not in MODALITIES:
+            raise ConfigError(f"baseline kind must be one of {KINDS} and modality one of {MODALITIES}")
+        factory = _factory(kind)
+        if factory is None:
+            raise ConfigError(
+                f"OpenCV tracker {kind.upper()} is not in this OpenCV build: "
+                "pip install opencv-contrib-python-headless (the optional extra) to get KCF and CSRT"
+            )
+        self.kind, self.modality = kind, modality
+        self.name = f"{kind.upper()} ({modality})"
+        self._factory = factory
+        self._tracker: Any = None
+        self._box: np.ndarray | None = None
+        self._last_rgb: np.ndarray | None = None
+        self.state = TrackState.INITIALIZING
+
+    def _image(self, sample: Any) -> np.ndarray | None:
+        import cv2
+
+        if self.modality == "events":
+            return event_count_image(sample.events, sample.width, sample.height)
+        if sample.image is not None:
+            self._last_rgb = cv2.cvtColor(np.ascontiguousarray(sample.image), cv2.COLOR_RGB2BGR)
+        return self._last_rgb
+
+    def reset(self) -> None:
+        """Forget the target."""
+        self._tracker, self._box, self.state = None, None, TrackState.INITIALIZING
+
+    def initialize(self, sample: Any, box_xywh: Any, target_id: int = 0) -> TrackResult:
+        """Start on ``sample``'s image at ``box_xywh``; ConfigError when an RGB baseline has no frame yet."""
+        t0 = time.perf_counter()
+        box = validate_box(box_xywh)
+        image = self._image(sample)
+        if image is None:
+            raise ConfigError(f"{self.name} needs an RGB frame to start, and the window carries none")
+        self._tracker = self._factory()
+        rect = tuple(int(round(v)) for v in box)
+        rect = (rect[0], rect[1], max(rect[2], 1), max(rect[3], 1))
+        self._tracker.init(image, rect)
+        self._box = box
+        self.state = TrackState.TRACKING
+        return self._result(sample, 1.0, t0)
+
+    def update(self, sample: Any) -> TrackResult:
+        """Track into the next window (a window without a new RGB frame reuses the last one)."""
+        if self._tracker is None:
+            raise RuntimeError(f"{self.name}: update called before initialize")
+        t0 = time.perf_counter()
+        image = self._image(sample)
+        ok, rect = self._tracker.update(image)
+        if ok and rect[2] > 0 and rect[3] > 0:
+            self._box = np.asarray(rect, dtype=np.float64)
+            self.state = TrackState.TRACKING
+            return self._result(sample, 1.0, t0)
+        self.state = TrackState.LOST
+        return self._result(sample, 0.0, t0)
+
+    def _result(self, sample: Any, score: float, t0: float) -> TrackResult:
+        return TrackResult(
+            box_xywh=self._box.copy(),
+            score=score,
+            state=self.state,
+            window_start_ns=int(sample.window_start_ns),
+            window_end_ns=int(sample.window_end_ns),
+            num_events=len(sample.events) if sample.events is not None else 0,
+            latency_ms=1e3 * (time.perf_counter() - t0),
+        )
