@@ -5,7 +5,8 @@ entry (a test checks they agree key by key), and the same validation runs at nod
 so a bad value is a clear :class:`ConfigError`, not a surprise later. No rclpy here.
 
 Names with a dot belong to a core config section: ``sync.*`` is passed to ``SyncConfig.from_dict`` and
-``tracker.*`` to ``TrackerConfig.from_dict`` (see :func:`section`); in YAML they are nested mappings.
+``tracker.*`` to ``TrackerConfig.from_dict`` (see :func:`sync_config_dict`, :func:`tracker_config_dict`); in
+YAML they are nested mappings (ROS 2 flattens them to dotted names).
 """
 
 from __future__ import annotations
@@ -209,8 +210,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
     # --- tracker_node ----------------------------------------------------------------------------------------------
     _spec("windows_topic", "string", "synchronizer_node/windows", "aligned event windows (had_msgs/EventWindow); "
           "relative names resolve in the node's namespace", T),
-    _spec("model", "string", "", "student checkpoint (.pt); empty = the tracker's built-in untrained CPU preset "
-          "(for plumbing tests only)", T),
+    _spec("model", "string", "", "student checkpoint (.pt, torch.load weights_only); empty = the student shipped "
+          "with the package (cpu-tiny preset)", T),
+    _spec("teacher_model", "string", "", "optional teacher checkpoint (RGB + events), used on windows that carry an "
+          "RGB frame; empty = student only", T),
     _spec("device", "string", "cpu", "torch device", T, pattern=_DEVICE.pattern),
     _spec("init_box", "double_array", [0.0, 0.0, 0.0, 0.0], "initial target box [x, y, width, height] in pixels of "
           "the window image frame; width or height 0 = no box. Setting it at run time (ros2 param set) restarts "
@@ -229,6 +232,40 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "MarkerArray in the image plane, 1 px = marker_scale_m m)", T, read_only=False),
     _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
     _spec("marker_frame_id", "string", "", "frame of the markers; empty = the window's frame_id", T),
+    # --- tracker_node: tracker.* = TrackerConfig (had_tracker/tracking/tracker.py) ---------------------------------
+    _spec("tracker.num_threads", "int", 0, "torch intra-op threads; 0 = torch's default", T, value_range=(0, 1024)),
+    _spec("tracker.event_window_ns", "int", 0, "event time support of the model input; 0 = the model's window_ms",
+          T, value_range=(0, 10**10)),
+    _spec("tracker.hann_weight", "double", 1.0, "motion prior: 1 = score x Hann window (OSTrack), 0 = none", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.min_template_events", "int", 20, "events needed in the template crop to start tracking", T,
+          value_range=(0, 10**9)),
+    _spec("tracker.min_search_events", "int", 5, "fewer events in the search crop: skip the model, keep the box",
+          T, value_range=(0, 10**9)),
+    _spec("tracker.empty_decay", "double", 0.9, "confidence factor per skipped (empty) window", T,
+          value_range=(0.001, 1.0)),
+    _spec("tracker.lost_threshold", "double", 0.25, "confidence below this counts as a low-confidence window", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.lost_patience", "int", 20, "consecutive low-confidence windows before LOST", T,
+          value_range=(1, 1_000_000)),
+    _spec("tracker.reacquire_threshold", "double", 0.45, "a peak at least this high ends LOST", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.box_update_threshold", "double", 0.1, "below this confidence the box is not moved", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.widen_factor", "double", 2.0, "LOST: search crop side multiplier", T, value_range=(1.0, 100.0)),
+    _spec("tracker.widen_windows", "int", 20, "LOST: windows of widened search before global search", T,
+          value_range=(0, 1_000_000)),
+    _spec("tracker.max_scale_change", "double", 1.25, "per-window limit on the box width/height change", T,
+          value_range=(1.0, 100.0)),
+    _spec("tracker.min_box_size", "double", 2.0, "smallest box side [px]", T, value_range=(0.001, 10_000.0)),
+    _spec("tracker.template_update_interval", "int", 0, "windows between template updates; 0 = never", T,
+          value_range=(0, 1_000_000)),
+    _spec("tracker.template_update_threshold", "double", 0.7, "min confidence for a template update", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.max_image_age_ns", "int", 200_000_000, "teacher: an RGB frame older than this is not used", T,
+          value_range=(1, 10**11)),
+    _spec("tracker.history_max_events", "int", 5_000_000, "bound of the tracker's event history (oldest windows "
+          "dropped, counted)", T, value_range=(1, 10**9)),
     # --- both nodes ------------------------------------------------------------------------------------------------
     _spec("diagnostics_period_s", "double", 1.0, "period of /diagnostics messages (input rates, drops, latency)",
           S + T, value_range=(0.05, 60.0)),
@@ -322,4 +359,13 @@ def sync_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("homography", "extrinsic_rotation", "extrinsic_translation_m"):
         if name in config:
             config[name] = [float(v) for v in config[name]]
+    return config
+
+
+def tracker_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``TrackerConfig.from_dict`` input: the ``tracker.*`` parameters plus ``model``/``teacher_model``/``device``."""
+    config = section(values, "tracker")
+    config["checkpoint"] = values.get("model") or None
+    config["teacher_checkpoint"] = values.get("teacher_model") or None
+    config["device"] = values.get("device", "cpu")
     return config

@@ -21,6 +21,7 @@ from rcl_interfaces.msg import (
     ParameterType,
     SetParametersResult,
 )
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
@@ -80,10 +81,12 @@ def declare_schema_parameters(node: Node, node_kind: str) -> dict[str, Any]:
     return schema.validate(node_kind, values)
 
 
-def parameter_change_guard(
-    node: Node, node_kind: str, apply: Callable[[str, Any], None]
-) -> Callable[[list], SetParametersResult]:
-    """An on-set-parameters callback: validate run-time changes against the schema, then ``apply(name, value)``."""
+def parameter_change_guard(node_kind: str, apply: Callable[[str, Any], str | None]) -> Callable[[list], Any]:
+    """An on-set-parameters callback: validate run-time changes against the schema, then ``apply(name, value)``.
+
+    ``apply`` returns None when it took the value, or the reason to refuse it (the change is then rejected).
+    rclpy already refuses changes to read-only parameters before calling this.
+    """
 
     def on_set(params: list) -> SetParametersResult:
         checked = []
@@ -97,7 +100,8 @@ def parameter_change_guard(
             except ConfigError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         for name, value in checked:
-            apply(name, value)
+            if (reason := apply(name, value)) is not None:
+                return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
     return on_set
@@ -219,6 +223,11 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
                 close()
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def wall_timer(node: Node, period_s: float, callback: Callable[[], None]) -> Any:
+    """A timer on the steady (wall) clock: it keeps firing under ``use_sim_time`` when /clock stops (bag ended)."""
+    return node.create_timer(float(period_s), callback, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
 
 class Throttle:

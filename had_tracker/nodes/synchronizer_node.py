@@ -28,6 +28,7 @@ from had_tracker.nodes.common import (
     run_nodes,
     sensor_qos,
     stamp_to_ns,
+    wall_timer,
 )
 from had_tracker.ros_io.diagnostics import DiagnosticReport, RateMeter, format_value
 from had_tracker.ros_io.event_window import sample_to_window_msg
@@ -76,7 +77,7 @@ class SynchronizerNode(Node):
         if self.params["camera_info_topic"]:
             self.create_subscription(CameraInfo, self.params["camera_info_topic"], self._on_camera_info, image_qos)
         self._diagnostics = DiagnosticsPublisher(self)
-        self.create_timer(self.params["diagnostics_period_s"], self._publish_diagnostics)
+        wall_timer(self, self.params["diagnostics_period_s"], self._publish_diagnostics)
         self.get_logger().info(
             f"events: {self._stream} ({self.params['event_msg_type']}), images: {self.params['image_topic'] or 'off'}, "
             f"policy {self.synchronizer.config.policy}, clock {self.synchronizer.config.clock} -> "

@@ -1,0 +1,87 @@
+"""replay_evaluator: collects the tracker's tracks and the bag's ground truth, writes the evaluation report.
+
+Used by ``replay_eval.launch.py``. It writes the report when no track arrived for ``idle_timeout_s`` of wall
+time (after some did) and then exits, which ends the launch; it also writes it on shutdown (Ctrl-C).
+Subscriptions: ``track_topic`` (had_msgs/Track, reliable depth 1000), ``ground_truth_topic``
+(had_msgs/GroundTruth, best-effort depth 1000: accepts the bag player's reliable or best-effort QoS).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rclpy.node import Node
+
+from had_msgs.msg import GroundTruth, Track
+from had_tracker import parameters as schema
+from had_tracker.nodes.common import declare_schema_parameters, output_qos, run_nodes, sensor_qos, wall_timer
+from had_tracker.nodes.replay_collector import ReplayCollector
+
+_QUEUE_DEPTH = 1000
+
+
+class ReplayEvaluatorNode(Node):
+    """Scores a replayed bag online and writes the same report as the offline replay."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(schema.EVALUATOR, **kwargs)
+        self.params = declare_schema_parameters(self, schema.EVALUATOR)
+        self.collector = ReplayCollector()
+        self._last_track_wall = None
+        self._written = False
+        self.create_subscription(Track, self.params["track_topic"], self._on_track, output_qos(_QUEUE_DEPTH))
+        self.create_subscription(
+            GroundTruth,
+            self.params["ground_truth_topic"],
+            self.collector.add_ground_truth,
+            sensor_qos("best_effort", _QUEUE_DEPTH),
+        )
+        if self.params["idle_timeout_s"] > 0:
+            wall_timer(self, 0.5, self._check_idle)
+        self.get_logger().info(
+            f"collecting {self.params['track_topic']} against {self.params['ground_truth_topic']}; "
+            f"report -> {self.params['output_dir']}"
+        )
+
+    def _on_track(self, msg: Track) -> None:
+        self.collector.add_track(msg)
+        self._last_track_wall = time.monotonic()
+
+    def _check_idle(self) -> None:
+        if self._last_track_wall is None or self._written:
+            return
+        if time.monotonic() - self._last_track_wall >= self.params["idle_timeout_s"]:
+            self.write_report()
+            self.get_logger().info("no tracks for idle_timeout_s: evaluation finished")
+            raise SystemExit(0)
+
+    def write_report(self) -> None:
+        """Write predictions + report once (JSON and Markdown) and print where."""
+        if self._written:
+            return
+        self._written = True
+        name = self.params["sequence_name"] or "ros_replay"
+        source = {"mode": "ros2 replay (replay_eval.launch.py)", "track_topic": self.params["track_topic"]}
+        json_path, md_path = self.collector.write(self.params["output_dir"], name, source)
+        print(
+            f"[replay_evaluator] {self.collector.num_tracks} tracks; report: {json_path} and {md_path}",
+            flush=True,
+        )
+
+    def close(self) -> None:
+        """Called by run_nodes on shutdown: make sure the report exists."""
+        self.write_report()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point ``replay_evaluator``."""
+    try:
+        return run_nodes([ReplayEvaluatorNode], args=args if args is not None else sys.argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Replay evaluation through ROS: ros2 bag play --clock + synchronizer_node + tracker_node + replay_evaluator.
+
+    ros2 launch had_tracker replay_eval.launch.py bag:=/path/to/bag output_dir:=/tmp/replay_eval
+
+The tracker starts from the first present ground-truth box (as the offline ``had-tracker replay`` does); the
+evaluator writes the same report (JSON + Markdown + predictions.csv) once no track arrived for its
+``idle_timeout_s`` after the bag ended, then the launch shuts down. Latency is measured in wall time by the
+tracker, not from header stamps (which stay in the bag's clock). The nodes use ``use_sim_time`` and the bag
+player publishes /clock at ``clock_hz`` (well above the window rate).
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    ExecuteProcess,
+    LogInfo,
+    OpaqueFunction,
+    RegisterEventHandler,
+    TimerAction,
+)
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+PACKAGE = "had_tracker"
+
+ARGUMENTS = (
+    ("bag", "", "bag to replay (folder or file; sqlite3 or mcap) - required"),
+    ("output_dir", "replay_eval", "folder for the report, plots and predictions"),
+    ("sequence_name", "", "sequence name in the report; empty = the bag's folder name"),
+    ("ground_truth_topic", "/ground_truth", "had_msgs/GroundTruth topic in the bag"),
+    ("event_topic", "/event_camera/events", "event packets in the bag"),
+    ("image_topic", "/camera/image_raw", "RGB frames in the bag; empty = event-only"),
+    ("camera_info_topic", "/camera/camera_info", "CameraInfo in the bag; empty = do not subscribe"),
+    ("params_file", None, "node parameters (YAML); default: the installed config/tracker.yaml"),
+    ("model", "", "student checkpoint (.pt); empty = the params file value (default: the shipped student)"),
+    ("device", "", "torch device; empty = the params file value (default: cpu)"),
+    ("namespace", "", "namespace of the nodes"),
+    ("use_sim_time", "true", "nodes follow the /clock the bag player publishes"),
+    ("rate", "1.0", "bag playback rate (lower it when the tracker cannot keep up in real time)"),
+    ("clock_hz", "1000", "rate of /clock published by the bag player [Hz]"),
+    ("start_delay_s", "5.0", "wall time to wait for the nodes (model loading) before playing the bag"),
+    ("idle_timeout_s", "5.0", "evaluator: write the report after this long without tracks"),
+    ("shutdown_grace_s", "60.0", "after the bag ends, stop everything after this long even without a report"),
+)
+
+
+def _default_params_file() -> str:
+    return os.path.join(get_package_share_directory(PACKAGE), "config", "tracker.yaml")
+
+
+def _launch_setup(context, *args, **kwargs):
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    if not arg["bag"]:
+        raise RuntimeError("replay_eval.launch.py needs bag:=<path to a rosbag2 folder or file>")
+    params_file = arg["params_file"] or _default_params_file()
+    bag = os.path.abspath(os.path.expanduser(arg["bag"]))
+    sequence_name = arg["sequence_name"] or os.path.basename(bag.rstrip("/")) or "ros_replay"
+    namespace = arg["namespace"].strip("/")
+    sim_time = {"use_sim_time": arg["use_sim_time"].strip().lower() in ("true", "1", "yes", "on")}
+    node_options = {"package": PACKAGE, "output": "screen", "emulate_tty": True}
+    if namespace:
+        node_options["namespace"] = namespace
+
+    synchronizer = Node(
+        executable="synchronizer_node",
+        name="synchronizer_node",
+        parameters=[
+            params_file,
+            {
+                **sim_time,
+                "event_topic": arg["event_topic"],
+                "image_topic": arg["image_topic"],
+                "camera_info_topic": arg["camera_info_topic"],
+            },
+        ],
+        **node_options,
+    )
+    tracker_overrides = {key: arg[key] for key in ("model", "device") if arg[key]}
+    tracker = Node(
+        executable="tracker_node",
+        name="tracker_node",
+        parameters=[
+            params_file,
+            {**sim_time, **tracker_overrides, "init_ground_truth_topic": arg["ground_truth_topic"]},
+        ],
+        **node_options,
+    )
+    evaluator = Node(
+        executable="replay_evaluator",
+        name="replay_evaluator",
+        parameters=[
+            params_file,
+            {
+                **sim_time,
+                "ground_truth_topic": arg["ground_truth_topic"],
+                "output_dir": os.path.abspath(os.path.expanduser(arg["output_dir"])),
+                "sequence_name": sequence_name,
+                "idle_timeout_s": float(arg["idle_timeout_s"]),
+            },
+        ],
+        **node_options,
+    )
+    play = ExecuteProcess(
+        cmd=["ros2", "bag", "play", bag, "--clock", arg["clock_hz"], "--rate", arg["rate"]],
+        output="screen",
+        name="bag_play",
+    )
+    return [
+        synchronizer,
+        tracker,
+        evaluator,
+        TimerAction(period=float(arg["start_delay_s"]), actions=[play]),
+        # The evaluator exits after writing its report: that ends the replay.
+        RegisterEventHandler(
+            OnProcessExit(
+                target_action=evaluator,
+                on_exit=[EmitEvent(event=Shutdown(reason="replay evaluation finished"))],
+            )
+        ),
+        # Safety net: never hang when no track ever arrives.
+        RegisterEventHandler(
+            OnProcessExit(
+                target_action=play,
+                on_exit=[
+                    LogInfo(msg="bag finished; waiting for the evaluator's report"),
+                    TimerAction(
+                        period=float(arg["shutdown_grace_s"]),
+                        actions=[EmitEvent(event=Shutdown(reason="no report after shutdown_grace_s"))],
+                    ),
+                ],
+            )
+        ),
+    ]
+
+
+def generate_launch_description():
+    declared = [
+        DeclareLaunchArgument(
+            name, default_value=_default_params_file() if default is None else default, description=description
+        )
+        for name, default, description in ARGUMENTS
+    ]
+    return LaunchDescription([*declared, OpaqueFunction(function=_launch_setup)])
