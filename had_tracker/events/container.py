@@ -127,6 +127,10 @@ class Triggers:
     def __len__(self) -> int:
         return len(self.t)
 
+    def __getitem__(self, index: slice | np.ndarray) -> Triggers:
+        """Select triggers by a slice, a boolean mask or an index array."""
+        return Triggers(self.t[index], self.edge[index], self.id[index])
+
     @staticmethod
     def concatenate(parts: list[Triggers]) -> Triggers:
         if not parts:

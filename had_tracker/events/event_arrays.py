@@ -100,9 +100,13 @@ def parse_event_array_cdr(raw: bytes | bytearray | memoryview | np.ndarray) -> E
     y = np.empty(n, np.uint16)
     p = np.empty(n, np.uint8)
     if n:
-        first = np.ndarray((1,), _event_dtype(order, True), buffer=data, offset=base)
-        rest = np.ndarray((n - 1,), _event_dtype(order, False), buffer=data, offset=base + 14, strides=(_EVENT_STRIDE,))
-        for sl, view in ((slice(0, 1), first), (slice(1, n), rest)):
+        views = [(slice(0, 1), np.ndarray((1,), _event_dtype(order, True), buffer=data, offset=base))]
+        if n > 1:
+            rest = np.ndarray(
+                (n - 1,), _event_dtype(order, False), buffer=data, offset=base + 14, strides=(_EVENT_STRIDE,)
+            )
+            views.append((slice(1, n), rest))
+        for sl, view in views:
             t[sl] = view["sec"].astype(np.int64) * 1_000_000_000 + view["nanosec"]
             x[sl] = view["x"]
             y[sl] = view["y"]

@@ -1,0 +1,63 @@
+"""dvs/dv event-struct arrays: CDR numpy views agree with the rosbags deserializer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from had_tracker.errors import DecodeError
+from had_tracker.events.event_arrays import events_from_event_array, parse_event_array_cdr
+
+TYPES = ("dvs_msgs/msg/EventArray", "dv_ros2_msgs/msg/EventArray", "prophesee_event_msgs/msg/EventArray")
+
+
+def make_array(store, msgtype, n, frame_id="cam", width=346, height=260):
+    from had_tracker.ros_io.msgs import make_header, make_msg, ns_to_time
+
+    event_type = store.types[msgtype.replace("EventArray", "Event")]
+    rng = np.random.default_rng(n)
+    events = [
+        event_type(
+            x=int(rng.integers(0, 400)),
+            y=int(rng.integers(0, 300)),
+            ts=ns_to_time(store, 1_700_000_000_000_000_000 + i * 1001),
+            polarity=bool(i % 3),
+        )
+        for i in range(n)
+    ]
+    return make_msg(store, msgtype, header=make_header(store, 42_000_000_123, frame_id), width=width, height=height,
+                    events=events)  # fmt: skip
+
+
+@pytest.mark.parametrize("msgtype", TYPES)
+@pytest.mark.parametrize("n", [0, 1, 2, 37])
+@pytest.mark.parametrize("frame_id", ["", "c", "cam0", "dvxplorer_left"])
+def test_cdr_view_equals_deserialized_message(msgtype, n, frame_id):
+    from had_tracker.ros_io.typestore import get_typestore
+
+    store = get_typestore()
+    msg = make_array(store, msgtype, n, frame_id)
+    raw = store.serialize_cdr(msg, msgtype)
+    fast = parse_event_array_cdr(raw)
+    slow = events_from_event_array(store.deserialize_cdr(raw, msgtype))
+    assert fast.stamp_ns == slow.stamp_ns == 42_000_000_123
+    assert fast.frame_id == slow.frame_id == frame_id
+    assert (fast.width, fast.height) == (346, 260)
+    inside = [(e.x < 346 and e.y < 260) for e in msg.events]
+    assert len(fast.events) == sum(inside) and fast.dropped_out_of_geometry == n - sum(inside)
+    for name in "txyp":
+        np.testing.assert_array_equal(getattr(fast.events, name), getattr(slow.events, name))
+    expect_t = [1_700_000_000_000_000_000 + i * 1001 for i, keep in enumerate(inside) if keep]
+    assert fast.events.t.tolist() == expect_t
+    big_endian = parse_event_array_cdr(store.serialize_cdr(msg, msgtype, little_endian=False))
+    np.testing.assert_array_equal(big_endian.events.t, fast.events.t)
+
+
+def test_truncated_buffer_raises_decode_error():
+    from had_tracker.ros_io.typestore import get_typestore
+
+    store = get_typestore()
+    raw = bytes(store.serialize_cdr(make_array(store, TYPES[0], 5), TYPES[0]))
+    for cut in (0, 3, 10, 30, len(raw) - 20, len(raw) - 1):
+        with pytest.raises(DecodeError):
+            parse_event_array_cdr(raw[:cut])

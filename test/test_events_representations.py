@@ -1,0 +1,139 @@
+"""Representations against a direct per-event reference, and crop-and-resize on event coordinates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from had_tracker.events.container import Events
+from had_tracker.events.representations import count_frame, time_surface, voxel_grid
+
+
+def random_events(n=500, width=64, height=48, seed=0, t_span=10_000):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, t_span, n)).astype(np.int64)
+    return Events.from_arrays(t, rng.integers(0, width, n), rng.integers(0, height, n), rng.integers(0, 2, n),
+                              width, height)  # fmt: skip
+
+
+def reference_voxel(ev, bins, t0, t1, crop, out_hw, polarity_channels, bilinear):
+    """Per-event Python loop, written from the formulas in the module docstring."""
+    x0, y0, cw, ch = crop
+    h, w = out_hw
+    out = np.zeros(((2 if polarity_channels else 1) * bins, h, w), np.float64)
+    for t, x, y, p in zip(ev.t.tolist(), ev.x.tolist(), ev.y.tolist(), ev.p.tolist(), strict=True):
+        tn = (bins - 1) * (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+        if not 0 <= tn <= bins - 1:
+            continue
+        u = (x + 0.5 - x0) * w / cw - 0.5
+        v = (y + 0.5 - y0) * h / ch - 0.5
+        taps = []
+        if bilinear:
+            iu, iv = math.floor(u), math.floor(v)
+            fu, fv = u - iu, v - iv
+            taps = [(iv, iu, (1 - fv) * (1 - fu)), (iv, iu + 1, (1 - fv) * fu), (iv + 1, iu, fv * (1 - fu)),
+                    (iv + 1, iu + 1, fv * fu)]  # fmt: skip
+        else:
+            taps = [(math.floor(v + 0.5), math.floor(u + 0.5), 1.0)]
+        b0 = int(tn)
+        for b, wt in ((b0, 1 - (tn - b0)), (b0 + 1, tn - b0)):
+            if b >= bins or wt == 0:
+                continue
+            c = p * bins + b if polarity_channels else b
+            val = 1.0 if polarity_channels or p else -1.0
+            for vv, uu, ws in taps:
+                if 0 <= vv < h and 0 <= uu < w:
+                    out[c, vv, uu] += val * wt * ws
+    return out
+
+
+def test_count_frame_full_sensor_counts_each_polarity():
+    ev = random_events()
+    frame = count_frame(ev)
+    assert frame.shape == (2, 48, 64) and frame.dtype == np.float32 and frame.flags.c_contiguous
+    expect = np.zeros((2, 48, 64))
+    np.add.at(expect, (ev.p.astype(int), ev.y.astype(int), ev.x.astype(int)), 1)
+    np.testing.assert_array_equal(frame, expect)
+
+
+def test_count_frame_equals_tonic_frame():
+    tonic = pytest.importorskip("tonic.functional")
+    ev = random_events(n=2000)
+    s = np.zeros(len(ev), dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
+    s["x"], s["y"], s["t"], s["p"] = ev.x, ev.y, ev.t, ev.p
+    expect = tonic.to_frame_numpy(s, (64, 48, 2), n_event_bins=1)[0]
+    np.testing.assert_array_equal(count_frame(ev), expect)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bins=st.integers(1, 6),
+    polarity_channels=st.booleans(),
+    bilinear=st.booleans(),
+    crop=st.tuples(st.floats(-20, 60), st.floats(-20, 40), st.floats(1, 90), st.floats(1, 70)),
+    out_hw=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    window=st.tuples(st.integers(-100, 5000), st.integers(0, 12_000)),
+    seed=st.integers(0, 5),
+)
+def test_voxel_grid_matches_reference(bins, polarity_channels, bilinear, crop, out_hw, window, seed):
+    ev = random_events(n=200, seed=seed)
+    t0, t1 = window[0], window[0] + window[1]
+    got = voxel_grid(ev, bins, t0, t1, crop=crop, out_hw=out_hw, polarity_channels=polarity_channels,
+                     bilinear=bilinear)  # fmt: skip
+    if t1 == t0:  # degenerate window: only events exactly at t0, in bin 0
+        ev = ev[ev.t == t0]
+    expect = reference_voxel(ev, bins, t0, t1, crop, out_hw, polarity_channels, bilinear)
+    assert got.shape == expect.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-4)
+
+
+def test_voxel_grid_signed_sums_to_on_minus_off_and_splits_in_time():
+    ev = Events.from_arrays([0, 50, 100], [1, 1, 2], [0, 0, 0], [1, 0, 1], 4, 2)
+    grid = voxel_grid(ev, 3, 0, 100)
+    assert grid[:, 0, 1].tolist() == [1.0, -1.0, 0.0]  # t=0 -> bin 0; t=50 -> bin 1 (OFF)
+    assert grid[:, 0, 2].tolist() == [0.0, 0.0, 1.0]
+    assert grid.sum() == pytest.approx(1.0)
+    quarter = voxel_grid(Events.from_arrays([25], [0], [0], [1], 4, 2), 3, 0, 100)
+    assert quarter[:, 0, 0].tolist() == [0.5, 0.5, 0.0]
+
+
+def test_crop_and_resize_maps_event_coordinates():
+    # A 2x downscale of the crop starting at (10, 20): pixels 10,11 -> 0; 12,13 -> 1.
+    ev = Events.from_arrays([0, 0, 0, 0], [10, 11, 12, 13], [20, 21, 22, 23], [1, 1, 1, 1], 64, 48)
+    frame = count_frame(ev, crop=(10, 20, 8, 8), out_hw=(4, 4))
+    assert frame[1, 0, 0] == 2 and frame[1, 1, 1] == 2 and frame.sum() == 4
+    # A crop extending past the sensor: events keep their place, the outside stays empty.
+    frame = count_frame(ev, crop=(-50, -50, 128, 128), out_hw=(128, 128))
+    assert frame[1, 70, 60] == 1 and frame.sum() == 4
+
+
+def test_time_surface_decays_from_latest_event_per_pixel():
+    ev = Events.from_arrays([0, 100, 200, 300], [1, 1, 2, 3], [0, 0, 0, 0], [1, 1, 0, 1], 4, 1)
+    surf = time_surface(ev, t_ref_ns=250, tau_ns=100.0)
+    assert surf.shape == (2, 1, 4)
+    assert surf[1, 0, 1] == pytest.approx(math.exp(-1.5))  # latest ON at x=1 is t=100
+    assert surf[0, 0, 2] == pytest.approx(math.exp(-0.5))
+    assert surf[1, 0, 3] == 0.0  # after t_ref: ignored
+    single = time_surface(ev, 250, 100.0, polarity_channels=False)
+    assert single.shape == (1, 1, 4) and single[0, 0, 2] == pytest.approx(math.exp(-0.5))
+
+
+def test_empty_events_give_zero_arrays_of_the_right_shape():
+    ev = Events.empty(32, 16)
+    assert count_frame(ev).shape == (2, 16, 32)
+    assert voxel_grid(ev, 5, crop=(0, 0, 8, 8), out_hw=(4, 4), polarity_channels=True).shape == (10, 4, 4)
+    assert not time_surface(ev, 0, 1.0).any()
+
+
+def test_invalid_arguments_raise():
+    ev = random_events(n=10)
+    with pytest.raises(ValueError):
+        voxel_grid(ev, 0)
+    with pytest.raises(ValueError):
+        count_frame(ev, crop=(0, 0, 0, 5), out_hw=(4, 4))
+    with pytest.raises(ValueError):
+        voxel_grid(ev, 3, 100, 50)
