@@ -63,7 +63,7 @@ class OffsetEstimator:
         self.max_drift = float(max_drift_ppm) * 1e-6
         self.reset_threshold_ns = int(reset_threshold_ns)
         self._buckets: deque[_Bucket] = deque(maxlen=max(self.window_ns // self.bucket_ns, 1) + 1)
-        self._fit: tuple[float, float, float] | None = None  # (t_ref, offset at t_ref, slope)
+        self._fit: tuple[int, int, float, float] | None = None  # (t_ref, d_ref, intercept - d_ref, slope)
         self.samples = 0
         self.resets = 0
 
@@ -108,30 +108,28 @@ class OffsetEstimator:
         self._refit()
 
     def _refit(self) -> None:
-        t = np.array([b.t_ns for b in self._buckets], dtype=np.float64)
-        d = np.array([b.d_ns for b in self._buckets], dtype=np.float64)
-        if not self.track_drift or len(t) < self.min_buckets_for_drift:
-            self._fit = (float(t[-1]), float(d.min()), 0.0)
-            return
-        t_ref = float(t[-1])
-        tc = t - t_ref
-        slope = float(np.polyfit(tc, d, 1)[0]) if np.ptp(tc) > 0 else 0.0
-        slope = float(np.clip(slope, -self.max_drift, self.max_drift))
-        # Lower envelope: shift the fitted line down so no bucket minimum lies below it.
-        intercept = float(np.min(d - slope * tc))
-        self._fit = (t_ref, intercept, slope)
+        # Integer references first: epoch offsets (~1e18 ns) do not survive float64 arithmetic.
+        t_ref, d_ref = self._buckets[-1].t_ns, self._buckets[-1].d_ns
+        tc = np.array([b.t_ns - t_ref for b in self._buckets], dtype=np.float64)
+        dc = np.array([b.d_ns - d_ref for b in self._buckets], dtype=np.float64)
+        slope = 0.0
+        if self.track_drift and len(tc) >= self.min_buckets_for_drift and np.ptp(tc) > 0:
+            slope = float(np.clip(np.polyfit(tc, dc, 1)[0], -self.max_drift, self.max_drift))
+        # Lower envelope: the line shifted down so that no bucket minimum lies below it.
+        intercept = float(np.min(dc - slope * tc))
+        self._fit = (t_ref, d_ref, intercept, slope)
 
     def offset_at(self, sensor_t_ns: int) -> int:
         """Estimated ``host - sensor`` offset [ns] at a sensor time; raises RuntimeError before any sample."""
         if self._fit is None:
             raise RuntimeError("no offset sample yet")
-        t_ref, intercept, slope = self._fit
-        return int(round(intercept + slope * (float(sensor_t_ns) - t_ref)))
+        t_ref, d_ref, intercept, slope = self._fit
+        return d_ref + int(round(intercept + slope * float(int(sensor_t_ns) - t_ref)))
 
     @property
     def drift_ppm(self) -> float:
         """Fitted drift of the host clock against the sensor clock [ppm] (0 when not tracked)."""
-        return 0.0 if self._fit is None else self._fit[2] * 1e6
+        return 0.0 if self._fit is None else self._fit[3] * 1e6
 
 
 class TriggerAligner:
@@ -235,11 +233,13 @@ class TriggerAligner:
         if not self._matches:
             raise RuntimeError("no trigger matched to a frame yet")
         m = np.array(self._matches, dtype=np.int64)
+        d_ref = int(m[-1, 1])
         if not self.track_drift or len(m) < 3 or np.ptp(m[:, 0]) == 0:
-            return int(np.median(m[:, 1]))
-        t_ref = m[-1, 0]
-        slope, intercept = np.polyfit((m[:, 0] - t_ref).astype(np.float64), m[:, 1].astype(np.float64), 1)
-        return int(round(intercept + slope * float(sensor_t_ns - t_ref)))
+            return int(np.sort(m[:, 1])[(len(m) - 1) // 2])  # integer (lower) median: exact, no float rounding
+        t_ref = int(m[-1, 0])
+        tc = (m[:, 0] - t_ref).astype(np.float64)
+        slope, intercept = np.polyfit(tc, (m[:, 1] - d_ref).astype(np.float64), 1)
+        return d_ref + int(round(intercept + slope * float(int(sensor_t_ns) - t_ref)))
 
 
 def estimate_offset_from_activity(

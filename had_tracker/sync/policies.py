@@ -114,9 +114,10 @@ class FixedRatePolicy:
     def plan(self, watermark_ns: int | None, force: bool = False, **_: Any) -> list[WindowSpec]:
         if self._next_start is None or watermark_ns is None:
             return []
-        n = (int(watermark_ns) - self._next_start) // self.period_ns
-        if force and (int(watermark_ns) - self._next_start) % self.period_ns:
-            n += 1  # flush: close the partial last window too
+        if force:  # flush: also close the partial last window, with the event at the watermark itself
+            n = -(-(int(watermark_ns) + 1 - self._next_start) // self.period_ns)
+        else:
+            n = (int(watermark_ns) - self._next_start) // self.period_ns
         if n <= 0:
             return []
         if n > self.max_gap_windows:
@@ -162,9 +163,9 @@ class FixedCountPolicy:
         if self._next_start is None or watermark_ns is None or times_between is None:
             return []
         out = []
-        while len(out) < self.max_windows_per_plan and self._next_start < watermark_ns:
+        while len(out) < self.max_windows_per_plan and self._next_start < watermark_ns + int(force):
             start = self._next_start
-            limit = min(start + self.max_window_ns, int(watermark_ns))
+            limit = min(start + self.max_window_ns, int(watermark_ns) + int(force))
             t = times_between(start, limit)
             if len(t) > self.events_per_window:
                 end = int(t[self.events_per_window])  # first event of the next window

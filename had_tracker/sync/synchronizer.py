@@ -15,12 +15,15 @@ of it is held (at most ``reorder_depth`` packets, or ``reorder_timeout_ns`` of h
 reordered one can slot in — stateful encodings like evt3 must be decoded in order; when the hole does not
 fill, the held packets are decoded and the decoder resynchronises (``seq_gaps`` counts the lost packets).
 A packet already seen (same seq and stamp) is a ``duplicate_packets`` drop; an older one that was not seen
-is a ``late_packets`` drop (its place in the stream has passed). A ``seq`` far behind the stream
-(``> restart_seq_gap``), or decoded event time jumping back by more than ``backwards_reset_ns`` (camera
-reset, bag played in a loop), restarts the stream: buffer, decoder state, offset estimate and window grid
-are reset and ``stream_restarts`` counts it; smaller backward steps drop the offending events
-(``backwards_events``). Events older than the last emitted window are ``late_events``. Nothing is
-dropped without a counter.
+is a ``late_packets`` drop (its place in the stream has passed). A ``seq`` going back is a *new stream*
+instead when it is far behind (``> restart_seq_gap``) or its header stamp is newer than the stream's newest
+(a restarted driver) or more than ``offset_reset_ns`` older (a bag replayed in a loop); so is decoded event
+time jumping back by more than ``backwards_reset_ns`` (camera clock reset). A new stream resets buffer,
+decoder state, offset estimate and window grid, counted in ``stream_restarts``. Smaller backward steps of
+event time drop the offending events (``drops["backwards"]``); events older than the last emitted window
+are ``drops["late"]``; not-yet-emitted events pushed out of the bounded buffer are
+``drops["buffer_full"]``. Nothing is dropped without a counter, and each window reports the events
+dropped since the previous one (``AlignedSample.dropped_events``).
 
 Clock modes (``SyncConfig.clock``): ``header`` — sensor->host offset estimated from header stamps (the
 ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges matched to RGB stamps, with
@@ -157,7 +160,11 @@ class SyncConfig:
 
 @dataclass
 class AlignedSample:
-    """One aligned event window: events on the output clock and in the output image frame (+ RGB frame)."""
+    """One aligned event window: events on the output clock and in the output image frame (+ RGB frame).
+
+    Every event lies in ``[window_start_ns, window_end_ns)``: times are clamped into the window, which moves
+    an event by at most the change of the offset estimate between two windows (microseconds).
+    """
 
     seq: int
     window_start_ns: int  # output clock, inclusive
@@ -239,7 +246,9 @@ class Synchronizer:
         self.config.validate()
         c = self.config
         self.stats = SyncStats()
-        self._buffer = EventBuffer(c.buffer_duration_ns, c.buffer_max_events)
+        self._buffer = EventBuffer(
+            c.buffer_duration_ns, c.buffer_max_events, backward_tolerance_ns=c.backwards_reset_ns
+        )
         self._offset = OffsetEstimator(
             c.offset_window_ns, c.offset_bucket_ns, c.track_drift, reset_threshold_ns=c.offset_reset_ns
         )
@@ -267,6 +276,7 @@ class Synchronizer:
         self._latest_image_out: int | None = None  # newest RGB stamp: liveness when the event stream stalls
         self._pending_drops = 0
         self._warned_no_images = False
+        self._carry: list[AlignedSample] = []  # windows flushed at a stream restart, returned by the next poll
 
     # ------------------------------------------------------------------ inputs
 
@@ -350,11 +360,13 @@ class Synchronizer:
 
     def poll(self) -> list[AlignedSample]:
         """Windows that are complete now (may be empty)."""
-        return self._emit(force=False)
+        carried, self._carry = self._carry, []
+        return carried + self._emit(force=False)
 
     def flush(self) -> list[AlignedSample]:
         """Every pending window, complete or not (end of a bag / shutdown)."""
-        return self._emit(force=True)
+        carried, self._carry = self._carry, []
+        return carried + self._emit(force=True)
 
     def reset(self) -> None:
         """Forget all buffered data and clock state (keeps counters)."""
@@ -400,7 +412,10 @@ class Synchronizer:
             if (seq, stamp) in state.recent or (seq in state.held and state.held[seq][1] == stamp):
                 self.stats.duplicate_packets += 1
                 return []
-            if state.last_seq - seq > c.restart_seq_gap:
+            # A new stream, not a straggler: seq far behind, or a header stamp newer than the stream's newest
+            # (a restarted driver), or far older (a bag replayed in a loop with its recorded stamps).
+            newest = state.last_stamp if state.last_stamp is not None else stamp
+            if state.last_seq - seq > c.restart_seq_gap or stamp > newest or newest - stamp > c.offset_reset_ns:
                 log.warning("stream %s: seq went back from %d to %d: stream restarted", stream, state.last_seq, seq)
                 self._restart_stream(stream)
                 state = self._streams.setdefault(stream, _StreamState())
@@ -455,8 +470,11 @@ class Synchronizer:
         self._ingest(events, Triggers.empty(), stamp)
 
     def _restart_stream(self, stream: str) -> None:
+        """A new stream: hand out what the old one still holds, then forget its state."""
         self.stats.stream_restarts += 1
-        self.reset()
+        self._reset_time_state()
+        self._decoders.reset()
+        self._streams.clear()
 
     # ------------------------------------------------------------------ buffering and clocks
 
@@ -466,7 +484,19 @@ class Synchronizer:
             self._sensor_size = (events.width, events.height)
         self.stats.triggers += len(triggers)
         n = len(events)
+        if n > 1:
+            jumps = np.flatnonzero(events.t[1:] < events.t[:-1] - c.backwards_reset_ns)
+            if len(jumps):  # a clock reset inside the batch: each piece on its own
+                cut = int(jumps[0]) + 1
+                self._ingest(events[:cut], triggers, header_stamp_ns)
+                self._ingest(events[cut:], Triggers.empty(), None)
+                return
         self.stats.events += n
+        if n > 1 and not events.is_time_ordered():
+            keep = events.t == np.maximum.accumulate(events.t)  # small steps back inside the batch
+            self._drop("backwards", n - int(np.count_nonzero(keep)))
+            events = events[keep]
+            n = len(events)
         if n and self._latest_sensor_t is not None and int(events.t[0]) < self._latest_sensor_t:
             back = self._latest_sensor_t - int(events.t[0])
             if back > c.backwards_reset_ns:
@@ -479,7 +509,13 @@ class Synchronizer:
                 events = events[keep]
                 n = len(events)
         if n and header_stamp_ns is not None:
-            self._offset.add_sample(int(events.t[0]), int(header_stamp_ns))
+            t0, stamp = int(events.t[0]), int(header_stamp_ns)
+            if self._offset.ready and abs(stamp - t0 - self._offset.offset_at(t0)) > c.offset_reset_ns:
+                # Sensor and host clocks disagree by a jump (e.g. an evt3 camera reset decodes as a rollover).
+                log.warning("sensor->host offset jumped: restarting the stream")
+                self.stats.stream_restarts += 1
+                self._reset_time_state()
+            self._offset.add_sample(t0, stamp)
         if self._trigger is not None and len(triggers):
             self._trigger.add_triggers(triggers)
             self._trigger.retry_pending()
@@ -502,14 +538,7 @@ class Synchronizer:
                     return
         # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
         pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
-        resets_before = self._buffer.time_resets
         self._buffer.append(events)
-        if self._buffer.time_resets != resets_before:  # a large step back inside the batch
-            self.stats.stream_restarts += 1
-            self._offset.reset()
-            self._policy.reset()
-            self._emitted_until_out = self._emitted_until_sensor = done = None
-            pending_before = 0
         pending_after = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
         self._drop("buffer_full", max(pending_before + n - pending_after, 0))
         self._latest_sensor_t = self._buffer.latest_t_ns
@@ -525,6 +554,9 @@ class Synchronizer:
             self._pending_drops += n
 
     def _reset_time_state(self) -> None:
+        self._carry += self._emit(force=True)  # windows of the old timeline are still delivered
+        self.stats.drop("stream_restart", len(self._frames), image=True)
+        self._frames.clear()
         self._buffer.clear()
         self._offset.reset()
         if self._trigger is not None:
@@ -655,6 +687,9 @@ class Synchronizer:
                 self.stats.drop("skipped_gap", skipped)
                 dropped += skipped
             s0 = max(s0, done)
+        elif spec.frame is None and self._buffer.oldest_t_ns is not None:
+            # First back-to-back window: it also takes events the moving offset estimate put before its start.
+            s0 = min(s0, self._buffer.oldest_t_ns)
         s1 = max(s1, s0)
         raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._sensor_size or (0, 0)))
         if len(raw) > c.max_window_events:
@@ -672,11 +707,10 @@ class Synchronizer:
             events, geo = registration.apply(raw)
             self.stats.drop("outside_image", geo)
             dropped += geo
-        events = (
-            events.shift_time(offset)
-            if len(events)
-            else Events(events.t, events.x, events.y, events.p, events.width, events.height)
-        )
+        if len(events):
+            # The offset estimate moves by microseconds between windows; keep every event inside its window.
+            t_out = np.clip(events.t + np.int64(offset), spec.start_ns, spec.end_ns - 1)
+            events = Events(t_out, events.x, events.y, events.p, events.width, events.height)
         self._emitted_until_sensor = s1 if self._emitted_until_sensor is None else max(self._emitted_until_sensor, s1)
         self._emitted_until_out = spec.end_ns
         frame = spec.frame if spec.frame is not None else self._take_frame(spec.end_ns)
