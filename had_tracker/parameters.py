@@ -82,7 +82,7 @@ class ParamSpec:
         if self.type == "double_array" and not isinstance(value, (list, tuple)) and hasattr(value, "__len__"):
             value = list(value)  # array.array from rclpy
         if not isinstance(value, _PY_TYPES[self.type]) or (self.type == "int" and isinstance(value, bool)):
-            raise ConfigError(f"{where} must be a {self.type}, got {value!r} ({type(value).__name__})")
+            raise ConfigError(f"{where} must be of type {self.type}, got {value!r} ({type(value).__name__})")
         if self.type == "double_array":
             value = [float(v) for v in value]
             if self.length is not None and len(value) != self.length:

@@ -1,0 +1,186 @@
+"""Launch files, node modules and the rviz config, checked at the source level (no ROS install needed).
+
+They run for real in a ROS 2 install (test_launch_tracking_pipeline.py); here we pin what can be pinned
+without one: they parse, declare the documented arguments, start executables that exist, and the ROS imports
+stay inside had_tracker/nodes and launch/.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from had_tracker import parameters as schema
+
+from .conftest import REPO_ROOT
+
+LAUNCH = REPO_ROOT / "launch"
+NODES = REPO_ROOT / "had_tracker" / "nodes"
+ROS_ONLY_MODULES = ("rclpy", "launch", "launch_ros", "launch_testing", "cv_bridge", "message_filters")
+ROS_MESSAGE_PACKAGES = (
+    "had_msgs", "sensor_msgs", "std_msgs", "vision_msgs", "visualization_msgs", "diagnostic_msgs", "geometry_msgs",
+    "builtin_interfaces", "rcl_interfaces",
+)  # fmt: skip
+TRACKER_ARGS = {
+    "namespace", "event_topic", "image_topic", "camera_info_topic", "params_file", "model", "device", "use_rviz",
+    "single_process",
+}  # fmt: skip
+REPLAY_ARGS = {"bag", "use_sim_time", "clock_hz", "params_file", "model", "device", "output_dir", "ground_truth_topic"}
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _launch_arguments(path: Path) -> dict[str, object]:
+    """``{name: default}`` from the module-level ARGUMENTS table the launch file declares its arguments from."""
+    for node in _tree(path).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "ARGUMENTS" for t in node.targets):
+            return {name: default for name, default, _ in ast.literal_eval(node.value)}
+    raise AssertionError(f"{path.name} has no ARGUMENTS table")
+
+
+def _string_constants(tree: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _keyword_values(tree: ast.AST, keyword: str) -> set[str]:
+    found = set()
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        for kw in call.keywords:
+            if kw.arg == keyword and isinstance(kw.value, ast.Constant):
+                found.add(kw.value.value)
+    return found
+
+
+def _console_scripts() -> dict[str, str]:
+    setup = (REPO_ROOT / "setup.py").read_text(encoding="utf-8")
+    return dict(re.findall(r'"([\w-]+) = ([\w.]+:\w+)"', setup))
+
+
+def _imported_roots(tree: ast.AST) -> set[str]:
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
+def test_launch_file_parses_and_defines_generate_launch_description(name):
+    tree = _tree(LAUNCH / name)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "generate_launch_description" in functions
+    assert "DeclareLaunchArgument" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def test_tracker_launch_declares_the_documented_arguments():
+    arguments = _launch_arguments(LAUNCH / "tracker.launch.py")
+    assert TRACKER_ARGS <= set(arguments)
+    sync_defaults = schema.defaults(schema.SYNCHRONIZER)
+    for topic in ("event_topic", "image_topic", "camera_info_topic"):
+        assert arguments[topic] == sync_defaults[topic], topic
+    assert arguments["params_file"] is None  # filled with the installed config/tracker.yaml at launch time
+    assert arguments["single_process"] == "false" and arguments["use_rviz"] == "false"
+
+
+def test_replay_launch_declares_the_documented_arguments():
+    arguments = _launch_arguments(LAUNCH / "replay_eval.launch.py")
+    assert REPLAY_ARGS <= set(arguments)
+    assert arguments["use_sim_time"] == "true"
+    assert float(arguments["clock_hz"]) >= 200, "the clock must tick well above the window rate"
+
+
+@pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
+def test_params_file_defaults_to_the_installed_config(name):
+    text = (LAUNCH / name).read_text(encoding="utf-8")
+    assert 'get_package_share_directory(PACKAGE), "config", "tracker.yaml"' in text
+    assert (REPO_ROOT / "config" / "tracker.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
+def test_launched_executables_are_console_scripts_of_the_package(name):
+    tree = _tree(LAUNCH / name)
+    executables = _keyword_values(tree, "executable") - {"rviz2"}
+    assert executables, name
+    assert executables <= set(_console_scripts()), executables - set(_console_scripts())
+
+
+def test_replay_launch_plays_the_bag_with_a_clock_and_sim_time():
+    tree = _tree(LAUNCH / "replay_eval.launch.py")
+    strings = _string_constants(tree)
+    assert {"ros2", "bag", "play", "--clock"} <= strings
+    assert "use_sim_time" in strings and "init_ground_truth_topic" in strings
+    assert {"OnProcessExit", "Shutdown"} <= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def test_tracker_launch_offers_single_process_and_rviz():
+    tree = _tree(LAUNCH / "tracker.launch.py")
+    executables = _keyword_values(tree, "executable")
+    assert {"synchronizer_node", "tracker_node", "tracker_pipeline", "rviz2"} <= executables
+    strings = _string_constants(tree)
+    assert "tracker.rviz" in strings
+
+
+def test_console_scripts_point_at_node_mains():
+    scripts = _console_scripts()
+    for script in ("synchronizer_node", "tracker_node", "tracker_pipeline", "replay_evaluator"):
+        module, function = scripts[script].split(":")
+        path = REPO_ROOT / Path(*module.split(".")).with_suffix(".py")
+        assert path.is_file(), path
+        assert function in {n.name for n in _tree(path).body if isinstance(n, ast.FunctionDef)}, path
+
+
+def test_ros_imports_stay_in_nodes_and_launch():
+    for path in sorted((REPO_ROOT / "had_tracker").rglob("*.py")):
+        if NODES in path.parents:
+            continue
+        roots = _imported_roots(_tree(path))
+        assert not roots & set(ROS_ONLY_MODULES), (
+            f"{path.relative_to(REPO_ROOT)} imports {roots & set(ROS_ONLY_MODULES)}"
+        )
+        assert not roots & set(ROS_MESSAGE_PACKAGES), f"{path.relative_to(REPO_ROOT)} imports ROS message packages"
+
+
+def test_node_helpers_import_without_ros():
+    """The node logic lives in plain modules (tested directly); only the *_node.py/common.py files need rclpy."""
+    pure = ("session", "debug_view", "replay_collector")
+    for module in pure:
+        roots = _imported_roots(_tree(NODES / f"{module}.py"))
+        assert not roots & set(ROS_ONLY_MODULES + ROS_MESSAGE_PACKAGES), module
+    import importlib
+
+    for module in pure:
+        importlib.import_module(f"had_tracker.nodes.{module}")
+
+
+def test_nodes_declare_parameters_only_through_the_schema():
+    for path in sorted(NODES.glob("*.py")):
+        calls = {
+            n.func.attr for n in ast.walk(_tree(path)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        }
+        if path.name != "common.py":
+            assert not calls & {"declare_parameter", "declare_parameters"}, path.name
+
+
+def test_nodes_offer_the_documented_topics_and_services():
+    tracker = _string_constants(_tree(NODES / "tracker_node.py"))
+    assert {"~/track", "~/detections", "~/debug_image", "~/markers", "~/init_box"} <= tracker
+    assert {"~/start_tracking", "~/reset"} <= tracker
+    assert "~/windows" in _string_constants(_tree(NODES / "synchronizer_node.py"))
+    assert "/diagnostics" in _string_constants(_tree(NODES / "common.py"))
+
+
+def test_rviz_config_shows_the_tracker_outputs_and_launch_follows_the_namespace():
+    rviz = yaml.safe_load((REPO_ROOT / "config" / "tracker.rviz").read_text(encoding="utf-8"))
+    displays = {d["Class"]: d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
+    assert displays["rviz_default_plugins/Image"] == "/tracker_node/debug_image"
+    assert displays["rviz_default_plugins/MarkerArray"] == "/tracker_node/markers"
+    strings = _string_constants(_tree(LAUNCH / "tracker.launch.py"))
+    assert {"/tracker_node/debug_image", "/tracker_node/markers"} <= strings
