@@ -7,6 +7,8 @@ centre's cell), a size map (sigmoid, w and h as fractions of the search crop) an
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -34,6 +36,10 @@ class CenterHead(nn.Module):
         self.score = _branch(in_channels, channels, 1)
         self.size = _branch(in_channels, channels, 2)
         self.offset = _branch(in_channels, channels, 2)
+
+    def init_score_bias(self, prior: float = 0.01) -> None:
+        """Start from a low score everywhere (CenterNet): the focal loss then begins near its background value."""
+        nn.init.constant_(self.score[-1].bias, math.log(prior / (1 - prior)))
 
     def forward(self, feature_map: Tensor) -> dict[str, Tensor]:
         score_logits = self.score(feature_map)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from had_tracker.events.container import Events
+from had_tracker.events.representations import voxel_grid
 from had_tracker.geometry import CropWindow
 from had_tracker.models.config import ModelConfig
 
@@ -53,40 +54,13 @@ def rgb_tensor(image: np.ndarray, crop: CropWindow, cfg: ModelConfig) -> np.ndar
 
 def _voxel_grid(window: Events, cfg: ModelConfig, t_start_ns: int, t_end_ns: int, crop: CropWindow) -> np.ndarray:
     """``(C, S, S)`` float32 voxel grid of an already time-sliced window over the crop."""
-    try:
-        from had_tracker.events.representations import voxel_grid
-    except ImportError:
-        return _voxel_grid_local(window, cfg, t_start_ns, t_end_ns, crop)
-    return np.asarray(
-        voxel_grid(
-            window,
-            cfg.events.num_bins,
-            t_start_ns,
-            t_end_ns,
-            crop=crop.rect,
-            out_hw=(crop.out_size, crop.out_size),
-            polarity_channels=cfg.events.polarity_channels,
-        ),
-        dtype=np.float32,
-    ).reshape(cfg.events.channels, crop.out_size, crop.out_size)
-
-
-def _voxel_grid_local(window: Events, cfg: ModelConfig, t_start_ns: int, t_end_ns: int, crop: CropWindow) -> np.ndarray:
-    # Stand-in used only while had_tracker.events.representations is absent: nearest cell, nearest bin.
-    bins, size = cfg.events.num_bins, crop.out_size
-    grid = np.zeros((cfg.events.channels, size, size), dtype=np.float32)
-    if len(window) == 0:
-        return grid
-    col = np.floor((window.x.astype(np.float64) + 0.5 - crop.x0) * crop.scale).astype(np.int64)
-    row = np.floor((window.y.astype(np.float64) + 0.5 - crop.y0) * crop.scale).astype(np.int64)
-    tb = ((window.t - t_start_ns) * bins // max(t_end_ns - t_start_ns, 1)).clip(0, bins - 1)
-    keep = (col >= 0) & (col < size) & (row >= 0) & (row < size)
-    if cfg.events.polarity_channels:
-        channel = tb + bins * window.p.astype(np.int64)
-        weight = np.ones(int(keep.sum()), np.float32)
-    else:
-        channel = tb
-        weight = np.where(window.p[keep] > 0, 1.0, -1.0).astype(np.float32)
-    flat = (channel[keep] * size + row[keep]) * size + col[keep]
-    grid += np.bincount(flat, weights=weight, minlength=grid.size).astype(np.float32).reshape(grid.shape)
-    return grid
+    grid = voxel_grid(
+        window,
+        cfg.events.num_bins,
+        t_start_ns,
+        t_end_ns,
+        crop=crop.rect,
+        out_hw=(crop.out_size, crop.out_size),
+        polarity_channels=cfg.events.polarity_channels,
+    )
+    return grid.reshape(cfg.events.channels, crop.out_size, crop.out_size)

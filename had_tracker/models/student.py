@@ -32,12 +32,18 @@ class Student(nn.Module):
         nz, nx = cfg.template_tokens, cfg.search_tokens
         self.layout = {"template_events": slice(0, nz), "search_events": slice(nz, nz + nx)}
         init_weights(self)
+        self.head.init_score_bias()
 
     def embed(self, template_events: Tensor, search_events: Tensor) -> Tensor:
         """Input tokens ``(B, Nz + Nx, dim)`` before the first block."""
         z = self.patch_embed(template_events) + self.pos_template
         x = self.patch_embed(search_events) + self.pos_search
         return torch.cat([z, x], dim=1)
+
+    def encode(self, template_events: Tensor, search_events: Tensor) -> Tensor:
+        """Final normed search tokens ``(B, Nx, dim)`` only (no head): what the temporal aligner reads."""
+        out_tokens, _, _ = self.backbone(self.embed(template_events, search_events))
+        return out_tokens[:, self.layout["search_events"]]
 
     def forward(
         self,

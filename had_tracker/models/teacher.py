@@ -41,6 +41,7 @@ class Teacher(nn.Module):
             "search_events": slice(2 * nz + nx, 2 * nz + 2 * nx),
         }
         init_weights(self)
+        self.head.init_score_bias()
         nn.init.trunc_normal_(self.modality, std=0.02)
 
     def forward(

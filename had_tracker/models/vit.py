@@ -35,7 +35,7 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor, return_attn: bool = False) -> tuple[Tensor, Tensor | None]:
         b, n, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         if return_attn:
             attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
             attn = attn.softmax(dim=-1)

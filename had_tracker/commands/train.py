@@ -1,0 +1,114 @@
+"""``had-tracker train teacher|student|ladder``: train the RGB+event teacher, distil a student, run the ablation ladder."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_DATA = "synthetic:preset=mixed,sequences=16,seed=0"
+
+
+def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
+    parser.add_argument("--config", default=default_config, help=f"train preset or YAML (default {default_config})")
+    parser.add_argument("--model", default=None, help="model preset or YAML (overrides the config's)")
+    parser.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help="synthetic:preset=P,sequences=N,seed=S | toy:sequences=N,seed=S | cache:DIR | dataset folder "
+        f"(default {DEFAULT_DATA})",
+    )
+    parser.add_argument("--out", required=True, help="output folder (last.pt for --resume, final.pt, tb/)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides the config)")
+    parser.add_argument("--batch-size", type=int, default=None, help="pairs per step and process")
+    parser.add_argument("--lr", type=float, default=None, help="base learning rate")
+    parser.add_argument("--seed", type=int, default=None, help="sampling and initialisation seed")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (0 = torch default)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (bit-exact under fixed seeds)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command group."""
+    parser = subparsers.add_parser("train", help="train the teacher, distil students, run the ablation ladder")
+    sub = parser.add_subparsers(dest="train_command", metavar="SUBCOMMAND", required=True)
+
+    teacher = sub.add_parser("teacher", help="train the RGB+event teacher (task loss)")
+    _common(teacher, "cpu-tiny-teacher")
+    teacher.set_defaults(func=_train, kind="teacher")
+
+    student = sub.add_parser("student", help="train the event-only student with a distillation preset")
+    _common(student, "cpu-tiny-student")
+    student.add_argument("--teacher", default=None, help="teacher checkpoint (needed by every preset but 'none')")
+    student.add_argument(
+        "--distill", default=None, help="none | response | hdetrack | hdetrack+ot | hdetrack+temporal | had | YAML"
+    )
+    student.set_defaults(func=_train, kind="student")
+
+    ladder = sub.add_parser("ladder", help="teacher + the six-rung student ablation ladder, evaluated on held-out data")
+    ladder.add_argument("--out", required=True, help="output folder")
+    ladder.add_argument("--train-data", default="synthetic:preset=mixed,sequences=24,seed=0")
+    ladder.add_argument("--test-data", default="synthetic:preset=mixed,sequences=12,seed=10000")
+    ladder.add_argument("--teacher-config", default="cpu-tiny-teacher")
+    ladder.add_argument("--student-config", default="cpu-tiny-student")
+    ladder.add_argument("--rungs", default=None, help="comma-separated distill presets (default: the full ladder)")
+    ladder.add_argument("--teacher-steps", type=int, default=None)
+    ladder.add_argument("--student-steps", type=int, default=None)
+    ladder.add_argument("--jobs", type=int, default=2, help="students trained in parallel (one thread each)")
+    ladder.add_argument("--threads", type=int, default=2, help="threads for the teacher run")
+    ladder.add_argument("--seed", type=int, default=0)
+    ladder.set_defaults(func=_ladder)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import logging
+
+    from had_tracker.training.config import TrainConfig
+    from had_tracker.training.data import load_sequences
+    from had_tracker.training.loop import train
+
+    overrides = {
+        "model": args.model,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "threads": args.threads,
+    }
+    if args.kind == "student":
+        overrides["distill"] = args.distill
+    cfg = TrainConfig.from_yaml(args.config, **overrides)
+    sequences = load_sequences(args.data)
+    logging.getLogger(__name__).info("training a %s on %d sequences from %s", args.kind, len(sequences), args.data)
+    final = train(
+        cfg,
+        args.kind,
+        sequences,
+        args.out,
+        teacher_ckpt=getattr(args, "teacher", None),
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(final)
+    return 0
+
+
+def _ladder(args: argparse.Namespace) -> int:
+    from had_tracker.training.ladder import LADDER, run_ladder
+
+    rungs = tuple(r.strip() for r in args.rungs.split(",")) if args.rungs else LADDER
+    table = run_ladder(
+        args.out,
+        train_data=args.train_data,
+        test_data=args.test_data,
+        teacher_config=args.teacher_config,
+        student_config=args.student_config,
+        rungs=rungs,
+        teacher_steps=args.teacher_steps,
+        student_steps=args.student_steps,
+        jobs=args.jobs,
+        teacher_threads=args.threads,
+        seed=args.seed,
+    )
+    print(table)
+    return 0

@@ -1,0 +1,150 @@
+"""Training pairs (template frame, search frame) for the teacher and the student, with jitter.
+
+One crop geometry serves both modalities (the RGB crop and the event crop of a frame are the same
+window). The temporal support is asymmetric, as in HAD:
+
+- teacher: events of the RGB exposure window of the frame (widened about its centre to at least
+  ``window_ms``), i.e. what the RGB frame saw;
+- student: the window of the same length ending at the frame time (what an event-only tracker has
+  at that instant), plus K consecutive sub-windows of it for the temporal aligner.
+
+Every sample is a pure function of ``(seed, index)``, so training is reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from had_tracker.data.sequence import TrackingSequence
+from had_tracker.errors import ConfigError
+from had_tracker.geometry import CropWindow
+from had_tracker.models.config import ModelConfig
+from had_tracker.models.inputs import event_tensor, event_tensor_bins, rgb_tensor
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Pair sampling and jitter (OSTrack conventions: centre jitter in units of sqrt(w*h), log-normal scale)."""
+
+    max_gap: int = 30
+    search_center_jitter: float = 3.0
+    search_scale_jitter: float = 0.25
+    template_center_jitter: float = 0.0
+    template_scale_jitter: float = 0.0
+    causal: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_gap < 0 or min(self.search_center_jitter, self.search_scale_jitter) < 0:
+            raise ValueError("sampler: max_gap and jitters must be >= 0")
+
+
+def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """OSTrack jitter: size x exp(N(0, scale_jitter)), centre moved uniformly within +-sqrt(w*h)*center_jitter/2."""
+    x, y, w, h = box_xywh
+    size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale_jitter)
+    max_offset = np.sqrt(size.prod()) * center_jitter
+    center = np.array([x + w / 2, y + h / 2]) + max_offset * (rng.random(2) - 0.5)
+    return np.array([center[0] - size[0] / 2, center[1] - size[1] / 2, size[0], size[1]])
+
+
+def event_windows(sequence: TrackingSequence, frame: int, window_ms: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(teacher_window, student_window)`` in ns for a frame: the exposure (widened), and the same length ending at the frame time."""
+    start, end = int(sequence.exposure_start_ns[frame]), int(sequence.exposure_end_ns[frame])
+    length = max(end - start, int(window_ms * 1e6))
+    mid = (start + end) // 2
+    teacher = (mid - length // 2, mid - length // 2 + length)
+    t = int(sequence.frame_t_ns[frame])
+    return teacher, (t - length, t)
+
+
+class PairSampler:
+    """``sampler[index] -> dict`` of float32 arrays (see :meth:`__getitem__`); ``len`` is the epoch size."""
+
+    def __init__(
+        self,
+        sequences: Sequence[TrackingSequence],
+        cfg: ModelConfig,
+        sampler_cfg: SamplerConfig | None = None,
+        seed: int = 0,
+        epoch_size: int = 1000,
+        with_teacher_inputs: bool = True,
+        with_bins: bool = False,
+    ) -> None:
+        self.cfg = cfg
+        self.sampler_cfg = sampler_cfg or SamplerConfig()
+        self.seed = int(seed)
+        self.epoch_size = int(epoch_size)
+        self.with_teacher_inputs = with_teacher_inputs
+        self.with_bins = with_bins
+        self.sequences = []
+        for seq in sequences:
+            if seq.events is None:
+                raise ConfigError(f"sequence {seq.name!r} has no raw events; the pair sampler needs them")
+            visible = np.flatnonzero(~np.asarray(seq.absent, dtype=bool))
+            if len(visible) >= 2:
+                self.sequences.append((seq, visible))
+        if not self.sequences:
+            raise ConfigError("no sequence with at least two frames where the target is visible")
+        lengths = np.array([len(v) for _, v in self.sequences], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+
+    def __len__(self) -> int:
+        return self.epoch_size
+
+    def _frames(self, rng: np.random.Generator) -> tuple[TrackingSequence, int, int]:
+        seq, visible = self.sequences[rng.choice(len(self.sequences), p=self.weights)]
+        gap = self.sampler_cfg.max_gap
+        i = int(rng.integers(len(visible)))
+        template = int(visible[i])
+        lo = template if self.sampler_cfg.causal else template - gap
+        candidates = visible[(visible >= lo) & (visible <= template + gap) & (visible != template)]
+        if len(candidates) == 0:
+            candidates = visible[visible != template]
+        return seq, template, int(rng.choice(candidates))
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        """The pair number ``index`` of this sampler's stream.
+
+        Keys: ``template_events``, ``search_events``, ``search_box`` (cx, cy, w, h normalised to the search crop);
+        with teacher inputs ``template_rgb``, ``search_rgb``, ``template_events_teacher``, ``search_events_teacher``;
+        with bins ``search_bins`` ``(K, C, S, S)``.
+        """
+        rng = np.random.default_rng([self.seed, int(index)])
+        seq, t_idx, s_idx = self._frames(rng)
+        c, sc = self.cfg, self.sampler_cfg
+        for _ in range(10):  # re-draw jitter that would put the target centre outside the search crop
+            template_box = jitter_box(seq.gt_boxes[t_idx], sc.template_center_jitter, sc.template_scale_jitter, rng)
+            search_box = jitter_box(seq.gt_boxes[s_idx], sc.search_center_jitter, sc.search_scale_jitter, rng)
+            template_crop = CropWindow.around(template_box, c.template_factor, c.template_size)
+            search_crop = CropWindow.around(search_box, c.search_factor, c.search_size)
+            box = search_crop.box_to_crop(seq.gt_boxes[s_idx]) / c.search_size
+            center = box[:2] + box[2:] / 2
+            if np.all((center > 0) & (center < 1)):
+                break
+        target = np.array([center[0], center[1], min(box[2], 1.0), min(box[3], 1.0)], dtype=np.float32)
+        window = c.events.window_ms
+        (tt0, tt1), (ts0, ts1) = event_windows(seq, t_idx, window)
+        (st0, st1), (ss0, ss1) = event_windows(seq, s_idx, window)
+        sample = {
+            "template_events": event_tensor(seq.events, template_crop, ts0, ts1, c),
+            "search_events": event_tensor(seq.events, search_crop, ss0, ss1, c),
+            "search_box": target,
+        }
+        if self.with_teacher_inputs:
+            sample["template_rgb"] = rgb_tensor(np.asarray(seq.frames[t_idx]), template_crop, c)
+            sample["search_rgb"] = rgb_tensor(np.asarray(seq.frames[s_idx]), search_crop, c)
+            sample["template_events_teacher"] = event_tensor(seq.events, template_crop, tt0, tt1, c)
+            sample["search_events_teacher"] = event_tensor(seq.events, search_crop, st0, st1, c)
+        if self.with_bins:
+            sample["search_bins"] = event_tensor_bins(seq.events, search_crop, ss0, ss1, c, c.events.temporal_bins)
+        return sample
+
+
+def collate(samples: Sequence[dict[str, np.ndarray]]) -> dict:
+    """Stack a list of samples into ``{key: torch.Tensor (B, ...)}``."""
+    import torch
+
+    return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}

@@ -1,0 +1,70 @@
+"""Parameter count, multiply-accumulates and CPU latency of a network (for bench/models.py and the model zoo)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from had_tracker.models.vit import Attention
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def count_macs(model: nn.Module, inputs: tuple[Tensor, ...]) -> int:
+    """Multiply-accumulates of one forward pass: Linear, Conv2d and the two attention matmuls (batch included)."""
+    total = [0]
+
+    def linear_hook(module: nn.Linear, args: tuple, output: Tensor) -> None:
+        total[0] += output.numel() * module.in_features
+
+    def conv_hook(module: nn.Conv2d, args: tuple, output: Tensor) -> None:
+        kh, kw = module.kernel_size
+        total[0] += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    def attention_hook(module: Attention, args: tuple, output: tuple) -> None:
+        b, n, d = args[0].shape
+        total[0] += 2 * b * n * n * d  # q @ k^T and attn @ v
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+        elif isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, Attention):
+            handles.append(m.register_forward_hook(attention_hook))
+    try:
+        model.eval()(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return int(total[0])
+
+
+@torch.no_grad()
+def measure_latency_ms(
+    model: nn.Module, inputs: tuple[Tensor, ...], threads: int = 2, warmup: int = 5, repeats: int = 30
+) -> dict[str, float]:
+    """Median / p90 / min forward time [ms] with ``threads`` intra-op threads (restored afterwards)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model.eval()
+        for _ in range(warmup):
+            model(*inputs)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(*inputs)
+            times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        torch.set_num_threads(previous)
+    arr = np.asarray(times)
+    return {"median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)), "min": float(arr.min())}
