@@ -40,6 +40,7 @@ class TrackingSequence:
         event_frames: per-frame event images ``(H, W, 3)`` uint8 when raw events are unavailable, else None.
         attributes: per-sequence challenge flags, e.g. ``{"fast_motion": True, "low_light": False}``.
         gt_hr_t_ns, gt_hr_boxes: optional high-rate ground truth (for event-rate evaluation).
+        gt_hr_absent: optional absent flags of the high-rate ground truth (True = absent).
         meta: free-form metadata (source dataset, seed, preset, ...).
     """
 
@@ -58,6 +59,7 @@ class TrackingSequence:
     gt_hr_t_ns: np.ndarray | None = None
     gt_hr_boxes: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    gt_hr_absent: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frame_t_ns)

@@ -1,0 +1,243 @@
+"""Configuration of the synthetic RGB+event engine: one flat dataclass, named presets, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from had_tracker.errors import ConfigError
+
+PRESET_NAMES = ("easy", "fast", "hdr", "distractors", "mixed")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Everything that shapes one synthetic sequence (times in seconds unless the name says ``_ns``).
+
+    Geometry: the event sensor is ``width`` x ``height``; the RGB camera is ``rgb_width`` x ``rgb_height``
+    (None = same) and sees the scene through ``homography`` (3x3 row-major, event pixel centre -> RGB
+    pixel centre; None = identity, i.e. co-located DAVIS-like pixels).
+    Clocks: world time 0 is ``event_clock_start_ns`` on the event sensor clock and ``rgb_clock_start_ns``
+    on the RGB (= host) clock, so ``t_rgb = t_event + (rgb_clock_start_ns - event_clock_start_ns)``.
+    """
+
+    preset: str = "custom"
+    duration_s: float = 3.0
+    # -- geometry
+    width: int = 346
+    height: int = 260
+    rgb_width: int | None = None
+    rgb_height: int | None = None
+    homography: tuple[float, ...] | None = None
+    focal_px: float = 300.0
+    # -- clocks and transport
+    event_clock_start_ns: int = 500_000_000
+    rgb_clock_start_ns: int = 1_700_000_000_000_000_000
+    host_latency_ns: int = 2_000_000
+    host_jitter_ns: int = 200_000
+    packet_duration_ns: int = 1_000_000
+    image_latency_ns: int = 5_000_000
+    # -- RGB camera
+    rgb_fps: float = 25.0
+    exposure_s: float = 0.01
+    first_exposure_s: float = 0.02
+    rgb_full_well_e: float = 8000.0
+    rgb_read_noise_e: float = 4.0
+    rgb_gain: float = 1.0
+    rgb_gamma: float = 2.2
+    max_blur_samples: int = 24
+    # -- event camera (ESIM / v2e style)
+    internal_rate_hz: float = 1000.0
+    contrast_threshold_pos: float = 0.2
+    contrast_threshold_neg: float = 0.2
+    threshold_sigma: float = 0.03
+    refractory_s: float = 1e-4
+    shot_noise_rate_hz: float = 0.1
+    leak_rate_hz: float = 0.05
+    log_eps: float = 1e-4
+    max_events: int = 20_000_000
+    # -- scene: target
+    target_size_px: tuple[float, float] = (30.0, 60.0)
+    target_speed_px_s: float = 80.0
+    keyframe_interval_s: float = 0.5
+    abrupt_motion: bool = False
+    rotation_speed_deg_s: float = 20.0
+    scale_amplitude: float = 0.1
+    out_of_view: bool = False
+    # -- scene: clutter and light
+    num_distractors: int = 0
+    occlusion: bool = False
+    dynamic_background: bool = False
+    background_speed_px_s: float = 30.0
+    illumination: float = 1.0
+    hdr_spot_gain: float = 0.0
+    # -- ground truth
+    gt_hr_rate_hz: float = 1000.0
+    min_visible_fraction: float = 0.1
+    # -- "mixed": draw the challenge attributes per seed
+    mix_attributes: bool = False
+    attribute_probability: float = 0.35
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> SyntheticConfig:
+        """A named preset (easy, fast, hdr, distractors, mixed) with keyword overrides."""
+        if name not in PRESET_NAMES:
+            raise ConfigError(f"unknown synthetic preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(overrides) - known):
+            raise ConfigError(f"unknown SyntheticConfig field(s) {unknown}")
+        values = {**PRESETS[name], "preset": name, **overrides}
+        return cls(**values)
+
+    def with_attributes(self, **flags: bool) -> SyntheticConfig:
+        """Return this config with the parameter bundles of the given challenge attributes switched on."""
+        values: dict = {}
+        for flag, on in flags.items():
+            if flag not in ATTRIBUTE_BUNDLES:
+                raise ConfigError(f"unknown attribute {flag!r}; known: {sorted(ATTRIBUTE_BUNDLES)}")
+            if on:
+                values.update(ATTRIBUTE_BUNDLES[flag])
+        return replace(self, **values)
+
+    def resolve(self, rng: np.random.Generator) -> SyntheticConfig:
+        """For ``mix_attributes``: draw the attributes with ``rng``; otherwise return self."""
+        if not self.mix_attributes:
+            return self
+        flags = {name: bool(rng.random() < self.attribute_probability) for name in sorted(ATTRIBUTE_BUNDLES)}
+        return replace(self.with_attributes(**flags), mix_attributes=False)
+
+    def to_dict(self) -> dict:
+        """Plain values (JSON-able) of every field."""
+        return dataclasses.asdict(self)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def rgb_size(self) -> tuple[int, int]:
+        """(width, height) of the RGB camera."""
+        return (self.rgb_width or self.width, self.rgb_height or self.height)
+
+    @property
+    def homography_matrix(self) -> np.ndarray:
+        """3x3 event->RGB homography (pixel centres)."""
+        if self.homography is None:
+            return np.eye(3)
+        return np.asarray(self.homography, dtype=np.float64).reshape(3, 3)
+
+    @property
+    def event_to_rgb_offset_ns(self) -> int:
+        """Add to an event sensor time to get the RGB clock time."""
+        return int(self.rgb_clock_start_ns) - int(self.event_clock_start_ns)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ConfigError for values the engine cannot honour."""
+
+        def need(cond: bool, what: str) -> None:
+            if not cond:
+                raise ConfigError(f"synthetic config: {what}")
+
+        need(self.duration_s > 0, f"duration_s must be > 0, got {self.duration_s}")
+        need(self.width > 0 and self.height > 0, f"sensor size must be positive, got {self.width}x{self.height}")
+        need(self.width <= 2048 and self.height <= 2048, "sensor size must be <= 2048 (evt3 addresses)")
+        for name in ("rgb_width", "rgb_height"):
+            v = getattr(self, name)
+            need(v is None or v > 0, f"{name} must be positive, got {v}")
+        if self.homography is not None:
+            h = np.asarray(self.homography, dtype=np.float64)
+            need(h.size == 9 and np.all(np.isfinite(h)), "homography must be 9 finite numbers (3x3 row-major)")
+            need(abs(np.linalg.det(h.reshape(3, 3))) > 1e-12, "homography must be invertible")
+        need(self.contrast_threshold_pos > 0, f"contrast_threshold_pos must be > 0, got {self.contrast_threshold_pos}")
+        need(self.contrast_threshold_neg > 0, f"contrast_threshold_neg must be > 0, got {self.contrast_threshold_neg}")
+        need(self.threshold_sigma >= 0, "threshold_sigma must be >= 0")
+        need(self.refractory_s >= 0, "refractory_s must be >= 0")
+        need(self.shot_noise_rate_hz >= 0 and self.leak_rate_hz >= 0, "noise rates must be >= 0")
+        need(self.log_eps > 0, "log_eps must be > 0")
+        need(self.max_events > 0, "max_events must be > 0")
+        need(self.internal_rate_hz > 0, "internal_rate_hz must be > 0")
+        need(self.rgb_fps > 0, f"rgb_fps must be > 0, got {self.rgb_fps}")
+        need(0 < self.exposure_s <= 1.0 / self.rgb_fps, "exposure_s must be > 0 and <= the frame period")
+        need(self.first_exposure_s >= 0, "first_exposure_s must be >= 0")
+        need(self.first_exposure_s + self.exposure_s <= self.duration_s, "duration_s too short for one RGB frame")
+        need(self.rgb_full_well_e > 0 and self.rgb_read_noise_e >= 0, "RGB noise parameters must be positive")
+        need(self.rgb_gain > 0 and self.rgb_gamma > 0, "rgb_gain and rgb_gamma must be > 0")
+        need(self.max_blur_samples >= 1, "max_blur_samples must be >= 1")
+        lo, hi = self.target_size_px
+        need(0 < lo <= hi, f"target_size_px must be 0 < min <= max, got {self.target_size_px}")
+        need(hi < min(self.width, self.height), "target_size_px must be smaller than the sensor")
+        need(self.target_speed_px_s >= 0, "target_speed_px_s must be >= 0")
+        need(self.keyframe_interval_s > 0, "keyframe_interval_s must be > 0")
+        need(0 <= self.scale_amplitude < 0.9, "scale_amplitude must be in [0, 0.9)")
+        need(self.num_distractors >= 0, f"num_distractors must be >= 0, got {self.num_distractors}")
+        need(self.background_speed_px_s >= 0, "background_speed_px_s must be >= 0")
+        need(self.illumination > 0, f"illumination must be > 0, got {self.illumination}")
+        need(self.hdr_spot_gain >= 0, "hdr_spot_gain must be >= 0")
+        need(self.gt_hr_rate_hz > 0, "gt_hr_rate_hz must be > 0")
+        need(0 <= self.min_visible_fraction < 1, "min_visible_fraction must be in [0, 1)")
+        need(self.packet_duration_ns > 0, "packet_duration_ns must be > 0")
+        need(self.host_latency_ns >= 0 and self.host_jitter_ns >= 0, "host latency/jitter must be >= 0")
+        need(0 <= self.event_clock_start_ns < (1 << 24) * 1000, "event_clock_start_ns must be in [0, 16.77 s)")
+        need(0 <= self.attribute_probability <= 1, "attribute_probability must be in [0, 1]")
+
+    # ------------------------------------------------------------------ attributes
+    def attribute_flags(self) -> dict[str, bool]:
+        """Challenge attributes implied by the configuration (occlusion/out-of-view refined after rendering)."""
+        return {
+            "fast_motion": self.target_speed_px_s >= 250 or self.abrupt_motion,
+            "low_light": self.illumination < 0.3,
+            "over_exposure": self.hdr_spot_gain >= 4,
+            "dynamic_background": self.dynamic_background,
+            "distractors": self.num_distractors > 0,
+            "occlusion": self.occlusion,
+            "out_of_view": self.out_of_view,
+        }
+
+
+# Parameter bundles per challenge attribute; presets and "mixed" are unions of bundles.
+ATTRIBUTE_BUNDLES: dict[str, dict] = {
+    "fast_motion": {
+        "target_speed_px_s": 450.0,
+        "abrupt_motion": True,
+        "keyframe_interval_s": 0.25,
+        "rotation_speed_deg_s": 120.0,
+        "scale_amplitude": 0.25,
+        "exposure_s": 0.02,
+        "internal_rate_hz": 2000.0,
+    },
+    "low_light": {"illumination": 0.04, "rgb_gain": 8.0, "exposure_s": 0.02},
+    "over_exposure": {"hdr_spot_gain": 30.0},
+    "dynamic_background": {"dynamic_background": True, "background_speed_px_s": 40.0},
+    "distractors": {"num_distractors": 3},
+    "occlusion": {"occlusion": True},
+    "out_of_view": {"out_of_view": True},
+}
+
+
+def _bundle(*names: str) -> dict:
+    out: dict = {}
+    for name in names:
+        out.update(ATTRIBUTE_BUNDLES[name])
+    return out
+
+
+PRESETS: dict[str, dict] = {
+    "easy": {},
+    "fast": _bundle("fast_motion", "dynamic_background", "out_of_view"),
+    "hdr": _bundle("low_light", "over_exposure"),
+    "distractors": _bundle("distractors", "occlusion"),
+    "mixed": {"mix_attributes": True},
+}
+
+
+def as_config(config_or_preset: SyntheticConfig | str) -> SyntheticConfig:
+    """Accept a config or a preset name."""
+    if isinstance(config_or_preset, SyntheticConfig):
+        return config_or_preset
+    if isinstance(config_or_preset, str):
+        return SyntheticConfig.from_preset(config_or_preset)
+    raise ConfigError(f"expected a SyntheticConfig or a preset name, got {type(config_or_preset).__name__}")
