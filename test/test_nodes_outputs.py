@@ -1,0 +1,136 @@
+"""What the nodes publish, built without ROS: Detection2D (vision_msgs 4.x), debug image, diagnostics, replay report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from had_tracker.nodes.debug_view import render_debug_image
+from had_tracker.nodes.replay_collector import ReplayCollector
+from had_tracker.ros_io.diagnostics import LatencyStats, RateMeter, SequenceGapCounter, format_value
+from had_tracker.ros_io.event_window import make_track_msg
+from had_tracker.ros_io.msgs import make_header, make_msg
+from had_tracker.ros_io.track_outputs import box_from_detection, fill_detection
+from had_tracker.ros_io.typestore import get_typestore
+from had_tracker.tracking.result import TrackResult, TrackState
+
+
+@pytest.fixture(scope="module", params=["humble", "jazzy"])
+def store(request):
+    return get_typestore(request.param)
+
+
+def _result(t_ns: int, box=(10.0, 20.0, 30.0, 40.0), state=TrackState.TRACKING, score=0.8, target_id=4) -> TrackResult:
+    return TrackResult(np.array(box), score, state, t_ns - 5_000_000, t_ns, 100, 2.5, target_id)
+
+
+def _ground_truth(store, t_ns: int, box, present: bool = True, target_id: int = 4):
+    gt = make_msg(store, "had_msgs/msg/GroundTruth", target_id=target_id, present=present)
+    gt.header = make_header(store, t_ns, "cam")
+    gt.box.x, gt.box.y, gt.box.width, gt.box.height = box
+    return gt
+
+
+def test_detection_uses_the_vision_msgs_4_layout_and_survives_cdr(store):
+    track = make_track_msg(store, _result(2_000_000_000), frame_id="cam")
+    detection = make_msg(store, "vision_msgs/msg/Detection2D")
+    hypothesis = make_msg(store, "vision_msgs/msg/ObjectHypothesisWithPose")
+    fill_detection(detection, hypothesis, track)
+    array = make_msg(store, "vision_msgs/msg/Detection2DArray", header=track.header, detections=[detection])
+    back = store.deserialize_cdr(
+        store.serialize_cdr(array, "vision_msgs/msg/Detection2DArray"), "vision_msgs/msg/Detection2DArray"
+    )
+    (det,) = back.detections
+    assert (det.bbox.center.position.x, det.bbox.center.position.y) == (25.0, 40.0)
+    assert (det.bbox.size_x, det.bbox.size_y, det.bbox.center.theta) == (30.0, 40.0, 0.0)
+    assert det.id == "4" and det.header.frame_id == "cam"
+    assert det.results[0].hypothesis.class_id == "target" and det.results[0].hypothesis.score == pytest.approx(0.8)
+    assert back.header.stamp.sec == 2 and back.header.stamp.nanosec == 0
+    assert box_from_detection(det) == (10.0, 20.0, 30.0, 40.0)
+
+
+def test_debug_image_paints_events_by_polarity_and_the_box_by_state():
+    x = np.array([1, 2, 60], np.uint16)
+    y = np.array([1, 2, 3], np.uint16)
+    p = np.array([1, 0, 1], np.uint8)
+    image = render_debug_image(64, 48, x, y, p, source="events")
+    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+    assert image[1, 1].tolist() == [255, 128, 0] and image[2, 2].tolist() == [0, 0, 255]
+    assert image[10, 10].tolist() == [0, 0, 0]
+    boxed = render_debug_image(64, 48, x, y, p, source="events", box_xywh=(20, 10, 20, 20), state=1, score=0.9)
+    assert boxed[10, 30].tolist() == [0, 200, 0]  # top edge of a tracking box is green
+    lost = render_debug_image(64, 48, x, y, p, source="events", box_xywh=(20, 10, 20, 20), state=2)
+    assert lost[10, 30].tolist() == [0, 0, 230]
+
+
+def test_debug_image_sources_use_the_rgb_frame_when_there_is_one():
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:, :, 0] = 200  # red in RGB
+    x, y, p = np.array([5], np.uint16), np.array([5], np.uint16), np.array([1], np.uint8)
+    plain = render_debug_image(64, 48, x, y, p, rgb=rgb, source="rgb")
+    assert plain[5, 5].tolist() == [0, 0, 200]  # BGR, and no events drawn on the rgb source
+    overlay = render_debug_image(64, 48, x, y, p, rgb=rgb, source="overlay")
+    assert overlay[0, 0].tolist() == [0, 0, 120] and overlay[5, 5].tolist() == [255, 128, 0]
+    fallback = render_debug_image(64, 48, x, y, p, rgb=None, source="rgb")
+    assert fallback[5, 5].tolist() == [255, 128, 0]  # no frame: events on black
+    with pytest.raises(ValueError, match="source"):
+        render_debug_image(64, 48, x, y, p, source="depth")
+
+
+def test_diagnostic_helpers():
+    meter = RateMeter(window_s=10.0)
+    for i in range(11):
+        meter.tick(now=100.0 + 0.1 * i)
+    assert meter.rate_hz(now=101.0) == pytest.approx(10.0)
+    assert meter.rate_hz(now=200.0) == 0.0 and meter.total == 11
+    stats = LatencyStats(capacity=3)
+    for value in (1.0, 2.0, 3.0, 100.0):
+        stats.add(value)
+    assert len(stats) == 3 and stats.percentile(50) == 3.0
+    gaps = SequenceGapCounter()
+    assert [gaps.observe(s) for s in (0, 1, 4, 5, 2)] == [0, 0, 2, 0, 0]
+    assert gaps.missing == 2 and gaps.restarts == 1
+    assert format_value(float("nan")) == "n/a" and format_value(1.23456) == "1.235" and format_value(3) == "3"
+
+
+def test_replay_collector_scores_tracks_against_ground_truth_like_the_offline_harness(store, tmp_path):
+    from had_tracker.evaluation.harness import TrackLog, score_log
+
+    collector = ReplayCollector()
+    truth = [(1_000_000_000 + i * 33_000_000, (10.0 + i, 20.0, 30.0, 40.0)) for i in range(10)]
+    collector.add_ground_truth(_ground_truth(store, truth[0][0] - 33_000_000, (0, 0, 0, 0), present=False))
+    for t, box in truth:
+        collector.add_ground_truth(_ground_truth(store, t, box))
+    offline = TrackLog("student")
+    for i in range(0, 60):
+        t = truth[0][0] + i * 5_000_000
+        result = _result(t, box=(10.0 + i * 5 / 33, 20.0, 30.0, 40.0))
+        collector.add_track(make_track_msg(store, result, "cam"))
+        offline.add(result)
+    assert not collector.add_track(make_track_msg(store, _result(truth[0][0]), "cam"))  # older than the last
+    assert not collector.add_track(make_track_msg(store, _result(9_000_000_000, target_id=9), "cam"))
+
+    t_gt, boxes, absent = collector.ground_truth()
+    assert len(t_gt) == 10 and not absent.any()  # starts at the first present frame
+    expected = score_log(offline, np.array([t for t, _ in truth]), np.array([b for _, b in truth]), absent)
+
+    json_path, md_path = collector.write(tmp_path, "seq0", {"bag": "synthetic"})
+    report = json.loads(json_path.read_text())
+    overall = report["trackers"]["student"]["overall"]
+    assert report["metrics_available"] is True
+    assert overall["success_auc"] == pytest.approx(expected.success_auc)
+    assert report["trackers"]["student"]["timing"]["n_updates"] == 59
+    assert "tracks_out_of_order 1" in " ".join(report["notes"]) and "tracks_other_target 1" in " ".join(report["notes"])
+    assert (tmp_path / "predictions.csv").read_text().count("\n") == 61
+    assert "seq0" in md_path.read_text()
+
+
+def test_replay_collector_without_ground_truth_still_reports(store, tmp_path):
+    collector = ReplayCollector()
+    collector.add_track(make_track_msg(store, _result(1_000_000_000), "cam"))
+    json_path, _ = collector.write(tmp_path, "seq", {})
+    report = json.loads(json_path.read_text())
+    assert report["metrics_available"] is False and report["trackers"]["student"]["overall"] is None
+    assert any("no ground truth" in note for note in report["notes"])
