@@ -1,0 +1,49 @@
+"""Score-map post-processing: Hann window, peak choice, box decoding back to image pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from had_tracker.geometry import CropWindow
+from had_tracker.tracking.postprocess import decode_peak, hann2d, limit_scale_change
+
+
+def test_peak_cell_decodes_to_the_right_image_box():
+    f = 12
+    crop = CropWindow(x0=100.0, y0=50.0, side=192.0, out_size=96)  # 0.5 crop px per image px
+    score = np.zeros((f, f))
+    score[3, 8] = 0.9
+    size = np.zeros((2, f, f))
+    size[:, 3, 8] = (0.25, 0.125)  # of the crop: 24 x 12 crop px = 48 x 24 image px
+    offset = np.zeros((2, f, f))
+    offset[:, 3, 8] = (0.5, 0.25)
+    peak = decode_peak(score, size, offset, crop, hann_weight=0.0)
+    # centre in crop px: ((8 + 0.5) / 12 * 96, (3 + 0.25) / 12 * 96) = (68, 26) -> image (236, 102)
+    np.testing.assert_allclose(peak.box_xywh, [236 - 24, 102 - 12, 48, 24])
+    assert (peak.row, peak.col) == (3, 8) and peak.score == 0.9
+
+
+def test_hann_window_prefers_the_central_peak_among_equals_and_reports_the_raw_score():
+    f = 12
+    score = np.full((f, f), 0.1)
+    score[0, 0] = 0.8  # a distractor at the border
+    score[5, 6] = 0.8  # the target near the centre
+    zeros = np.zeros((2, f, f))
+    crop = CropWindow(0.0, 0.0, 96.0, 96)
+    windowed = decode_peak(score, zeros, zeros, crop, hann_weight=1.0)
+    assert (windowed.row, windowed.col) == (5, 6) and windowed.score == 0.8
+    plain = decode_peak(score, zeros, zeros, crop, hann_weight=0.0)
+    assert (plain.row, plain.col) == (0, 0)  # no prior: the first maximum
+
+
+def test_hann2d_is_symmetric_positive_and_peaks_in_the_middle():
+    w = hann2d(12)
+    assert w.shape == (12, 12) and np.all(w > 0)
+    np.testing.assert_allclose(w, w.T)
+    np.testing.assert_allclose(w, w[::-1, ::-1])
+    assert w[5, 5] == w.max()
+
+
+def test_scale_change_is_limited_around_the_same_centre():
+    out = limit_scale_change(np.array([0.0, 0.0, 100.0, 10.0]), np.array([0, 0, 20.0, 20.0]), 1.25)
+    np.testing.assert_allclose(out, [50 - 12.5, 5 - 8.0, 25.0, 16.0])

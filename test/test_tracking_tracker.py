@@ -1,0 +1,172 @@
+"""Tracker runtime: following a target, invalid boxes, empty windows, LOST and re-acquisition, teacher path.
+
+The network is replaced by a transparent stand-in (event density pooled onto the score-map grid) so that
+these tests pin the runtime — crops, representation, Hann window, box decoding, state machine — and
+fail when any of it is broken, independently of how well a trained network tracks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from had_tracker.errors import ConfigError
+from had_tracker.events.container import Events
+from had_tracker.models.config import ModelConfig
+from had_tracker.sync.synchronizer import AlignedSample
+from had_tracker.tracking.tracker import Tracker, TrackerConfig, TrackState
+
+W, H = 346, 260
+WINDOW_NS = 5_000_000
+
+
+class DensityModel(nn.Module):
+    """Score = 1 - exp(-events per cell / 20) at each cell; size = the box as the crop factor implies."""
+
+    def __init__(self, kind: str = "student") -> None:
+        super().__init__()
+        self.cfg = ModelConfig(kind=kind)
+        self.calls = 0
+
+    def forward(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        search = inputs[-1]
+        counts = torch.expm1(search.abs()).sum(1, keepdim=True)  # undo the log1p of event_tensor
+        pooled = nn.functional.avg_pool2d(counts, self.cfg.patch_size) * self.cfg.patch_size**2
+        score = 1.0 - torch.exp(-pooled / 20.0)
+        f = score.shape[-1]
+        size = torch.full((1, 2, f, f), 1.0 / self.cfg.search_factor)
+        offset = torch.full((1, 2, f, f), 0.5)
+        return {"score_map": score, "size_map": size, "offset_map": offset, "pred_boxes": torch.zeros(1, 4)}
+
+
+def blob_sample(k: int, cx: float | None, cy: float | None, n: int = 400, seed: int = 0, image: bool = False):
+    """Window k with n events around (cx, cy) (none when cx is None) plus sparse background noise."""
+    rng = np.random.default_rng(seed * 100_003 + k)
+    t0 = k * WINDOW_NS
+    parts_x, parts_y = [rng.uniform(0, W, 10)], [rng.uniform(0, H, 10)]
+    if cx is not None:
+        parts_x.append(rng.normal(cx, 3.0, n))
+        parts_y.append(rng.normal(cy, 3.0, n))
+    x = np.clip(np.concatenate(parts_x), 0, W - 1)
+    y = np.clip(np.concatenate(parts_y), 0, H - 1)
+    t = np.sort(rng.integers(t0, t0 + WINDOW_NS, len(x)))
+    events = Events.from_arrays(t, x, y, rng.integers(0, 2, len(x)), W, H)
+    img = np.zeros((H, W, 3), np.uint8) if image else None
+    return AlignedSample(k, t0, t0 + WINDOW_NS, events, img, t0 + WINDOW_NS if image else None)
+
+
+def make_tracker(**overrides) -> tuple[Tracker, DensityModel]:
+    model = DensityModel()
+    return Tracker(TrackerConfig(**overrides), model=model), model
+
+
+def centre(box) -> np.ndarray:
+    return np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
+
+
+def test_tracker_follows_a_moving_target():
+    tracker, model = make_tracker()
+    result = tracker.initialize(blob_sample(0, 100, 120), (90, 110, 20, 20))
+    assert result.state == TrackState.TRACKING
+    for k in range(1, 60):
+        cx, cy = 100 + 1.5 * k, 120 - 0.5 * k
+        result = tracker.update(blob_sample(k, cx, cy))
+    assert result.state == TrackState.TRACKING
+    assert result.score > 0.5
+    assert np.linalg.norm(centre(result.box_xywh) - [cx, cy]) < 6.0  # one score-map cell is 6.7 px here
+    assert model.calls == 59
+    assert result.window_end_ns == 60 * WINDOW_NS and result.num_events > 0 and result.latency_ms > 0
+
+
+@pytest.mark.parametrize(
+    "box", [(np.nan, 0, 10, 10), (10, 10, 0, 10), (10, 10, 10, -1), (400, 10, 10, 10), (-50, -50, 20, 20), (1, 2, 3)]
+)
+def test_invalid_boxes_are_refused(box):
+    tracker, _ = make_tracker()
+    with pytest.raises(ValueError):
+        tracker.initialize(blob_sample(0, 100, 100), box)
+
+
+def test_update_before_initialize_is_a_clear_error():
+    tracker, _ = make_tracker()
+    with pytest.raises(RuntimeError, match="initialize"):
+        tracker.update(blob_sample(0, 100, 100))
+
+
+def test_empty_windows_keep_the_box_lower_confidence_and_end_lost():
+    tracker, model = make_tracker(lost_patience=5, lost_threshold=0.5)
+    tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
+    box0 = tracker.update(blob_sample(1, 100, 100)).box_xywh
+    calls = model.calls
+    scores, states = [], []
+    for k in range(10, 22):  # later than the 20 ms event history: nothing left to look at
+        empty = AlignedSample(k, k * WINDOW_NS, (k + 1) * WINDOW_NS, Events.empty(W, H))
+        r = tracker.update(empty)
+        scores.append(r.score)
+        states.append(r.state)
+        np.testing.assert_allclose(r.box_xywh, box0)
+        assert r.num_events == 0
+    assert model.calls == calls  # the model is skipped, not fed empty input
+    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))
+    assert states[0] == TrackState.TRACKING and states[-1] == TrackState.LOST
+    assert tracker.stats["empty_windows"] == 12
+
+
+def test_lost_target_is_reacquired_by_widened_then_global_search():
+    tracker, _ = make_tracker(lost_patience=3, widen_windows=2, reacquire_threshold=0.5)
+    tracker.initialize(blob_sample(0, 60, 60), (50, 50, 20, 20))
+    for k in range(1, 5):
+        tracker.update(blob_sample(k, 60, 60))
+    modes, states = [], []
+    for k in range(5, 30):  # the target vanishes (occlusion) ...
+        r = tracker.update(blob_sample(k, None, None))
+        modes.append(r.search_mode)
+        states.append(r.state)
+    assert TrackState.LOST in states
+    assert "widened" in modes and modes[-1] == "global"
+    for k in range(30, 40):  # ... and reappears far outside the local and widened search crops
+        r = tracker.update(blob_sample(k, 280, 200))
+    assert r.state == TrackState.TRACKING
+    assert np.linalg.norm(centre(r.box_xywh) - [280, 200]) < 15.0
+
+
+def test_template_waits_for_events_then_tracking_starts():
+    tracker, _ = make_tracker(min_template_events=50)
+    r = tracker.initialize(blob_sample(0, None, None), (90, 90, 20, 20))
+    assert r.state == TrackState.INITIALIZING and r.score == 0.0
+    r = tracker.update(blob_sample(1, 100, 100))
+    assert r.state == TrackState.TRACKING
+
+
+def test_reset_forgets_the_target():
+    tracker, _ = make_tracker()
+    tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
+    tracker.reset()
+    assert tracker.state == TrackState.INITIALIZING and tracker.box_xywh is None
+    with pytest.raises(RuntimeError):
+        tracker.update(blob_sample(1, 100, 100))
+
+
+def test_teacher_runs_on_windows_with_rgb_and_the_student_without():
+    student, teacher = DensityModel("student"), DensityModel("teacher")
+    tracker = Tracker(TrackerConfig(max_image_age_ns=2 * WINDOW_NS), model=student, teacher=teacher)
+    tracker.initialize(blob_sample(0, 100, 100, image=True), (90, 90, 20, 20))
+    for k in range(1, 5):
+        tracker.update(blob_sample(k, 100, 100, image=True))
+    assert teacher.calls == 4 and student.calls == 0
+    for k in range(5, 10):
+        tracker.update(blob_sample(k, 100, 100))  # RGB stops: after max_image_age the student takes over
+    assert student.calls >= 3
+    assert tracker.stats["teacher_runs"] == teacher.calls
+
+
+def test_tracker_config_rejects_bad_values():
+    with pytest.raises(ConfigError):
+        TrackerConfig.from_dict({"hann_weight": 2.0})
+    with pytest.raises(ConfigError):
+        TrackerConfig.from_dict({"unknown_key": 1})
+    with pytest.raises(ConfigError):
+        Tracker(TrackerConfig(), model=nn.Identity())  # no ModelConfig to go with it
