@@ -134,3 +134,29 @@ def test_replay_collector_without_ground_truth_still_reports(store, tmp_path):
     report = json.loads(json_path.read_text())
     assert report["metrics_available"] is False and report["trackers"]["student"]["overall"] is None
     assert any("no ground truth" in note for note in report["notes"])
+
+
+def test_box_markers_fill_real_marker_fields_and_survive_cdr(store):
+    from had_tracker.ros_io.track_outputs import fill_box_markers
+
+    track = make_track_msg(store, _result(3_000_000_000, box=(100.0, 50.0, 20.0, 10.0)), frame_id="cam")
+    outline, label = fill_box_markers(
+        make_msg(store, "visualization_msgs/msg/Marker"),
+        make_msg(store, "visualization_msgs/msg/Marker"),
+        track,
+        0.01,
+        "cam_optical",
+        lambda: make_msg(store, "geometry_msgs/msg/Point"),
+    )
+    markers = make_msg(store, "visualization_msgs/msg/MarkerArray", markers=[outline, label])
+    back = store.deserialize_cdr(
+        store.serialize_cdr(markers, "visualization_msgs/msg/MarkerArray"), "visualization_msgs/msg/MarkerArray"
+    )
+    box, text = back.markers
+    assert box.type == 4 and text.type == 9 and box.action == 0  # LINE_STRIP, TEXT_VIEW_FACING, ADD
+    corners = [(p.x, p.y) for p in box.points]
+    np.testing.assert_allclose(corners, [(1.0, 0.5), (1.2, 0.5), (1.2, 0.6), (1.0, 0.6), (1.0, 0.5)])
+    assert box.header.frame_id == "cam_optical" and box.header.stamp.sec == 3
+    assert (box.color.g, box.color.a) == pytest.approx((0.9, 1.0)) and box.pose.orientation.w == 1.0
+    assert (box.lifetime.sec, box.lifetime.nanosec) == (0, 500_000_000)
+    assert text.text == "id 4 0.80" and text.ns != box.ns

@@ -15,11 +15,9 @@ import sys
 import time
 from typing import Any
 
-from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import ColorRGBA
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -43,10 +41,9 @@ from had_tracker.nodes.session import InitRequest, TrackingSession
 from had_tracker.ros_io.diagnostics import DiagnosticReport, LatencyStats, RateMeter, SequenceGapCounter, format_value
 from had_tracker.ros_io.event_window import result_to_track_msg, window_msg_to_sample
 from had_tracker.ros_io.image import fill_image_msg
-from had_tracker.ros_io.track_outputs import fill_detection
+from had_tracker.ros_io.track_outputs import fill_box_markers, fill_detection
 
 _STATE_TRACKING = 1
-_MARKER_LIFETIME_NS = 500_000_000
 
 
 class TrackerNode(Node):
@@ -205,33 +202,11 @@ class TrackerNode(Node):
         self._debug_pub.publish(fill_image_msg(image, canvas, "bgr8"))
 
     def _markers(self, track: Track) -> MarkerArray:
-        scale = self.params["marker_scale_m"]
         frame_id = self.params["marker_frame_id"] or track.header.frame_id
-        colour = (
-            ColorRGBA(r=0.1, g=0.9, b=0.1, a=1.0)
-            if track.state == _STATE_TRACKING
-            else ColorRGBA(r=0.9, g=0.1, b=0.1, a=1.0)
-        )
-        lifetime = Duration(sec=0, nanosec=_MARKER_LIFETIME_NS)
-        x0, y0 = track.box.x * scale, track.box.y * scale
-        x1, y1 = (track.box.x + track.box.width) * scale, (track.box.y + track.box.height) * scale
-        outline = Marker()
-        outline.header.stamp, outline.header.frame_id = track.header.stamp, frame_id
-        outline.ns, outline.id, outline.type, outline.action = "had_tracker/box", 0, Marker.LINE_STRIP, Marker.ADD
-        outline.pose.orientation.w = 1.0
-        outline.scale.x = 2.0 * scale
-        outline.color, outline.lifetime = colour, lifetime
-        outline.points = [Point(x=x, y=y, z=0.0) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
-        label = Marker()
-        label.header = outline.header
-        label.ns, label.id, label.type, label.action = "had_tracker/label", 0, Marker.TEXT_VIEW_FACING, Marker.ADD
-        label.pose.position.x, label.pose.position.y = x0, y0 - 8.0 * scale
-        label.pose.orientation.w = 1.0
-        label.scale.z = 12.0 * scale
-        label.color, label.lifetime = colour, lifetime
-        label.text = f"id {track.target_id} {track.score:.2f}"
         markers = MarkerArray()
-        markers.markers = [outline, label]
+        markers.markers = list(
+            fill_box_markers(Marker(), Marker(), track, self.params["marker_scale_m"], frame_id, Point)
+        )
         return markers
 
     def _publish_diagnostics(self) -> None:

@@ -39,3 +39,37 @@ def box_from_detection(detection: Any) -> tuple[float, float, float, float]:
 def track_stamp_ns(track: Any) -> int:
     """The window-end stamp of a had_msgs/Track [ns]."""
     return time_to_ns(track.header.stamp)
+
+
+def fill_box_markers(
+    outline: Any, label: Any, track: Any, scale_m: float, frame_id: str, make_point: Any, lifetime_ns: int = 500_000_000
+) -> tuple[Any, Any]:
+    """Fill two visualization_msgs/Marker: the box outline (LINE_STRIP) and a label (TEXT_VIEW_FACING).
+
+    The box lies in the z = 0 plane of ``frame_id`` with 1 px = ``scale_m`` metres (x right, y down, as the
+    image). ``make_point()`` returns a new geometry_msgs/Point. Green while tracking, red otherwise.
+    """
+    green = int(track.state) == 1
+    x0, y0 = float(track.box.x) * scale_m, float(track.box.y) * scale_m
+    x1 = (float(track.box.x) + float(track.box.width)) * scale_m
+    y1 = (float(track.box.y) + float(track.box.height)) * scale_m
+    for marker, namespace, kind in ((outline, "had_tracker/box", 4), (label, "had_tracker/label", 9)):
+        marker.header.stamp = track.header.stamp
+        marker.header.frame_id = frame_id
+        marker.ns, marker.id, marker.type, marker.action = namespace, 0, kind, 0  # LINE_STRIP / TEXT, ADD
+        marker.pose.orientation.w = 1.0
+        marker.color.r, marker.color.g, marker.color.b, marker.color.a = (
+            (0.1, 0.9, 0.1, 1.0) if green else (0.9, 0.1, 0.1, 1.0)
+        )
+        marker.lifetime.sec, marker.lifetime.nanosec = divmod(int(lifetime_ns), 1_000_000_000)
+    points = []
+    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)):
+        point = make_point()
+        point.x, point.y, point.z = x, y, 0.0
+        points.append(point)
+    outline.points = points
+    outline.scale.x = 2.0 * scale_m  # line width
+    label.pose.position.x, label.pose.position.y = x0, y0 - 8.0 * scale_m
+    label.scale.z = 12.0 * scale_m  # text height
+    label.text = f"id {int(track.target_id)} {float(track.score):.2f}"
+    return outline, label
