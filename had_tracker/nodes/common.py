@@ -85,7 +85,7 @@ def parameter_change_guard(node_kind: str, apply: Callable[[str, Any], str | Non
     """An on-set-parameters callback: validate run-time changes against the schema, then ``apply(name, value)``.
 
     ``apply`` returns None when it took the value, or the reason to refuse it (the change is then rejected).
-    rclpy already refuses changes to read-only parameters before calling this.
+    Read-only parameters are refused here too (whatever order rclpy checks descriptors and callbacks in).
     """
 
     def on_set(params: list) -> SetParametersResult:
@@ -95,6 +95,8 @@ def parameter_change_guard(node_kind: str, apply: Callable[[str, Any], str | Non
                 spec = schema.spec(node_kind, param.name)
             except KeyError:
                 continue  # use_sim_time and other rclpy-owned parameters
+            if spec.read_only:
+                return SetParametersResult(successful=False, reason=f"parameter {param.name!r} is read-only")
             try:
                 checked.append((param.name, spec.validate(param.value)))
             except ConfigError as exc:
@@ -178,7 +180,8 @@ class DiagnosticsPublisher:
         """Send ``report`` (level, message, key/values) stamped with the node clock."""
         status = DiagnosticStatus()
         status.level = self._LEVELS[report.level]  # a bytes constant in rclpy (``byte`` field)
-        status.name = f"{self._node.get_fully_qualified_name()}: {report.name}"
+        namespace = self._node.get_namespace().rstrip("/")
+        status.name = f"{namespace}/{self._node.get_name()}: {report.name}"
         status.message = report.message
         status.hardware_id = self._hardware_id
         status.values = [KeyValue(key=key, value=value) for key, value in report.values.items()]
@@ -193,7 +196,8 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
     """Init rclpy, build the nodes, spin until shutdown, clean up; 0 on a normal stop, 1 on a start-up error.
 
     One node spins in a SingleThreadedExecutor; several share a MultiThreadedExecutor (each node's callbacks stay
-    mutually exclusive, so the core objects need no locks, while different nodes run in parallel).
+    mutually exclusive, so the core objects need no locks, while different nodes run in parallel). Before the
+    nodes are destroyed, each node's ``close()`` (if any) runs, e.g. to write a report.
     """
     rclpy.init(args=args if args is not None else sys.argv)
     nodes: list[Node] = []
@@ -212,7 +216,9 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
         for node in nodes:
             executor.add_node(node)
         try:
-            executor.spin()
+            # A node that sets ``finished = True`` (the replay evaluator, once its report is written) ends the run.
+            while rclpy.ok() and not any(getattr(node, "finished", False) for node in nodes):
+                executor.spin_once(timeout_sec=0.2)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         return 0

@@ -31,6 +31,7 @@ class ReplayEvaluatorNode(Node):
         self.collector = ReplayCollector()
         self._last_track_wall = None
         self._written = False
+        self.finished = False
         self.create_subscription(Track, self.params["track_topic"], self._on_track, output_qos(_QUEUE_DEPTH))
         self.create_subscription(
             GroundTruth,
@@ -55,7 +56,7 @@ class ReplayEvaluatorNode(Node):
         if time.monotonic() - self._last_track_wall >= self.params["idle_timeout_s"]:
             self.write_report()
             self.get_logger().info("no tracks for idle_timeout_s: evaluation finished")
-            raise SystemExit(0)
+            self.finished = True  # run_nodes stops spinning; the process exits 0 and the launch shuts down
 
     def write_report(self) -> None:
         """Write predictions + report once (JSON and Markdown) and print where."""
@@ -77,10 +78,7 @@ class ReplayEvaluatorNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point ``replay_evaluator``."""
-    try:
-        return run_nodes([ReplayEvaluatorNode], args=args if args is not None else sys.argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    return run_nodes([ReplayEvaluatorNode], args=args if args is not None else sys.argv)
 
 
 if __name__ == "__main__":

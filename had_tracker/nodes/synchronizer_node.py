@@ -81,7 +81,7 @@ class SynchronizerNode(Node):
         self.get_logger().info(
             f"events: {self._stream} ({self.params['event_msg_type']}), images: {self.params['image_topic'] or 'off'}, "
             f"policy {self.synchronizer.config.policy}, clock {self.synchronizer.config.clock} -> "
-            f"{self._windows_pub.topic_name}"
+            "~/windows"
         )
 
     # --- callbacks: convert, call the core, publish -------------------------------------------------------------------
