@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
-
 from had_tracker.events.container import Events
 
 
@@ -59,12 +57,23 @@ class EventHistory:
             if end > horizon:
                 self.dropped += len(ev)
 
-    def window(self, t_start_ns: int, t_end_ns: int) -> Events:
-        """Events with ``t_start_ns <= t < t_end_ns``."""
-        parts = [ev for s, e, ev in self._chunks if e > t_start_ns and s < t_end_ns and len(ev)]
+    def window(self, t_start_ns: int, t_end_ns: int, region: tuple[int, int, int, int] | None = None) -> Events:
+        """Events with ``t_start_ns <= t < t_end_ns`` (and ``x_lo <= x < x_hi``, ``y_lo <= y < y_hi`` for a region).
+
+        Filtering by region chunk by chunk copies only what the caller will use (a search crop is a small
+        part of the sensor at high event rates).
+        """
+        parts = []
+        for s, e, ev in self._chunks:
+            if e <= t_start_ns or s >= t_end_ns or not len(ev):
+                continue
+            part = ev.slice_time(int(t_start_ns), int(t_end_ns))
+            if region is not None and len(part):
+                x_lo, x_hi, y_lo, y_hi = region
+                x, y = part.x, part.y
+                part = part[(x >= x_lo) & (x < x_hi) & (y >= y_lo) & (y < y_hi)]
+            if len(part):
+                parts.append(part)
         if not parts:
             return Events.empty(self.width, self.height)
-        merged = Events.concatenate(parts) if len(parts) > 1 else parts[0]
-        if len(parts) > 1 and not merged.is_time_ordered():
-            merged = merged[np.argsort(merged.t, kind="stable")]
-        return merged.slice_time(int(t_start_ns), int(t_end_ns))
+        return Events.concatenate(parts) if len(parts) > 1 else parts[0]

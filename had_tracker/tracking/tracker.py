@@ -19,6 +19,7 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from had_tracker.errors import ConfigError
+from had_tracker.events.container import Events
 from had_tracker.geometry import CropWindow, clip_box, validate_box
 from had_tracker.sync.synchronizer import AlignedSample
 from had_tracker.tracking.history import EventHistory
@@ -274,10 +276,10 @@ class Tracker:
         from had_tracker.models.inputs import event_tensor, rgb_tensor
 
         t0, t1 = self._input_window(end_ns)
-        events = self.history.window(t0, t1)
         built = False
         for r in self._runners():
             crop = CropWindow.around(self._box, r.cfg.template_factor, r.cfg.template_size)
+            events = self.history.window(t0, t1, crop_region(crop))
             if _count_in_crop(events, crop) < self.config.min_template_events:
                 continue
             if r.is_teacher:
@@ -316,7 +318,7 @@ class Tracker:
         crop, mode = self._search_crop(runner.cfg, width, height)
         self._mode = mode
         t0, t1 = self._input_window(sample.window_end_ns)
-        events = self.history.window(t0, t1)
+        events = self.history.window(t0, t1, crop_region(crop))
         if _count_in_crop(events, crop) < c.min_search_events:
             self.stats["empty_windows"] += 1
             self._score *= c.empty_decay
@@ -368,7 +370,21 @@ class Tracker:
         )
 
 
-def _count_in_crop(events: Any, crop: CropWindow) -> int:
+def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int, int]:
+    """Integer pixel bounds ``(x_lo, x_hi, y_lo, y_hi)`` of the events that can land in ``crop``.
+
+    A pixel lands in the crop when its centre does; ``margin_px`` (plus one output pixel in input pixels)
+    keeps events that bilinear splatting spreads over the border, so pre-filtering never changes the
+    representation.
+    """
+    pad = margin_px + 1.0 / crop.scale
+    lo_x, lo_y = math.floor(crop.x0 - pad), math.floor(crop.y0 - pad)
+    hi_x, hi_y = math.ceil(crop.x0 + crop.side + pad), math.ceil(crop.y0 + crop.side + pad)
+    clamp = lambda v: int(min(max(v, 0), 65536))  # noqa: E731 - uint16 coordinates
+    return clamp(lo_x), clamp(hi_x), clamp(lo_y), clamp(hi_y)
+
+
+def _count_in_crop(events: Events, crop: CropWindow) -> int:
     """Events whose pixel centre lies inside the crop square."""
     if not len(events):
         return 0
