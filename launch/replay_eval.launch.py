@@ -10,7 +10,9 @@ player publishes /clock at ``clock_hz`` (well above the window rate).
 """
 
 import os
+import tempfile
 
+import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import (
     DeclareLaunchArgument,
@@ -51,6 +53,18 @@ ARGUMENTS = (
 )
 
 
+def _overrides_file(values: dict) -> str:
+    """Parameter overrides as a params file (applied after params_file).
+
+    Not a launch_ros parameter dict: it YAML-parses string values, so "" (event-only image_topic) would be
+    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings.
+    """
+    handle, path = tempfile.mkstemp(prefix="had_tracker_overrides_", suffix=".yaml")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        yaml.safe_dump({"/**": {"ros__parameters": values}}, stream)
+    return path
+
+
 def _default_params_file() -> str:
     return os.path.join(get_package_share_directory(PACKAGE), "config", "tracker.yaml")
 
@@ -73,12 +87,14 @@ def _launch_setup(context, *args, **kwargs):
         name="synchronizer_node",
         parameters=[
             params_file,
-            {
-                **sim_time,
-                "event_topic": arg["event_topic"],
-                "image_topic": arg["image_topic"],
-                "camera_info_topic": arg["camera_info_topic"],
-            },
+            _overrides_file(
+                {
+                    **sim_time,
+                    "event_topic": arg["event_topic"],
+                    "image_topic": arg["image_topic"],
+                    "camera_info_topic": arg["camera_info_topic"],
+                }
+            ),
         ],
         **node_options,
     )
@@ -88,7 +104,7 @@ def _launch_setup(context, *args, **kwargs):
         name="tracker_node",
         parameters=[
             params_file,
-            {**sim_time, **tracker_overrides, "init_ground_truth_topic": arg["ground_truth_topic"]},
+            _overrides_file({**sim_time, **tracker_overrides, "init_ground_truth_topic": arg["ground_truth_topic"]}),
         ],
         **node_options,
     )
@@ -97,13 +113,15 @@ def _launch_setup(context, *args, **kwargs):
         name="replay_evaluator",
         parameters=[
             params_file,
-            {
-                **sim_time,
-                "ground_truth_topic": arg["ground_truth_topic"],
-                "output_dir": os.path.abspath(os.path.expanduser(arg["output_dir"])),
-                "sequence_name": sequence_name,
-                "idle_timeout_s": float(arg["idle_timeout_s"]),
-            },
+            _overrides_file(
+                {
+                    **sim_time,
+                    "ground_truth_topic": arg["ground_truth_topic"],
+                    "output_dir": os.path.abspath(os.path.expanduser(arg["output_dir"])),
+                    "sequence_name": sequence_name,
+                    "idle_timeout_s": float(arg["idle_timeout_s"]),
+                }
+            ),
         ],
         **node_options,
     )

@@ -7,7 +7,9 @@ Topic arguments override the params file; model and device override it only when
 """
 
 import os
+import tempfile
 
+import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -41,6 +43,18 @@ def _is_true(value: str) -> bool:
     return value.strip().lower() in TRUE_VALUES
 
 
+def _overrides_file(values: dict) -> str:
+    """Parameter overrides as a params file (applied after params_file).
+
+    Not a launch_ros parameter dict: it YAML-parses string values, so "" (event-only image_topic) would be
+    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings.
+    """
+    handle, path = tempfile.mkstemp(prefix="had_tracker_overrides_", suffix=".yaml")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        yaml.safe_dump({"/**": {"ros__parameters": values}}, stream)
+    return path
+
+
 def _default_params_file() -> str:
     return os.path.join(get_package_share_directory(PACKAGE), "config", "tracker.yaml")
 
@@ -70,7 +84,7 @@ def _launch_setup(context, *args, **kwargs):
         nodes = [
             Node(
                 executable="tracker_pipeline",
-                parameters=[params_file, {**common, **sync_overrides, **tracker_overrides}],
+                parameters=[params_file, _overrides_file({**common, **sync_overrides, **tracker_overrides})],
                 **node_options,
             )
         ]
@@ -79,13 +93,13 @@ def _launch_setup(context, *args, **kwargs):
             Node(
                 executable="synchronizer_node",
                 name="synchronizer_node",
-                parameters=[params_file, {**common, **sync_overrides}],
+                parameters=[params_file, _overrides_file({**common, **sync_overrides})],
                 **node_options,
             ),
             Node(
                 executable="tracker_node",
                 name="tracker_node",
-                parameters=[params_file, {**common, **tracker_overrides}],
+                parameters=[params_file, _overrides_file({**common, **tracker_overrides})],
                 **node_options,
             ),
         ]

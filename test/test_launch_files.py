@@ -184,3 +184,21 @@ def test_rviz_config_shows_the_tracker_outputs_and_launch_follows_the_namespace(
     assert displays["rviz_default_plugins/MarkerArray"] == "/tracker_node/markers"
     strings = _string_constants(_tree(LAUNCH / "tracker.launch.py"))
     assert {"/tracker_node/debug_image", "/tracker_node/markers"} <= strings
+
+
+@pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
+def test_parameter_overrides_keep_empty_and_numeric_looking_strings_as_strings(name, tmp_path, monkeypatch):
+    """launch_ros YAML-parses string values of parameter dicts ("" fails, "123" turns int); the launch files
+    write overrides to a params file instead. Run that helper alone (it needs no ROS) and read the file back."""
+    import os
+    import tempfile
+
+    tree = _tree(LAUNCH / name)
+    helper = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_overrides_file")
+    namespace = {"os": os, "tempfile": tempfile, "yaml": yaml}
+    exec(compile(ast.Module(body=[helper], type_ignores=[]), name, "exec"), namespace)  # noqa: S102
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    values = {"image_topic": "", "sequence_name": "123", "use_sim_time": True, "idle_timeout_s": 5.0}
+    path = namespace["_overrides_file"](values)
+    assert Path(path).parent == tmp_path
+    assert yaml.safe_load(Path(path).read_text()) == {"/**": {"ros__parameters": values}}
