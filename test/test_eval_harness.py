@@ -156,3 +156,10 @@ def test_report_without_ground_truth_says_metrics_unavailable(tmp_path):
     report["trackers"]["student"] = {"overall": None, "timing": {"fps": 100.0, "n_updates": 3}}
     _, md_path = write_report(report, tmp_path)
     assert "Metrics unavailable" in md_path.read_text()
+
+
+def test_log_boxes_at_handles_estimates_out_of_time_order():
+    log = TrackLog("x")
+    for t, x in ((10, 1.0), (9, 2.0), (20, 3.0), (20, 4.0)):
+        log.add(TrackResult(np.array([x, 0, 1, 1]), 1.0, TrackState.TRACKING, 0, 0, 0, 1.0), t_ns=t)
+    np.testing.assert_allclose(log.boxes_at(np.array([9, 10, 15, 20]))[:, 0], [2, 1, 1, 4])

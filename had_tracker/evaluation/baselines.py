@@ -8,8 +8,10 @@ need weights that are never downloaded). Each runs on one modality of an aligned
 * ``events``: an event count image of the window (grey: 0 = no event, brighter = more events), the
   simplest "event frame" a user would feed to a frame tracker.
 
-Boxes go to OpenCV as integer rectangles (its API), come back as floats; when OpenCV reports a failure the
-previous box is kept and the confidence is 0.
+An RGB baseline updates only on windows that carry a new frame; other windows repeat its last box (marked
+``search_mode="reused"``, left out of its FPS and latency). Boxes go to OpenCV as integer rectangles (its API), come back as floats; when OpenCV reports a failure the
+previous box is kept and the confidence is 0. MIL draws its samples from OpenCV-internal random state, so two
+runs in one process can differ slightly (the first run of a process is repeatable).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from had_tracker.tracking.result import TrackResult, TrackState
 
 KINDS = ("mil", "kcf", "csrt")
 MODALITIES = ("rgb", "events")
+REUSED = "reused"  # search_mode of a result that repeats the last box (RGB baseline, window without a frame)
 
 
 def _factory(kind: str) -> Any | None:
@@ -88,6 +91,7 @@ class OpenCVBaseline:
         self._tracker: Any = None
         self._box: np.ndarray | None = None
         self._last_rgb: np.ndarray | None = None
+        self._pending = False  # initialized, waiting for a first RGB frame
         self.state = TrackState.INITIALIZING
 
     def _image(self, sample: Any) -> np.ndarray | None:
@@ -99,30 +103,51 @@ class OpenCVBaseline:
             self._last_rgb = cv2.cvtColor(np.ascontiguousarray(sample.image), cv2.COLOR_RGB2BGR)
         return self._last_rgb
 
+    def push(self, sample: Any) -> None:
+        """See a window without tracking (keeps the latest RGB frame for the start)."""
+        if self.modality == "rgb":
+            self._image(sample)
+
     def reset(self) -> None:
         """Forget the target."""
-        self._tracker, self._box, self.state = None, None, TrackState.INITIALIZING
+        self._tracker, self._box, self._pending = None, None, False
+        self.state = TrackState.INITIALIZING
 
     def initialize(self, sample: Any, box_xywh: Any, target_id: int = 0) -> TrackResult:
-        """Start on ``sample``'s image at ``box_xywh``; ConfigError when an RGB baseline has no frame yet."""
+        """Start at ``box_xywh`` on ``sample``'s image.
+
+        An RGB baseline whose window carries no frame uses the latest frame it has seen; with none yet it
+        stays INITIALIZING (box held) and starts on the first window that brings a frame.
+        """
         t0 = time.perf_counter()
         box = validate_box(box_xywh)
+        self._tracker, self._box, self._pending = None, box, True
+        self.state = TrackState.INITIALIZING
         image = self._image(sample)
-        if image is None:
-            raise ConfigError(f"{self.name} needs an RGB frame to start, and the window carries none")
+        if image is not None:
+            self._start(image, box)
+        return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0)
+
+    def _start(self, image: np.ndarray, box: np.ndarray) -> None:
         self._tracker = self._factory()
         rect = tuple(int(round(v)) for v in box)
-        rect = (rect[0], rect[1], max(rect[2], 1), max(rect[3], 1))
-        self._tracker.init(image, rect)
-        self._box = box
+        self._tracker.init(image, (rect[0], rect[1], max(rect[2], 1), max(rect[3], 1)))
+        self._pending = False
         self.state = TrackState.TRACKING
-        return self._result(sample, 1.0, t0)
 
     def update(self, sample: Any) -> TrackResult:
         """Track into the next window (a window without a new RGB frame reuses the last one)."""
-        if self._tracker is None:
+        if self._box is None:
             raise RuntimeError(f"{self.name}: update called before initialize")
         t0 = time.perf_counter()
+        if self._pending:
+            image = self._image(sample)
+            if image is not None:
+                self._start(image, self._box)
+            return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0)
+        if self.modality == "rgb" and sample.image is None:
+            # no new frame in this window: the frame tracker has nothing new to look at
+            return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0, mode=REUSED)
         image = self._image(sample)
         ok, rect = self._tracker.update(image)
         if ok and rect[2] > 0 and rect[3] > 0:
@@ -132,7 +157,7 @@ class OpenCVBaseline:
         self.state = TrackState.LOST
         return self._result(sample, 0.0, t0)
 
-    def _result(self, sample: Any, score: float, t0: float) -> TrackResult:
+    def _result(self, sample: Any, score: float, t0: float, mode: str = "local") -> TrackResult:
         return TrackResult(
             box_xywh=self._box.copy(),
             score=score,
@@ -141,4 +166,5 @@ class OpenCVBaseline:
             window_end_ns=int(sample.window_end_ns),
             num_events=len(sample.events) if sample.events is not None else 0,
             latency_ms=1e3 * (time.perf_counter() - t0),
+            search_mode=mode,
         )

@@ -39,16 +39,18 @@ class TrackLog:
     states: list[int] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)
     num_events: list[int] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)  # search mode; "reused" = no new computation (not timed)
     wall_s: float = 0.0  # wall time of the whole run (initialize + updates)
 
-    def add(self, result: Any) -> None:
-        """Append one result (a TrackResult or anything with the same fields)."""
-        self.t_ns.append(int(result.window_end_ns))
+    def add(self, result: Any, t_ns: int | None = None) -> None:
+        """Append one result (a TrackResult or alike), valid at ``t_ns`` (default: its window end)."""
+        self.t_ns.append(int(result.window_end_ns if t_ns is None else t_ns))
         self.boxes.append(np.asarray(result.box_xywh, dtype=np.float64).reshape(4))
         self.scores.append(float(result.score))
         self.states.append(int(result.state))
         self.latency_ms.append(float(result.latency_ms))
         self.num_events.append(int(result.num_events))
+        self.modes.append(str(getattr(result, "search_mode", "local")))
 
     def __len__(self) -> int:
         return len(self.t_ns)
@@ -59,11 +61,15 @@ class TrackLog:
         return np.stack(self.boxes) if self.boxes else np.zeros((0, 4))
 
     def timing(self) -> dict[str, float]:
-        """FPS (updates per second of update time) and latency statistics [ms], the first (init) call excluded."""
-        lat = np.asarray(self.latency_ms[1:], dtype=np.float64)
+        """FPS (updates per second of update time) and latency statistics [ms].
+
+        The first (init) call and results marked ``reused`` (nothing computed) are left out.
+        """
+        timed = [lat for lat, mode in zip(self.latency_ms[1:], self.modes[1:], strict=True) if mode != "reused"]
+        lat = np.asarray(timed, dtype=np.float64)
         if lat.size == 0:
-            return {"n_updates": 0, "fps": float("nan"), "wall_s": self.wall_s}
-        return {
+            return {"n_updates": 0, "fps": float("nan")}
+        out = {
             "n_updates": int(lat.size),
             "fps": float(1e3 * lat.size / max(lat.sum(), 1e-9)),
             "latency_ms_mean": float(lat.mean()),
@@ -71,15 +77,22 @@ class TrackLog:
             "latency_ms_p95": float(np.percentile(lat, 95)),
             "latency_ms_max": float(lat.max()),
             "init_ms": float(self.latency_ms[0]),
-            "wall_s": float(self.wall_s),
         }
+        if self.wall_s > 0:
+            out["wall_s"] = float(self.wall_s)
+        return out
 
     def boxes_at(self, t_ns: np.ndarray) -> np.ndarray:
-        """The estimate in force at each time: the latest one with window end ``<= t`` (the first before any)."""
+        """The estimate in force at each time: the latest one valid at or before ``t`` (the first before any).
+
+        Among estimates valid at the same time the later one wins; the log need not be time ordered.
+        """
         if not self.t_ns:
             return np.zeros((len(t_ns), 4))
-        idx = np.searchsorted(np.asarray(self.t_ns, np.int64), np.asarray(t_ns, np.int64), side="right") - 1
-        return self.box_array[np.clip(idx, 0, len(self.t_ns) - 1)]
+        times = np.asarray(self.t_ns, np.int64)
+        order = np.lexsort((np.arange(len(times)), times))
+        idx = np.searchsorted(times[order], np.asarray(t_ns, np.int64), side="right") - 1
+        return self.box_array[order[np.clip(idx, 0, len(times) - 1)]]
 
     def save(self, path: str | Path) -> Path:
         """CSV ``t_ns,x,y,w,h,score,state,latency_ms,num_events`` with full float precision."""
@@ -91,6 +104,18 @@ class TrackLog:
         path = Path(path)
         path.write_text("\n".join(lines) + "\n")
         return path
+
+
+def estimate_time_ns(sample: Any) -> int:
+    """The time an estimate from ``sample`` is scored at: its RGB frame's stamp when it carries one, else its end.
+
+    A window that carries a frame is the estimate *for that frame* (an RGB tracker sees nothing newer; for an
+    event tracker the window ends at most one window after the stamp); other windows count at their end.
+    """
+    stamp = getattr(sample, "image_stamp_ns", None)
+    if getattr(sample, "image", None) is not None and stamp is not None:
+        return int(stamp)
+    return int(sample.window_end_ns)
 
 
 def run_tracker(
@@ -108,7 +133,7 @@ def run_tracker(
     t0 = time.perf_counter()
     for i, sample in enumerate(samples):
         result = tracker.initialize(sample, init_box) if i == 0 else tracker.update(sample)
-        log.add(result)
+        log.add(result, estimate_time_ns(sample))
         if on_result is not None:
             on_result(i, sample, result)
     log.wall_s = time.perf_counter() - t0

@@ -87,16 +87,20 @@ def draw_boxes(
     gt_box: np.ndarray | None,
     pred_boxes: Mapping[str, np.ndarray],
     label: str = "",
+    scale: int = 1,
 ) -> np.ndarray:
-    """A copy of an RGB image with the GT box (green) and each tracker's box (own colour) drawn on it."""
+    """A copy of an RGB image (enlarged ``scale`` times) with the GT box (green) and each tracker's box drawn."""
     import cv2
 
-    out = np.ascontiguousarray(image.copy() if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2))
+    out = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    if scale > 1:
+        out = cv2.resize(out, (out.shape[1] * scale, out.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+    out = np.ascontiguousarray(out.copy())
 
     def rect(box: np.ndarray | None, color: tuple[int, int, int]) -> None:
         if box is None or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
             return
-        x, y, w, h = (float(v) for v in box)
+        x, y, w, h = (float(v) * scale for v in box)
         cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)), color, 1, cv2.LINE_AA)
 
     rect(gt_box, GT_COLOR)
@@ -115,17 +119,22 @@ def frame_strip(
     path: str | Path,
     labels: Sequence[str] | None = None,
     columns: int = 4,
+    min_height: int = 180,
 ) -> Path:
-    """Save a grid of annotated frames (PNG) with a colour legend row: GT green, trackers in legend order."""
+    """Save a grid of annotated frames (PNG) with a colour legend row: GT green, trackers in legend order.
+
+    Frames smaller than ``min_height`` rows are enlarged by an integer factor (nearest neighbour).
+    """
     import cv2
 
     if not images:
         raise ValueError("frame_strip needs at least one image")
+    scale = max(1, min_height // max(1, max(im.shape[0] for im in images)))
     tiles = []
     for i, image in enumerate(images):
         boxes = {name: np.asarray(b[i], float) for name, b in pred_boxes.items()}
         gt = None if gt_boxes[i] is None else np.asarray(gt_boxes[i], float)
-        tiles.append(draw_boxes(image, gt, boxes, labels[i] if labels else ""))
+        tiles.append(draw_boxes(image, gt, boxes, labels[i] if labels else "", scale))
     h = max(t.shape[0] for t in tiles)
     w = max(t.shape[1] for t in tiles)
     tiles = [np.pad(t, ((0, h - t.shape[0]), (0, w - t.shape[1]), (0, 0)), constant_values=255) for t in tiles]

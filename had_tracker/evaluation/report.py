@@ -43,14 +43,14 @@ def new_report(title: str, convention: str, source: dict[str, Any]) -> dict[str,
     }
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Strict-JSON copy: NaN/inf floats become None, numpy scalars/arrays become Python types."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "tolist"):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Path):
@@ -127,7 +127,7 @@ def write_report(report: dict[str, Any], out_dir: str | Path, stem: str = "repor
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    clean = _clean(report)
+    clean = json_safe(report)
     json_path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
     md_path.write_text(render_markdown(clean))
     return json_path, md_path
