@@ -53,6 +53,8 @@ def tiny_student():
 class TextureBoxTracker:
     """Deterministic RGB "tracker": the bounding box of the non-background pixels of the newest frame."""
 
+    scored_at_image_stamp = True
+
     def push(self, sample):
         pass
 

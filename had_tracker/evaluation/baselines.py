@@ -86,6 +86,7 @@ class OpenCVBaseline:
                 "pip install opencv-contrib-python-headless (the optional extra) to get KCF and CSRT"
             )
         self.kind, self.modality = kind, modality
+        self.scored_at_image_stamp = modality == "rgb"  # see harness.estimate_time_ns
         self.name = f"{kind.upper()} ({modality})"
         self._factory = factory
         self._tracker: Any = None

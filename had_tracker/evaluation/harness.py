@@ -106,15 +106,17 @@ class TrackLog:
         return path
 
 
-def estimate_time_ns(sample: Any) -> int:
-    """The time an estimate from ``sample`` is scored at: its RGB frame's stamp when it carries one, else its end.
+def estimate_time_ns(sample: Any, tracker: Any = None) -> int:
+    """The time an estimate from ``sample`` is scored at: the window end (causal: nothing later was seen).
 
-    A window that carries a frame is the estimate *for that frame* (an RGB tracker sees nothing newer; for an
-    event tracker the window ends at most one window after the stamp); other windows count at their end.
+    Frame trackers (``tracker.scored_at_image_stamp`` true, e.g. the RGB OpenCV baselines) are scored at the
+    stamp of the frame the window carries: that frame is all they look at. Event trackers keep the window
+    end, which is also what the ROS path (``had_msgs/Track``) reports, so both give the same numbers.
     """
     stamp = getattr(sample, "image_stamp_ns", None)
-    if getattr(sample, "image", None) is not None and stamp is not None:
-        return int(stamp)
+    if getattr(tracker, "scored_at_image_stamp", False) and getattr(sample, "image", None) is not None:
+        if stamp is not None:
+            return int(stamp)
     return int(sample.window_end_ns)
 
 
@@ -133,7 +135,7 @@ def run_tracker(
     t0 = time.perf_counter()
     for i, sample in enumerate(samples):
         result = tracker.initialize(sample, init_box) if i == 0 else tracker.update(sample)
-        log.add(result, estimate_time_ns(sample))
+        log.add(result, estimate_time_ns(sample, tracker))
         if on_result is not None:
             on_result(i, sample, result)
     log.wall_s = time.perf_counter() - t0

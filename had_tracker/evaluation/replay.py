@@ -126,12 +126,12 @@ class _Recorder:
 
     def initialize(self, sample: Any, box_xywh: Any, target_id: int = 0) -> Any:
         result = self.tracker.initialize(sample, box_xywh, target_id)
-        self.log.add(result, estimate_time_ns(sample))
+        self.log.add(result, estimate_time_ns(sample, self.tracker))
         return result
 
     def update(self, sample: Any) -> Any:
         result = self.tracker.update(sample)
-        self.log.add(result, estimate_time_ns(sample))
+        self.log.add(result, estimate_time_ns(sample, self.tracker))
         return result
 
     def reset(self) -> None:
