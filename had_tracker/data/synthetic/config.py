@@ -47,7 +47,7 @@ class SyntheticConfig:
     rgb_read_noise_e: float = 4.0
     rgb_gain: float = 1.0
     rgb_gamma: float = 2.2
-    max_blur_samples: int = 24
+    max_blur_samples: int = 16
     # -- event camera (ESIM / v2e style)
     internal_rate_hz: float = 1000.0
     contrast_threshold_pos: float = 0.2
@@ -207,9 +207,8 @@ ATTRIBUTE_BUNDLES: dict[str, dict] = {
         "rotation_speed_deg_s": 120.0,
         "scale_amplitude": 0.25,
         "exposure_s": 0.02,
-        "internal_rate_hz": 2000.0,
     },
-    "low_light": {"illumination": 0.04, "rgb_gain": 8.0, "exposure_s": 0.02},
+    "low_light": {"illumination": 0.04, "rgb_gain": 5.0, "exposure_s": 0.02},
     "over_exposure": {"hdr_spot_gain": 30.0},
     "dynamic_background": {"dynamic_background": True, "background_speed_px_s": 40.0},
     "distractors": {"num_distractors": 3},

@@ -58,7 +58,7 @@ def generate_sequence(
 
     # Events on the sensor clock, whole microseconds.
     t0 = time.perf_counter()
-    sim = simulate_events(config, scene.log_intensity, rng_events)
+    sim = simulate_events(config, scene.log_intensity, rng_events, scene.changed_rects, scene.precompute)
     t_ns = np.rint(sim.t_s * 1e6).astype(np.int64) * 1000 + config.event_clock_start_ns
     events = Events.from_arrays(t_ns, sim.x, sim.y, sim.p, config.width, config.height)
     timings["events_s"] = time.perf_counter() - t0

@@ -12,8 +12,8 @@ ADC_LEVELS = 1023.0  # 10-bit ADC before the digital gain
 
 
 def blur_samples(config: SyntheticConfig, max_speed_px_s: float) -> int:
-    """Sub-exposure samples so consecutive samples move the scene by about half a pixel or less."""
-    n = int(np.ceil(max_speed_px_s * config.exposure_s / 0.5)) + 1
+    """Sub-exposure samples so consecutive samples move the scene by about a pixel or less."""
+    n = int(np.ceil(max_speed_px_s * config.exposure_s)) + 1
     return int(np.clip(n, 2, config.max_blur_samples))
 
 

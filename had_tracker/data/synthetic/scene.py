@@ -31,6 +31,18 @@ class Layer:
     sprite: Sprite
     path: Path2D
     pose: Pose | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def precompute(self, t: np.ndarray) -> np.ndarray:
+        """Compute and remember the maps at times ``t`` (exact float keys) so scalar look-ups are cheap."""
+        m = self.matrices(t)
+        self._cache.update(zip(np.asarray(t, np.float64).tolist(), m, strict=True))
+        return m
+
+    def matrix(self, t: float) -> np.ndarray:
+        """The 3x3 map at one time (from the precomputed table when present)."""
+        m = self._cache.get(float(t))
+        return m if m is not None else self.matrices(t)[0]
 
     def matrices(self, t: np.ndarray) -> np.ndarray:
         """(N, 3, 3) texture -> event-pixel affine maps at times ``t``."""
@@ -58,11 +70,16 @@ class Camera:
     from_event: np.ndarray  # 3x3
     illumination: np.ndarray  # (H, W) float32
     static_background: dict = field(default_factory=dict)  # channels -> cached render
+    is_affine: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # No perspective part -> the fast warpAffine path.
+        self.is_affine = bool(np.allclose(self.from_event[2], [0.0, 0.0, 1.0]))
 
     @property
-    def is_affine(self) -> bool:
-        """True when ``from_event`` has no perspective part (fast warpAffine path)."""
-        return bool(np.allclose(self.from_event[2], [0.0, 0.0, 1.0]))
+    def full_rect(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of the whole image."""
+        return (0, 0, self.width, self.height)
 
 
 def _project(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -112,38 +129,52 @@ class Scene:
         m[:2, 2] = -offset
         return m
 
-    def _render_background(self, t: float, camera: Camera, gray: bool) -> np.ndarray:
+    def _render_background(self, t: float, camera: Camera, gray: bool, rect: tuple[int, int, int, int]) -> np.ndarray:
         key = 1 if gray else 3
+        x0, y0, x1, y1 = rect
         if self.background_path is None and key in camera.static_background:
-            return camera.static_background[key].copy()
+            return camera.static_background[key][y0:y1, x0:x1].copy()
         src = self.background_gray if gray else self.background
-        m = camera.from_event @ self._background_matrix(t)
-        size = (camera.width, camera.height)
-        if camera.is_affine:
-            out = cv2.warpAffine(src, m[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        else:
-            out = cv2.warpPerspective(src, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if self.background_path is None:
-            camera.static_background[key] = out.copy()
-        return out
+            full = self._warp(src, camera.from_event @ self._background_matrix(t), camera, camera.full_rect, True)
+            camera.static_background[key] = full
+            return full[y0:y1, x0:x1].copy()
+        return self._warp(src, camera.from_event @ self._background_matrix(t), camera, rect, True)
 
     @staticmethod
-    def _warp_roi(src: np.ndarray, m: np.ndarray, camera: Camera) -> tuple[np.ndarray, int, int] | None:
-        """Warp ``src`` with the 3x3 map ``m`` into the smallest camera ROI it touches: (patch, x0, y0)."""
-        h, w = src.shape[:2]
+    def _warp(
+        src: np.ndarray, m: np.ndarray, camera: Camera, rect: tuple[int, int, int, int], reflect: bool
+    ) -> np.ndarray:
+        """Warp ``src`` by the 3x3 map ``m`` (source -> camera pixels) into the camera pixels of ``rect``."""
+        x0, y0, x1, y1 = rect
+        shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]]) @ m
+        border = cv2.BORDER_REFLECT_101 if reflect else cv2.BORDER_CONSTANT
+        if camera.is_affine:
+            return cv2.warpAffine(src, shift[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=border)
+        return cv2.warpPerspective(src, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=border)
+
+    @staticmethod
+    def _footprint(
+        shape: tuple[int, ...], m: np.ndarray, bounds: tuple[int, int, int, int]
+    ) -> tuple[int, int, int, int]:
+        """Pixel rect (x0, y0, x1, y1) covered by a ``shape`` texture under ``m``, clipped to ``bounds``."""
+        h, w = shape[:2]
         corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
         p = _project(m[None], corners)[0]
-        x0, y0 = max(int(np.floor(p[:, 0].min())) - 1, 0), max(int(np.floor(p[:, 1].min())) - 1, 0)
-        x1 = min(int(np.ceil(p[:, 0].max())) + 2, camera.width)
-        y1 = min(int(np.ceil(p[:, 1].max())) + 2, camera.height)
+        bx0, by0, bx1, by1 = bounds
+        x0, y0 = max(int(np.floor(p[:, 0].min())) - 1, bx0), max(int(np.floor(p[:, 1].min())) - 1, by0)
+        x1, y1 = min(int(np.ceil(p[:, 0].max())) + 2, bx1), min(int(np.ceil(p[:, 1].max())) + 2, by1)
+        return x0, y0, max(x1, x0), max(y1, y0)
+
+    @classmethod
+    def _warp_roi(
+        cls, src: np.ndarray, m: np.ndarray, camera: Camera, bounds: tuple[int, int, int, int] | None = None
+    ) -> tuple[np.ndarray, int, int] | None:
+        """Warp ``src`` into the smallest camera rect it touches (within ``bounds``): (patch (h, w, C), x0, y0)."""
+        x0, y0, x1, y1 = cls._footprint(src.shape, m, bounds or camera.full_rect)
         if x1 <= x0 or y1 <= y0:
             return None
-        shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]]) @ m
-        size = (x1 - x0, y1 - y0)
-        if camera.is_affine:
-            patch = cv2.warpAffine(src, shift[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        else:
-            patch = cv2.warpPerspective(src, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        patch = cls._warp(src, m, camera, (x0, y0, x1, y1), False)
         if patch.ndim == 2:
             patch = patch[..., None]
         return patch, x0, y0
@@ -152,31 +183,101 @@ class Scene:
         """Layers in drawing order (back to front, background excluded)."""
         return [*self.distractors, self.target, *([self.occluder] if self.occluder else [])]
 
-    def render(self, t: float, camera: Camera, gray: bool = False) -> np.ndarray:
-        """Scene radiance (reflectance x illumination) at time ``t`` [s] in ``camera``: (H, W) or (H, W, 3) float32."""
-        out = self._render_background(t, camera, gray)
+    def render(
+        self, t: float, camera: Camera, gray: bool = False, rect: tuple[int, int, int, int] | None = None
+    ) -> np.ndarray:
+        """Scene radiance (reflectance x illumination) at time ``t`` [s] in ``camera``, optionally only in ``rect``.
+
+        Returns (h, w) when ``gray`` else (h, w, 3), float32; ``rect`` = (x0, y0, x1, y1), default whole image.
+        """
+        rect = rect or camera.full_rect
+        rx0, ry0, rx1, ry1 = rect
+        out = self._render_background(t, camera, gray, rect)
         for layer in self.layers():
             src = layer.sprite.gray_alpha if gray else layer.sprite.rgba
-            warped = self._warp_roi(src, camera.from_event @ layer.matrices(t)[0], camera)
+            m = layer.matrix(t) if camera.is_affine and camera.name == "event" else camera.from_event @ layer.matrix(t)
+            warped = self._warp_roi(src, m, camera, rect)
             if warped is None:
                 continue
             patch, x0, y0 = warped
             ph, pw = patch.shape[:2]
             alpha = patch[..., -1]
-            region = out[y0 : y0 + ph, x0 : x0 + pw]
+            region = out[y0 - ry0 : y0 - ry0 + ph, x0 - rx0 : x0 - rx0 + pw]
             if gray:
                 region *= 1.0 - alpha
                 region += patch[..., 0]
             else:
                 region *= (1.0 - alpha)[..., None]
                 region += patch[..., :3]
-        if gray:
-            return out * camera.illumination
-        return out * camera.illumination[..., None]
+        illum = camera.illumination[ry0:ry1, rx0:rx1]
+        return out * illum if gray else out * illum[..., None]
 
-    def log_intensity(self, t: float) -> np.ndarray:
-        """Log radiance on the event sensor at time ``t`` (what the ESIM model thresholds)."""
-        return np.log(self.render(t, self.event_camera, gray=True) + np.float32(self.config.log_eps))
+    def precompute(self, t: np.ndarray) -> None:
+        """Tabulate every layer's pose and event-sensor footprint at times ``t`` (the internal frame times)."""
+        cam = self.event_camera
+        for layer in self.layers():
+            m = layer.precompute(t)
+            h, w = layer.sprite.rgba.shape[:2]
+            corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+            p = _project(m, corners)
+            lo = np.floor(p.min(axis=1)).astype(np.int64) - 1
+            hi = np.ceil(p.max(axis=1)).astype(np.int64) + 2
+            rects = np.stack(
+                [
+                    np.clip(lo[:, 0], 0, cam.width),
+                    np.clip(lo[:, 1], 0, cam.height),
+                    np.clip(hi[:, 0], 0, cam.width),
+                    np.clip(hi[:, 1], 0, cam.height),
+                ],
+                axis=1,
+            )
+            layer._cache.update(
+                {("rect", k): tuple(r) for k, r in zip(np.asarray(t).tolist(), rects.tolist(), strict=True)}
+            )
+
+    def _event_footprint(self, layer: Layer, t: float) -> tuple[int, int, int, int]:
+        rect = layer._cache.get(("rect", float(t)))
+        if rect is None:
+            rect = self._footprint(layer.sprite.rgba.shape, layer.matrix(t), self.event_camera.full_rect)
+        return rect
+
+    def changed_rects(self, t0: float, t1: float) -> list[tuple[int, int, int, int]]:
+        """Disjoint event-sensor rects outside which the image cannot change between ``t0`` and ``t1``.
+
+        The whole image when the background moves; otherwise every layer's footprint at both times,
+        overlapping rects merged into their bounding rect until none overlap.
+        """
+        cam = self.event_camera
+        if self.background_path is not None:
+            return [cam.full_rect]
+        rects = []
+        for layer in self.layers():
+            a, b = self._event_footprint(layer, t0), self._event_footprint(layer, t1)
+            r = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+            if a[2] <= a[0] or a[3] <= a[1]:
+                r = b
+            elif b[2] <= b[0] or b[3] <= b[1]:
+                r = a
+            if r[2] > r[0] and r[3] > r[1]:
+                rects.append(r)
+        merged = True
+        while merged and len(rects) > 1:
+            merged = False
+            for i in range(len(rects)):
+                for j in range(i + 1, len(rects)):
+                    a, b = rects[i], rects[j]
+                    if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                        rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                        del rects[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        return rects
+
+    def log_intensity(self, t: float, rect: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Log radiance on the event sensor at time ``t`` (what the event model thresholds), optionally in ``rect``."""
+        return np.log(self.render(t, self.event_camera, gray=True, rect=rect) + np.float32(self.config.log_eps))
 
     # ------------------------------------------------------------------ ground truth
     def target_boxes(self, t: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,12 +312,7 @@ class Scene:
             a = patch[..., 0]
             in_view[i] = float(a.sum())
             if m_occ is not None:
-                shift = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]]) @ m_occ[i]
-                size = (a.shape[1], a.shape[0])
-                if camera.is_affine:
-                    occ = cv2.warpAffine(alpha_o, shift[:2], size, flags=cv2.INTER_LINEAR)
-                else:
-                    occ = cv2.warpPerspective(alpha_o, shift, size, flags=cv2.INTER_LINEAR)
+                occ = self._warp(alpha_o, m_occ[i], camera, (x0, y0, x0 + a.shape[1], y0 + a.shape[0]), False)
                 visible[i] = float((a * (1.0 - occ)).sum())
             else:
                 visible[i] = in_view[i]
