@@ -236,3 +236,14 @@ def test_payload_types_rclpy_array_numpy_bytes_all_decode_alike():
     # A misaligned view (as inside a CDR buffer) decodes too.
     results.append(evt3().decode_bytes(np.frombuffer(b"\x00" + payload, np.uint8)[1:]).events.x.tolist())
     assert results == [[3, 4]] * 5
+
+
+def test_evt3_vector_heavy_and_trigger_heavy_packets_grow_outputs():
+    dec = evt3()
+    vect = [vbase(0, 1)] + [v12(0xFFF)] * 100
+    trigs = [trig(i % 2, 1) for i in range(100)]
+    out = dec.decode_bytes(words(th(0), tl(1), ay(3), *vect, *trigs, ax(5)))
+    assert len(out.events) == 1200 + 1
+    assert out.events.x[:1200].tolist() == list(range(1200))
+    assert out.events.x[-1] == 5 and len(out.triggers) == 100
+    assert out.triggers.edge.tolist() == [i % 2 for i in range(100)]

@@ -27,13 +27,16 @@ STATE_LEN = 6
 S_VALID, S_TIME_HIGH, S_TIME_LOW, S_Y, S_BASE_X, S_POL = range(STATE_LEN)
 
 # Result slots of ``decode_words``.
-INFO_LEN = 7
-I_N_CD, I_N_TRIG, I_STOP, I_NEXT_T, I_DROPPED_GEOMETRY, I_UNKNOWN, I_SKIPPED_UNSYNCED = range(INFO_LEN)
+INFO_LEN = 8
+I_N_CD, I_N_TRIG, I_STOP, I_NEXT_T, I_DROPPED_GEOMETRY, I_UNKNOWN, I_SKIPPED_UNSYNCED, I_FULL = range(INFO_LEN)
 
 # A TIME_HIGH smaller than the last one by more than this many ticks is a 24-bit rollover;
 # smaller steps back are sensor glitches (event_camera_codecs' MIN_DISTANCE).
 ROLLOVER_MIN_DISTANCE = 10
 NS_PER_US = 1000
+# Index of the lowest set bit, and the number of set bits, of every 12-bit vector mask.
+_CTZ = np.array([0] + [(i & -i).bit_length() - 1 for i in range(1, 4096)], np.int64)
+_POPCOUNT = np.array([i.bit_count() for i in range(4096)], np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -45,28 +48,38 @@ def _update_time_high(payload: int, time_high: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def count_upper_bound(words: np.ndarray, start: int) -> tuple[int, int]:
-    """Upper bounds of (CD events, triggers) in ``words[start:]`` (for output allocation)."""
-    n_cd = 0
-    n_trig = 0
-    for i in range(start, words.shape[0]):
+def _sync(words: np.ndarray, start: int, state: np.ndarray, info: np.ndarray) -> int:
+    """Before the first valid time: follow TIME_HIGH/TIME_LOW only, count skipped events; return next index.
+
+    As upstream: time becomes valid at a TIME_LOW that follows a TIME_HIGH within this buffer.
+    """
+    n = words.shape[0]
+    seen_high = False
+    skipped = 0
+    time_high = state[S_TIME_HIGH]
+    i = start
+    while i < n:
         w = np.int64(words[i])
         code = w >> 12
-        if code == ADDR_X:
-            n_cd += 1
-        elif code == VECT_12:
-            m = w & 0xFFF
+        i += 1
+        if code == TIME_HIGH:
+            time_high = _update_time_high(w & 0xFFF, time_high)
+            seen_high = True
+        elif code == TIME_LOW:
+            state[S_TIME_LOW] = w & 0xFFF
+            if seen_high:
+                state[S_VALID] = 1
+                break
+        elif code == ADDR_X or code == EXT_TRIGGER:
+            skipped += 1
+        elif code == VECT_12 or code == VECT_8:
+            m = w & (0xFFF if code == VECT_12 else 0xFF)
             while m:
                 m &= m - 1
-                n_cd += 1
-        elif code == VECT_8:
-            m = w & 0xFF
-            while m:
-                m &= m - 1
-                n_cd += 1
-        elif code == EXT_TRIGGER:
-            n_trig += 1
-    return n_cd, n_trig
+                skipped += 1
+    state[S_TIME_HIGH] = time_high
+    info[I_SKIPPED_UNSYNCED] += skipped
+    return i
 
 
 @njit(cache=True, nogil=True)
@@ -87,49 +100,40 @@ def decode_words(
     trig_id: np.ndarray,
     info: np.ndarray,
 ) -> None:
-    """Decode ``words[start:]`` into the output arrays, updating ``state`` and filling ``info``.
+    """Decode ``words[start:]`` into the output arrays, updating ``state`` and adding to ``info``.
 
-    With ``use_limit`` decoding stops at the first TIME_LOW whose time is ``>= limit_ns`` (that word
-    is not consumed); ``info[I_STOP]`` is the index of the first unconsumed word.
+    Stops early (``info[I_STOP]`` = index of the first unconsumed word) at the first TIME_LOW whose
+    time is ``>= limit_ns`` when ``use_limit`` (that word is not consumed; ``info[I_NEXT_T]`` = its
+    time), or when an output is full (``info[I_FULL]`` = 1: grow the outputs and call again from
+    ``info[I_STOP]``; the CD outputs need 12 spare slots). Common codes come first and vector words
+    are expanded by their set bits only (a lookup table gives the lowest set bit).
     """
     n = words.shape[0]
-    valid = state[S_VALID] != 0
+    info[I_STOP] = n
+    info[I_NEXT_T] = -1
+    info[I_FULL] = 0
+    i = start
+    if state[S_VALID] == 0:
+        i = _sync(words, i, state, info)
+        if state[S_VALID] == 0:
+            return
+    # Room invariant: n_cd + (n - i) <= len(t_out) - 12, so ADDR_X never needs a check; vector
+    # words (up to 12 events from one word) check it and stop when the outputs must grow.
+    out_len = t_out.shape[0] - 12
+    tcap = trig_t.shape[0]
     time_high = state[S_TIME_HIGH]
     time_low = state[S_TIME_LOW]
     ey = state[S_Y]
     base_x = state[S_BASE_X]
     pol = state[S_POL]
-    n_cd = 0
-    n_trig = 0
+    n_cd = info[I_N_CD]
+    n_trig = info[I_N_TRIG]
     dropped = 0
     unknown = 0
-    skipped = 0
-    stop = n
-    next_t = -1
-    seen_high = False  # upstream: a TIME_HIGH then a TIME_LOW within one buffer makes time valid
     t_ns = (time_high | time_low) * NS_PER_US
-    i = start
-    while i < n:
-        w = np.int64(words[i])
+    for i in range(i, n):
+        w = words[i]
         code = w >> 12
-        if not valid:
-            if code == TIME_HIGH:
-                time_high = _update_time_high(w & 0xFFF, time_high)
-                seen_high = True
-            elif code == TIME_LOW:
-                time_low = w & 0xFFF
-                if seen_high:
-                    valid = True
-                    t_ns = (time_high | time_low) * NS_PER_US
-            elif code == ADDR_X or code == EXT_TRIGGER:
-                skipped += 1
-            elif code == VECT_12 or code == VECT_8:
-                m = w & (0xFFF if code == VECT_12 else 0xFF)
-                while m:
-                    m &= m - 1
-                    skipped += 1
-            i += 1
-            continue
         if code == ADDR_X:
             x = w & 0x7FF
             if x < width and ey < height:
@@ -146,36 +150,42 @@ def decode_words(
             time_low = w & 0xFFF
             t_ns = (time_high | time_low) * NS_PER_US
             if use_limit and t_ns >= limit_ns:
-                stop = i
-                next_t = t_ns
+                info[I_STOP] = i
+                info[I_NEXT_T] = t_ns
                 break
-        elif code == TIME_HIGH:
-            time_high = _update_time_high(w & 0xFFF, time_high)
-            t_ns = (time_high | time_low) * NS_PER_US
         elif code == VECT_12 or code == VECT_8:
             nbits = 12 if code == VECT_12 else 8
             m = w & ((1 << nbits) - 1)
+            if n_cd + (n - i) + 12 > out_len:
+                info[I_FULL] = 1
+                info[I_STOP] = i
+                break
             if ey < height:
-                for b in range(nbits):
-                    if (m >> b) & 1:
-                        x = (base_x + b) & 0xFFFF
-                        if x < width:
-                            t_out[n_cd] = t_ns
-                            x_out[n_cd] = x
-                            y_out[n_cd] = ey
-                            p_out[n_cd] = pol
-                            n_cd += 1
-                        else:
-                            dropped += 1
-            else:
-                while m:
+                while m:  # only the set bits (vector words are sparse)
+                    x = (base_x + _CTZ[m]) & 0xFFFF
+                    if x < width:
+                        t_out[n_cd] = t_ns
+                        x_out[n_cd] = x
+                        y_out[n_cd] = ey
+                        p_out[n_cd] = pol
+                        n_cd += 1
+                    else:
+                        dropped += 1
                     m &= m - 1
-                    dropped += 1
+            else:
+                dropped += _POPCOUNT[m]
             base_x = (base_x + nbits) & 0xFFFF
         elif code == VECT_BASE_X:
             base_x = w & 0x7FF
             pol = (w >> 11) & 1
+        elif code == TIME_HIGH:
+            time_high = _update_time_high(w & 0xFFF, time_high)
+            t_ns = (time_high | time_low) * NS_PER_US
         elif code == EXT_TRIGGER:
+            if n_trig >= tcap:
+                info[I_FULL] = 1
+                info[I_STOP] = i
+                break
             trig_t[n_trig] = t_ns
             trig_edge[n_trig] = w & 1
             trig_id[n_trig] = (w >> 8) & 0xF
@@ -184,8 +194,6 @@ def decode_words(
             pass
         else:
             unknown += 1
-        i += 1
-    state[S_VALID] = 1 if valid else 0
     state[S_TIME_HIGH] = time_high
     state[S_TIME_LOW] = time_low
     state[S_Y] = ey
@@ -193,11 +201,8 @@ def decode_words(
     state[S_POL] = pol
     info[I_N_CD] = n_cd
     info[I_N_TRIG] = n_trig
-    info[I_STOP] = stop
-    info[I_NEXT_T] = next_t
-    info[I_DROPPED_GEOMETRY] = dropped
-    info[I_UNKNOWN] = unknown
-    info[I_SKIPPED_UNSYNCED] = skipped
+    info[I_DROPPED_GEOMETRY] += dropped
+    info[I_UNKNOWN] += unknown
 
 
 @njit(cache=True, nogil=True)

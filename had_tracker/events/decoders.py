@@ -283,28 +283,36 @@ class Evt3Decoder(StreamDecoder):
 
     def _decode_words(self, words, start, time_base, limit_ns):
         k = self._k
-        n_cd, n_trig = k.count_upper_bound(words, start)
-        t = np.empty(n_cd, T_DTYPE)
-        x = np.empty(n_cd, XY_DTYPE)
-        y = np.empty(n_cd, XY_DTYPE)
-        p = np.empty(n_cd, P_DTYPE)
-        tt = np.empty(n_trig, np.int64)
-        te = np.empty(n_trig, np.uint8)
-        ti = np.empty(n_trig, np.uint8)
+        # One pass into outputs sized for one event per word (ADDR_X gives at most one); vector
+        # words can give up to 12: the kernel then stops, we grow the outputs and resume.
+        cap = len(words) - start + 13
+        t, x, y, p = np.empty(cap, T_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, P_DTYPE)
+        tt, te, ti = np.empty(16, np.int64), np.empty(16, np.uint8), np.empty(16, np.uint8)
         info = self._info
-        k.decode_words(
-            words, start, self._state, self.width, self.height, limit_ns is not None,
-            0 if limit_ns is None else limit_ns, t, x, y, p, tt, te, ti, info,
-        )  # fmt: skip
+        info[:] = 0
+        use_limit = limit_ns is not None
+        while True:
+            k.decode_words(
+                words, start, self._state, self.width, self.height, use_limit, limit_ns if use_limit else 0,
+                t, x, y, p, tt, te, ti, info,
+            )  # fmt: skip
+            if not info[k.I_FULL]:
+                break
+            start = int(info[k.I_STOP])
+            need = int(info[k.I_N_CD]) + (len(words) - start) + 25  # the kernel's room invariant
+            if len(t) < need:
+                t, x, y, p = (np.resize(a, max(2 * len(a), need)) for a in (t, x, y, p))
+            if int(info[k.I_N_TRIG]) >= len(tt):
+                tt, te, ti = (np.resize(a, 2 * len(a)) for a in (tt, te, ti))
         n, m = int(info[k.I_N_CD]), int(info[k.I_N_TRIG])
         self.stats.dropped_out_of_geometry += int(info[k.I_DROPPED_GEOMETRY])
         self.stats.unknown_codes += int(info[k.I_UNKNOWN])
         self.stats.skipped_unsynced += int(info[k.I_SKIPPED_UNSYNCED])
         if info[k.I_UNKNOWN]:
             log.debug("evt3: skipped %d words with unknown codes", int(info[k.I_UNKNOWN]))
-        # Slices of the preallocated arrays: no copy (n_cd is exact unless events were dropped).
+        # Views of the outputs, no copy (at most one slot per word is allocated).
         events = Events(t[:n], x[:n], y[:n], p[:n], self.width, self.height)
-        triggers = Triggers(tt[:m], te[:m], ti[:m])
+        triggers = Triggers(tt[:m].copy(), te[:m].copy(), ti[:m].copy())
         next_t = int(info[k.I_NEXT_T]) if info[k.I_NEXT_T] >= 0 else None
         return events, triggers, int(info[k.I_STOP]), next_t
 
@@ -318,23 +326,35 @@ def _first_at_or_after(t: np.ndarray, limit_ns: int | None) -> int:
     return k if hit[k] else len(t)
 
 
-class MonoDecoder(StreamDecoder):
+class _WordDecoder(StreamDecoder):
+    """Fixed 8-byte words decoded by a compiled one-pass kernel into exactly-sized outputs."""
+
+    word_bytes = 8
+    _kernel_name = ""
+
+    def _decode_words(self, words, start, time_base, limit_ns):
+        from had_tracker.events import _word_kernels
+
+        kernel = getattr(_word_kernels, self._kernel_name)
+        w = words[start:]
+        n = len(w)
+        t, x, y, p = np.empty(n, T_DTYPE), np.empty(n, XY_DTYPE), np.empty(n, XY_DTYPE), np.empty(n, P_DTYPE)
+        info = np.zeros(4, np.int64)
+        use_limit = limit_ns is not None
+        kernel(w, np.int64(time_base), self.width, self.height, use_limit, limit_ns if use_limit else 0,
+               t, x, y, p, info)  # fmt: skip
+        k = int(info[0])
+        self.stats.dropped_out_of_geometry += int(info[3])
+        next_t = int(info[2]) if info[2] >= 0 and int(info[1]) < n else None
+        events = Events(t[:k], x[:k], y[:k], p[:k], self.width, self.height)
+        return events, Triggers.empty(), start + int(info[1]), next_t
+
+
+class MonoDecoder(_WordDecoder):
     """``mono``: one little-endian uint64 per event (legacy metavision_driver)."""
 
     encoding = "mono"
-    word_bytes = 8
-
-    def _decode_words(self, words, start, time_base, limit_ns):
-        w = words[start:]
-        t = (w & np.uint64(0xFFFFFFFF)).astype(np.int64) + np.int64(time_base)
-        stop = _first_at_or_after(t, limit_ns)
-        next_t = int(t[stop]) if stop < len(t) else None
-        w, t = w[:stop], t[:stop]
-        x = ((w >> np.uint64(32)) & np.uint64(0xFFFF)).astype(XY_DTYPE)
-        y = ((w >> np.uint64(48)) & np.uint64(0x7FFF)).astype(XY_DTYPE)
-        p = (w >> np.uint64(63)).astype(P_DTYPE)
-        events = self._geometry_filter(t, x, y, p)
-        return events, Triggers.empty(), start + stop, next_t
+    _kernel_name = "decode_mono"
 
 
 class TriggerDecoder(StreamDecoder):
@@ -354,29 +374,11 @@ class TriggerDecoder(StreamDecoder):
         return Events.empty(self.width, self.height), Triggers(t, edge, trig_id), start + stop, next_t
 
 
-class LibcaerDecoder(StreamDecoder):
+class LibcaerDecoder(_WordDecoder):
     """``libcaer`` (uncompressed, libcaer_driver): uint32 data + int32 microsecond stamp per event."""
 
     encoding = "libcaer"
-    word_bytes = 8
-
-    def _decode_words(self, words, start, time_base, limit_ns):
-        w = words[start:]
-        data = (w & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        ts_us = (w >> np.uint64(32)).astype(np.uint32).view(np.int32).astype(np.int64)
-        # Rollover only within the decoded part: upstream restarts its "last stamp" at each call.
-        rollovers = np.zeros(len(ts_us), np.int64)
-        if len(ts_us) > 1:
-            np.cumsum(ts_us[1:] < ts_us[:-1], out=rollovers[1:])
-        t = np.int64(time_base) + (ts_us + (rollovers << np.int64(31))) * np.int64(1000)
-        stop = _first_at_or_after(t, limit_ns)
-        next_t = int(t[stop]) if stop < len(t) else None
-        data, t = data[:stop], t[:stop]
-        x = ((data >> np.uint32(17)) & np.uint32(0x7FFF)).astype(XY_DTYPE)
-        y = ((data >> np.uint32(2)) & np.uint32(0x7FFF)).astype(XY_DTYPE)
-        p = ((data >> np.uint32(1)) & np.uint32(1)).astype(P_DTYPE)
-        events = self._geometry_filter(t, x, y, p)
-        return events, Triggers.empty(), start + stop, next_t
+    _kernel_name = "decode_libcaer"
 
 
 _DECODERS: dict[str, type[StreamDecoder]] = {

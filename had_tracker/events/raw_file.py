@@ -30,6 +30,7 @@ _KNOWN_GEOMETRY = {
 }
 MAX_HEADER_BYTES = 1 << 16
 DEFAULT_CHUNK_WORDS = 1 << 22  # 8 MB of payload per chunk
+ONE_SHOT_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,18 @@ def iter_raw_chunks(
 
 
 def read_raw(path: str | Path, width: int = 0, height: int = 0) -> tuple[DecodedPacket, RawHeader, dict[str, int]]:
-    """Decode a whole RAW file: (events and triggers, header, decoder counters)."""
+    """Decode a whole RAW file: (events and triggers, header, decoder counters).
+
+    Files up to ``ONE_SHOT_BYTES`` are read and decoded in one go (no concatenation copy); larger
+    ones chunk by chunk.
+    """
     header = read_raw_header(path, width, height)
+    if header.data_bytes <= ONE_SHOT_BYTES:
+        decoder = Evt3Decoder(header.width, header.height)
+        with header.path.open("rb") as f:
+            f.seek(header.data_offset)
+            payload = np.fromfile(f, np.uint8)
+        return decoder.decode_bytes(payload), header, decoder.stats.as_dict()
     events: list[Events] = []
     triggers: list[Triggers] = []
     stats: dict[str, int] = {}

@@ -1,0 +1,202 @@
+"""Events-layer benchmark: decoders vs expelliarmus, representations vs tonic, EventBuffer, import time.
+
+Run:  python bench/events.py [--events 10000000] [--repeats 3]
+Single-threaded (NUMBA_NUM_THREADS=1); each figure is the best of ``--repeats`` runs on the same bytes.
+expelliarmus and tonic are bench-only dependencies (skipped with a note when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SAMPLE = REPO.parent / "shared" / "data" / "prophesee_evt3" / "evt3_sample.raw"
+
+from had_tracker.events.buffer import EventBuffer  # noqa: E402
+from had_tracker.events.container import Events  # noqa: E402
+from had_tracker.events.decoders import make_decoder  # noqa: E402
+from had_tracker.events.encoders import encode_mono  # noqa: E402
+from had_tracker.events.raw_file import read_raw, read_raw_header  # noqa: E402
+from had_tracker.events.representations import count_frame, time_surface, voxel_grid  # noqa: E402
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def row(group: str, what: str, value: str, note: str = "") -> None:
+    ROWS.append((group, what, value, note))
+    print(f"  {group:<16} {what:<52} {value:>16}  {note}", flush=True)
+
+
+def mev(n: int, seconds: float) -> str:
+    return f"{n / seconds / 1e6:8.1f} Mev/s"
+
+
+def bench_evt3(n_target: int, repeats: int, tmp: Path) -> Events:
+    header = read_raw_header(SAMPLE)
+    data = SAMPLE.read_bytes()
+    head, payload = data[: header.data_offset], data[header.data_offset :]
+    per_copy = len(make_decoder("evt3", 1280, 720).decode_bytes(payload).events)
+    copies = -(-n_target // per_copy)
+    big = payload * copies
+    raw_path = tmp / "evt3_repeated.raw"
+    raw_path.write_bytes(head + big)
+    words = np.frombuffer(big, np.uint8)
+    dec = make_decoder("evt3", 1280, 720)
+    n = len(dec.decode_bytes(words).events)
+    t_mem = best_time(lambda: make_decoder("evt3", 1280, 720).decode_bytes(words), repeats)
+    row("evt3 decode", f"had_tracker, bytes in memory ({n / 1e6:.1f} M events)", mev(n, t_mem))
+    t_file = best_time(lambda: read_raw(raw_path), repeats)
+    row("evt3 decode", "had_tracker read_raw (file -> Events)", mev(n, t_file))
+    try:
+        from expelliarmus import Wizard
+    except ImportError:
+        row("evt3 decode", "expelliarmus", "n/a", "not installed")
+        return dec.decode_bytes(words).events
+    wiz = Wizard(encoding="evt3")
+    n_ex = len(wiz.read(raw_path))
+    t_ex = best_time(lambda: Wizard(encoding="evt3").read(raw_path), repeats)
+    row("evt3 decode", f"expelliarmus Wizard.read (file, {n_ex / 1e6:.1f} M events)", mev(n_ex, t_ex))
+    row("evt3 decode", "speed-up had_tracker (file) / expelliarmus", f"{t_ex / t_file:8.2f} x", "goal >= 2 x")
+    return make_decoder("evt3", 1280, 720).decode_bytes(payload).events
+
+
+def bench_word_encodings(events: Events, n_target: int, repeats: int) -> None:
+    reps = -(-n_target // len(events))
+    n = len(events) * reps
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.integers(0, 4_000_000_000, n)).astype(np.int64)
+    x = np.tile(events.x, reps)
+    y = np.tile(events.y, reps)
+    p = np.tile(events.p, reps)
+    big = Events(t, x, y, p, 1280, 720)
+    mono = encode_mono(big, 0)
+    t_mono = best_time(lambda: make_decoder("mono", 1280, 720).decode_bytes(mono), repeats)
+    row("mono decode", f"had_tracker ({n / 1e6:.1f} M events, 8 B/event)", mev(n, t_mono))
+    ts_us = (t // 1000).astype(np.uint64)
+    data = (x.astype(np.uint64) << np.uint64(17)) | (y.astype(np.uint64) << np.uint64(2))
+    data |= (p.astype(np.uint64) << np.uint64(1)) | np.uint64(1)
+    libcaer = (data | (ts_us << np.uint64(32))).astype("<u8").tobytes()
+    t_lc = best_time(lambda: make_decoder("libcaer", 1280, 720).decode_bytes(libcaer), repeats)
+    row("libcaer decode", f"had_tracker ({n / 1e6:.1f} M events, 8 B/event)", mev(n, t_lc))
+
+
+def bench_representations(events: Events, n_target: int, repeats: int) -> None:
+    reps = -(-n_target // len(events))
+    span = int(events.t[-1] - events.t[0]) + 1
+    t = np.concatenate([events.t + k * span for k in range(reps)])
+    ev = Events(t, np.tile(events.x, reps), np.tile(events.y, reps), np.tile(events.p, reps), 1280, 720)
+    n = len(ev)
+    bins = 5
+    t_vox = best_time(lambda: voxel_grid(ev, bins), repeats)
+    row("voxel grid", f"had_tracker, full sensor, {bins} bins ({n / 1e6:.1f} M events)", mev(n, t_vox))
+    t_cnt = best_time(lambda: count_frame(ev), repeats)
+    row("count frame", "had_tracker, full sensor, 2 polarities", mev(n, t_cnt))
+    t_crop = best_time(lambda: voxel_grid(ev, bins, crop=(400, 200, 300, 300), out_hw=(256, 256), bilinear=True), repeats)
+    row("voxel grid", "had_tracker, 300 px crop -> 256x256, bilinear splat", mev(n, t_crop))
+    t_ts = best_time(lambda: time_surface(ev, int(ev.t[-1]), 50_000_000.0), repeats)
+    row("time surface", "had_tracker, full sensor", mev(n, t_ts))
+    try:
+        import tonic.functional as tf
+    except ImportError:
+        row("voxel grid", "tonic", "n/a", "not installed")
+        return
+    s = np.zeros(n, dtype=[("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+    s["x"], s["y"], s["t"], s["p"] = ev.x, ev.y, ev.t // 1000, ev.p
+    tonic_repeats = 1  # tonic is slow; one run is enough to see the ratio
+    t_tv = best_time(lambda: tf.to_voxel_grid_numpy(s.copy(), (1280, 720, 2), n_time_bins=bins), tonic_repeats)
+    row("voxel grid", "tonic to_voxel_grid_numpy", mev(n, t_tv))
+    row("voxel grid", "speed-up had_tracker / tonic", f"{t_tv / t_vox:8.1f} x", "goal >= 10 x")
+    t_tf = best_time(lambda: tf.to_frame_numpy(s, (1280, 720, 2), n_event_bins=1), tonic_repeats)
+    row("count frame", "tonic to_frame_numpy (1 frame)", mev(n, t_tf))
+    row("count frame", "speed-up had_tracker / tonic", f"{t_tf / t_cnt:8.1f} x", "goal >= 10 x")
+
+
+def bench_buffer(repeats: int) -> None:
+    rate = 1_000_000  # events per second of sensor time
+    window_ns = 10_000_000  # 10 ms windows (10 k events)
+    for seconds in (1, 10):
+        n = rate * seconds
+        t = np.arange(n, dtype=np.int64) * (1_000_000_000 // rate)
+        ev = Events(t, (t % 1280).astype(np.uint16), (t % 720).astype(np.uint16), (t % 2).astype(np.uint8), 1280, 720)
+        buf = EventBuffer(max_duration_ns=seconds * 1_000_000_000, max_events=n)
+        step = 100_000
+        for a in range(0, n, step):  # packet-sized appends, as a node would do
+            buf.append(ev[a : a + step])
+        t_end = int(t[-1])
+        calls = 200
+        best = best_time(lambda b=buf, e=t_end: [b.window(e - window_ns, e) for _ in range(calls)], repeats)
+        row("EventBuffer", f"window(10 ms) from a {seconds:>2} s buffer ({len(buf) / 1e6:.0f} M events)",
+            f"{best / calls * 1e6:8.1f} us")  # fmt: skip
+        t_app = best_time(lambda b=buf, e=ev: b.append(e[:step].shift_time(int(b.latest_t_ns) + 1)), repeats)
+        row("EventBuffer", f"append 100 k events to a full {seconds:>2} s buffer", f"{t_app * 1e3:8.2f} ms")
+
+
+def bench_import() -> None:
+    code = (
+        "import time; t0=time.perf_counter(); import had_tracker.events as E; t1=time.perf_counter();"
+        "from had_tracker.events.decoders import make_decoder; from had_tracker.events.representations import voxel_grid;"
+        "d=make_decoder('evt3', 64, 64); d.decode_bytes(b'\\x00\\x80\\x00\\x60'); t2=time.perf_counter();"
+        "print(f'{t1-t0:.3f} {t2-t1:.3f}')"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+
+    def run(extra_env: dict) -> tuple[float, float]:
+        out = subprocess.run([sys.executable, "-c", code], env={**env, **extra_env}, capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        a, b = out.stdout.split()
+        return float(a), float(b)
+
+    with tempfile.TemporaryDirectory() as cache:
+        cold = run({"NUMBA_CACHE_DIR": cache})
+        warm = run({"NUMBA_CACHE_DIR": cache})
+    row("import", "import had_tracker.events (package)", f"{warm[0] * 1e3:8.0f} ms")
+    row("import", "first evt3 decode, cold numba cache (compiles)", f"{cold[1] * 1e3:8.0f} ms")
+    row("import", "first evt3 decode, warm numba cache", f"{warm[1] * 1e3:8.0f} ms", "numba import + cached kernels")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000_000, help="events per decode benchmark")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if not SAMPLE.exists():
+        print(f"needs {SAMPLE} (see ../shared/data/README.md)")
+        return 1
+    print(f"had_tracker events benchmark: one thread, best of {args.repeats}, numpy {np.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = bench_evt3(args.events, args.repeats, Path(tmp))
+    bench_word_encodings(sample, args.events, args.repeats)
+    bench_representations(sample, min(args.events, 2_000_000), args.repeats)
+    bench_buffer(args.repeats)
+    bench_import()
+    print()
+    print(f"| {'area':<16} | {'measurement':<52} | {'result':>16} | note")
+    print(f"|{'-' * 18}|{'-' * 54}|{'-' * 18}|------")
+    for group, what, value, note in ROWS:
+        print(f"| {group:<16} | {what:<52} | {value:>16} | {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
