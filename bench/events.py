@@ -112,7 +112,9 @@ def bench_representations(events: Events, n_target: int, repeats: int) -> None:
     row("voxel grid", f"had_tracker, full sensor, {bins} bins ({n / 1e6:.1f} M events)", mev(n, t_vox))
     t_cnt = best_time(lambda: count_frame(ev), repeats)
     row("count frame", "had_tracker, full sensor, 2 polarities", mev(n, t_cnt))
-    t_crop = best_time(lambda: voxel_grid(ev, bins, crop=(400, 200, 300, 300), out_hw=(256, 256), bilinear=True), repeats)
+    t_crop = best_time(
+        lambda: voxel_grid(ev, bins, crop=(400, 200, 300, 300), out_hw=(256, 256), bilinear=True), repeats
+    )
     row("voxel grid", "had_tracker, 300 px crop -> 256x256, bilinear splat", mev(n, t_crop))
     t_ts = best_time(lambda: time_surface(ev, int(ev.t[-1]), 50_000_000.0), repeats)
     row("time surface", "had_tracker, full sensor", mev(n, t_ts))
@@ -132,23 +134,26 @@ def bench_representations(events: Events, n_target: int, repeats: int) -> None:
     row("count frame", "speed-up had_tracker / tonic", f"{t_tf / t_cnt:8.1f} x", "goal >= 10 x")
 
 
+WINDOW_CALLS = 200
+APPEND_STEP = 100_000
+
+
 def bench_buffer(repeats: int) -> None:
     rate = 1_000_000  # events per second of sensor time
     window_ns = 10_000_000  # 10 ms windows (10 k events)
+    calls, step = WINDOW_CALLS, APPEND_STEP
     for seconds in (1, 10):
         n = rate * seconds
         t = np.arange(n, dtype=np.int64) * (1_000_000_000 // rate)
         ev = Events(t, (t % 1280).astype(np.uint16), (t % 720).astype(np.uint16), (t % 2).astype(np.uint8), 1280, 720)
         buf = EventBuffer(max_duration_ns=seconds * 1_000_000_000, max_events=n)
-        step = 100_000
         for a in range(0, n, step):  # packet-sized appends, as a node would do
             buf.append(ev[a : a + step])
         t_end = int(t[-1])
-        calls = 200
-        best = best_time(lambda b=buf, e=t_end: [b.window(e - window_ns, e) for _ in range(calls)], repeats)
+        best = best_time(lambda b=buf, e=t_end: [b.window(e - window_ns, e) for _ in range(WINDOW_CALLS)], repeats)
         row("EventBuffer", f"window(10 ms) from a {seconds:>2} s buffer ({len(buf) / 1e6:.0f} M events)",
             f"{best / calls * 1e6:8.1f} us")  # fmt: skip
-        t_app = best_time(lambda b=buf, e=ev: b.append(e[:step].shift_time(int(b.latest_t_ns) + 1)), repeats)
+        t_app = best_time(lambda b=buf, e=ev: b.append(e[:APPEND_STEP].shift_time(int(b.latest_t_ns) + 1)), repeats)
         row("EventBuffer", f"append 100 k events to a full {seconds:>2} s buffer", f"{t_app * 1e3:8.2f} ms")
 
 

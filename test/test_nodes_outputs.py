@@ -95,45 +95,55 @@ def test_diagnostic_helpers():
     assert format_value(float("nan")) == "n/a" and format_value(1.23456) == "1.235" and format_value(3) == "3"
 
 
-def test_replay_collector_scores_tracks_against_ground_truth_like_the_offline_harness(store, tmp_path):
-    from had_tracker.evaluation.harness import TrackLog, score_log
+def test_replay_collector_scores_tracks_at_their_estimate_times(store, tmp_path):
+    from had_tracker.evaluation.harness import TrackLog
+    from had_tracker.evaluation.metrics import evaluate_sequence
+    from had_tracker.ros_io.msgs import ns_to_time
 
     collector = ReplayCollector()
-    truth = [(1_000_000_000 + i * 33_000_000, (10.0 + i, 20.0, 30.0, 40.0)) for i in range(10)]
-    collector.add_ground_truth(_ground_truth(store, truth[0][0] - 33_000_000, (0, 0, 0, 0), present=False))
+    t0 = 1_000_000_000
+    truth = [(t0 + i * 33_000_000, (10.0 + i, 20.0, 30.0, 40.0)) for i in range(10)]
+    collector.add_ground_truth(_ground_truth(store, t0 - 33_000_000, (0, 0, 0, 0), present=False))
     for t, box in truth:
         collector.add_ground_truth(_ground_truth(store, t, box))
-    offline = TrackLog("student")
-    for i in range(0, 60):
-        t = truth[0][0] + i * 5_000_000
-        result = _result(t, box=(10.0 + i * 5 / 33, 20.0, 30.0, 40.0))
+    offline = TrackLog("HAD student")
+    for i in range(60):
+        end = t0 + 2_000_000 + i * 5_000_000
+        result = _result(end, box=(10.0 + i * 5 / 33, 20.0, 30.0, 40.0))
+        frame = next((t for t, _ in truth if end - 5_000_000 <= t < end), None)
+        window = make_msg(store, "had_msgs/msg/EventWindow", has_image=frame is not None)
+        window.window_end = ns_to_time(store, end)
+        window.image_offset_ns = 0 if frame is None else frame - end
+        collector.add_window(window)
         collector.add_track(make_track_msg(store, result, "cam"))
-        offline.add(result)
-    assert not collector.add_track(make_track_msg(store, _result(truth[0][0]), "cam"))  # older than the last
+        offline.add(result, end if frame is None else frame)  # what replay_bag logs (estimate_time_ns)
+    assert not collector.add_track(make_track_msg(store, _result(t0 + 2_000_000), "cam"))  # same window again
     assert not collector.add_track(make_track_msg(store, _result(9_000_000_000, target_id=9), "cam"))
+    assert collector.track_log().t_ns == offline.t_ns
 
-    t_gt, boxes, absent = collector.ground_truth()
-    assert len(t_gt) == 10 and not absent.any()  # starts at the first present frame
-    expected = score_log(offline, np.array([t for t, _ in truth]), np.array([b for _, b in truth]), absent)
-
-    json_path, md_path = collector.write(tmp_path, "seq0", {"bag": "synthetic"})
-    report = json.loads(json_path.read_text())
-    overall = report["trackers"]["student"]["overall"]
+    report = collector.write_report(tmp_path, "seq0", {"bag": "synthetic"})
+    gt_t, gt_boxes, absent = collector.gt.arrays(offline.t_ns[0])
+    expected = evaluate_sequence(offline.boxes_at(gt_t), gt_boxes, absent, name="seq0")
+    entry = report["trackers"]["HAD student"]
     assert report["metrics_available"] is True
-    assert overall["success_auc"] == pytest.approx(expected.success_auc)
-    assert report["trackers"]["student"]["timing"]["n_updates"] == 59
-    assert "tracks_out_of_order 1" in " ".join(report["notes"]) and "tracks_other_target 1" in " ".join(report["notes"])
-    assert (tmp_path / "predictions.csv").read_text().count("\n") == 61
-    assert "seq0" in md_path.read_text()
+    assert entry["overall"]["success_auc"] == pytest.approx(expected.success_auc)
+    assert entry["timing"]["n_updates"] == 59
+    notes = " ".join(report["notes"])
+    assert "tracks_duplicate 1" in notes and "tracks_other_target 1" in notes
+    assert (tmp_path / "predictions_had_student.csv").read_text().count("\n") == 61
+    assert {"report.json", "report.md", "gt.csv", "success.png", "precision.png"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    assert json.loads((tmp_path / "report.json").read_text())["title"] == "Replay of seq0"
 
 
 def test_replay_collector_without_ground_truth_still_reports(store, tmp_path):
     collector = ReplayCollector()
     collector.add_track(make_track_msg(store, _result(1_000_000_000), "cam"))
-    json_path, _ = collector.write(tmp_path, "seq", {})
-    report = json.loads(json_path.read_text())
-    assert report["metrics_available"] is False and report["trackers"]["student"]["overall"] is None
-    assert any("no ground truth" in note for note in report["notes"])
+    report = collector.write_report(tmp_path, "seq", {})
+    assert report["metrics_available"] is False and report["trackers"]["HAD student"]["overall"] is None
+    assert any("no ground truth was received" in note for note in report["notes"])
+    assert json.loads((tmp_path / "report.json").read_text())["metrics_available"] is False
 
 
 def test_box_markers_fill_real_marker_fields_and_survive_cdr(store):

@@ -9,37 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from had_tracker.errors import ConfigError
 from had_tracker.events.container import Events
-from had_tracker.models.config import ModelConfig
 from had_tracker.sync.synchronizer import AlignedSample
 from had_tracker.tracking.tracker import Tracker, TrackerConfig, TrackState
+from test.standin_models import DensityModel
 
 W, H = 346, 260
 WINDOW_NS = 5_000_000
-
-
-class DensityModel(nn.Module):
-    """Score = 1 - exp(-events per cell / 20) at each cell; size = the box as the crop factor implies."""
-
-    def __init__(self, kind: str = "student") -> None:
-        super().__init__()
-        self.cfg = ModelConfig(kind=kind)
-        self.calls = 0
-
-    def forward(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.calls += 1
-        search = inputs[-1]
-        counts = torch.expm1(search.abs()).sum(1, keepdim=True)  # undo the log1p of event_tensor
-        pooled = nn.functional.avg_pool2d(counts, self.cfg.patch_size) * self.cfg.patch_size**2
-        score = 1.0 - torch.exp(-pooled / 20.0)
-        f = score.shape[-1]
-        size = torch.full((1, 2, f, f), 1.0 / self.cfg.search_factor)
-        offset = torch.full((1, 2, f, f), 0.5)
-        return {"score_map": score, "size_map": size, "offset_map": offset, "pred_boxes": torch.zeros(1, 4)}
 
 
 def blob_sample(k: int, cx: float | None, cy: float | None, n: int = 400, seed: int = 0, image: bool = False):

@@ -131,7 +131,8 @@ def decode_words(
     dropped = 0
     unknown = 0
     t_ns = (time_high | time_low) * NS_PER_US
-    for i in range(i, n):
+    first = i
+    for i in range(first, n):  # noqa: B020 - numba: i is the word index throughout
         w = words[i]
         code = w >> 12
         if code == ADDR_X:
