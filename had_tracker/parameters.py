@@ -135,6 +135,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "(best_effort accepts reliable and best-effort publishers)", S, choices=RELIABILITY),
     _spec("image_qos_depth", "int", 5, "keep-last depth of the image and camera_info subscriptions (sensor-data "
           "profile: 5)", S, value_range=(1, 1000)),
+    _spec("flush_idle_s", "double", 0.5, "emit every pending window when no event packet arrived for this long "
+          "(wall time: the end of a bag, a paused camera); 0 = never", S, value_range=(0.0, 3600.0)),
     _spec("include_images_in_windows", "bool", True, "put the RGB frame attached to a window into its EventWindow "
           "message (needed for RGB debug images and the teacher; off = events only, smaller messages)", S),
     # --- synchronizer_node: sync.* = SyncConfig (had_tracker/sync/synchronizer.py); times in ns ---------------------
@@ -273,6 +275,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("track_topic", "string", "tracker_node/track", "had_msgs/Track estimates to evaluate", E),
     _spec("ground_truth_topic", "string", "/ground_truth", "had_msgs/GroundTruth of the replayed bag", E),
     _spec("output_dir", "string", "replay_eval", "folder for the report (JSON + Markdown + plots)", E),
+    _spec("bag", "string", "", "path of the replayed bag, recorded in the report", E),
     _spec("sequence_name", "string", "", "name of the sequence in the report; empty = 'ros_replay'", E),
     _spec("idle_timeout_s", "double", 5.0, "write the report and exit after this long (wall time) without new "
           "tracks, once some arrived; 0 = only at shutdown", E, value_range=(0.0, 3600.0)),

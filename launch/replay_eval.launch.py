@@ -119,6 +119,7 @@ def _launch_setup(context, *args, **kwargs):
                     "ground_truth_topic": arg["ground_truth_topic"],
                     "output_dir": os.path.abspath(os.path.expanduser(arg["output_dir"])),
                     "sequence_name": sequence_name,
+                    "bag": bag,
                     "idle_timeout_s": float(arg["idle_timeout_s"]),
                 }
             ),

@@ -95,10 +95,9 @@ def test_diagnostic_helpers():
     assert format_value(float("nan")) == "n/a" and format_value(1.23456) == "1.235" and format_value(3) == "3"
 
 
-def test_replay_collector_scores_tracks_at_their_estimate_times(store, tmp_path):
+def test_replay_collector_scores_tracks_from_their_window_ends(store, tmp_path):
     from had_tracker.evaluation.harness import TrackLog
     from had_tracker.evaluation.metrics import evaluate_sequence
-    from had_tracker.ros_io.msgs import ns_to_time
 
     collector = ReplayCollector()
     t0 = 1_000_000_000
@@ -107,22 +106,18 @@ def test_replay_collector_scores_tracks_at_their_estimate_times(store, tmp_path)
     for t, box in truth:
         collector.add_ground_truth(_ground_truth(store, t, box))
     offline = TrackLog("HAD student")
-    for i in range(60):
-        end = t0 + 2_000_000 + i * 5_000_000
-        result = _result(end, box=(10.0 + i * 5 / 33, 20.0, 30.0, 40.0))
-        frame = next((t for t, _ in truth if end - 5_000_000 <= t < end), None)
-        window = make_msg(store, "had_msgs/msg/EventWindow", has_image=frame is not None)
-        window.window_end = ns_to_time(store, end)
-        window.image_offset_ns = 0 if frame is None else frame - end
-        collector.add_window(window)
+    results = [_result(t0 + 2_000_000 + i * 5_000_000, box=(10.0 + i * 5 / 33, 20.0, 30.0, 40.0)) for i in range(60)]
+    for result in reversed(results):  # arrival order does not matter: the log is rebuilt in window order
         collector.add_track(make_track_msg(store, result, "cam"))
-        offline.add(result, end if frame is None else frame)  # what replay_bag logs (estimate_time_ns)
-    assert not collector.add_track(make_track_msg(store, _result(t0 + 2_000_000), "cam"))  # same window again
+    for result in results:
+        offline.add(result)
+    assert not collector.add_track(make_track_msg(store, results[0], "cam"))  # same window again
     assert not collector.add_track(make_track_msg(store, _result(9_000_000_000, target_id=9), "cam"))
     assert collector.track_log().t_ns == offline.t_ns
 
     report = collector.write_report(tmp_path, "seq0", {"bag": "synthetic"})
     gt_t, gt_boxes, absent = collector.gt.arrays(offline.t_ns[0])
+    assert gt_t[0] == truth[1][0]  # scored from the first estimate on, as replay_bag does
     expected = evaluate_sequence(offline.boxes_at(gt_t), gt_boxes, absent, name="seq0")
     entry = report["trackers"]["HAD student"]
     assert report["metrics_available"] is True

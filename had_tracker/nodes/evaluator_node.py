@@ -1,9 +1,10 @@
 """replay_evaluator: collects the tracker's tracks and the bag's ground truth, writes the evaluation report.
 
-Used by ``replay_eval.launch.py``. It writes the report when no track arrived for ``idle_timeout_s`` of wall
-time (after some did) and then exits, which ends the launch; it also writes it on shutdown (Ctrl-C).
-Subscriptions: ``track_topic`` (had_msgs/Track, reliable depth 1000), ``ground_truth_topic``
-(had_msgs/GroundTruth, best-effort depth 1000: accepts the bag player's reliable or best-effort QoS).
+Used by ``replay_eval.launch.py``; writes the report ``had-tracker replay`` writes (see replay_collector). It
+writes it when no track arrived for ``idle_timeout_s`` of wall time (after some did) and then exits, which ends
+the launch; it also writes it on shutdown (Ctrl-C). Subscriptions: ``track_topic`` (had_msgs/Track, reliable
+depth 1000), ``ground_truth_topic`` (had_msgs/GroundTruth, best-effort depth 1000: accepts the bag player's
+reliable or best-effort QoS).
 """
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ class ReplayEvaluatorNode(Node):
             return
         self._written = True
         name = self.params["sequence_name"] or "ros_replay"
-        source = {"mode": "ros2 replay (replay_eval.launch.py)", "track_topic": self.params["track_topic"]}
-        json_path, md_path = self.collector.write(self.params["output_dir"], name, source)
+        source = {
+            "bag": self.params["bag"] or name,
+            "gt_topic": self.params["ground_truth_topic"],
+            "track_topic": self.params["track_topic"],
+            "mode": "ros2 replay (replay_eval.launch.py)",
+        }
+        report = self.collector.write_report(self.params["output_dir"], name, source)
         print(
-            f"[replay_evaluator] {self.collector.num_tracks} tracks; report: {json_path} and {md_path}",
+            f"[replay_evaluator] {self.collector.num_tracks} tracks, metrics available: "
+            f"{report['metrics_available']}; report: {self.params['output_dir']}/report.md",
             flush=True,
         )
 

@@ -1,9 +1,11 @@
-"""What the replay evaluator node does without ROS: collect tracks and ground truth, score, write the report.
+"""What the replay evaluator node does without ROS: collect tracks and ground truth, write the report.
 
-No rclpy here. Tracks (had_msgs/Track) go into the offline harness' :class:`TrackLog` and are scored with
-:func:`had_tracker.evaluation.harness.score_log` (each ground-truth frame takes the estimate in force at its
-time), so a bag gives the same numbers through ROS as through ``had-tracker replay``. Latency is the
-tracker's wall-time ``latency_ms``, never a difference of header stamps (those stay in the bag's clock).
+No rclpy here. The report is the one ``had-tracker replay`` writes (:func:`had_tracker.evaluation.replay.replay_bag`):
+the same ground-truth handling (:class:`GroundTruthTrack`, scored from the first estimate on), the same estimate
+times (an event tracker's estimate counts from its window end, the ``had_msgs/Track`` stamp; see
+:func:`~had_tracker.evaluation.harness.estimate_time_ns`), the same metrics, plots and file names.
+What ROS cannot give is left out and said so in the notes (the annotated frame strips). Latency is the tracker's
+wall-time ``latency_ms``, never a difference of header stamps (those stay in the bag's clock).
 """
 
 from __future__ import annotations
@@ -11,94 +13,119 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from had_tracker.evaluation.harness import TrackLog, score_log
-from had_tracker.evaluation.metrics import DEFAULT_CONVENTION, summarize
-from had_tracker.evaluation.report import new_report, write_report
+from had_tracker.evaluation.harness import TrackLog
+from had_tracker.evaluation.metrics import DEFAULT_CONVENTION, evaluate_sequence, headline, summarize
+from had_tracker.evaluation.replay import GroundTruthTrack, safe_name
 from had_tracker.ros_io.event_window import track_msg_to_result
-from had_tracker.ros_io.msgs import time_to_ns
 
-MAX_GROUND_TRUTH = 10_000_000  # frames kept; more are dropped and counted
+TRACKER_NAME = "HAD student"  # the name replay_bag gives our tracker
+MAX_TRACKS = 10_000_000
+MAX_GROUND_TRUTH = 10_000_000
 
 
 class ReplayCollector:
     """Tracks and ground-truth boxes of one replayed sequence (one target)."""
 
-    def __init__(self, tracker_name: str = "student") -> None:
-        self.log = TrackLog(tracker_name)
-        self._gt: dict[int, tuple[bool, tuple[float, float, float, float]]] = {}
+    def __init__(self, tracker_name: str = TRACKER_NAME) -> None:
+        self.tracker_name = tracker_name
+        self._results: dict[int, Any] = {}  # window end -> TrackResult
+        self.gt = GroundTruthTrack()
         self.target_id: int | None = None
-        self.dropped = {"tracks_out_of_order": 0, "tracks_other_target": 0, "ground_truth_overflow": 0}
+        self.counts = {"tracks": 0, "gt_messages": 0}
+        self.dropped = {"tracks_duplicate": 0, "tracks_other_target": 0, "tracks_overflow": 0, "gt_overflow": 0}
 
     def add_track(self, msg: Any) -> bool:
-        """Record one had_msgs/Track; False (counted) when it is older than the last or of another target."""
+        """Record one had_msgs/Track; False (counted) for another target, a repeated window or overflow."""
         result = track_msg_to_result(msg)
         if self.target_id is None:
             self.target_id = int(result.target_id)
         elif int(result.target_id) != self.target_id:
             self.dropped["tracks_other_target"] += 1
             return False
-        if self.log.t_ns and int(result.window_end_ns) <= self.log.t_ns[-1]:
-            self.dropped["tracks_out_of_order"] += 1
+        end = int(result.window_end_ns)
+        if end in self._results:
+            self.dropped["tracks_duplicate"] += 1
             return False
-        self.log.add(result)
+        if len(self._results) >= MAX_TRACKS:
+            self.dropped["tracks_overflow"] += 1
+            return False
+        self._results[end] = result
+        self.counts["tracks"] += 1
         return True
 
     def add_ground_truth(self, msg: Any) -> None:
-        """Record one had_msgs/GroundTruth (the latest message for a stamp wins)."""
-        if len(self._gt) >= MAX_GROUND_TRUTH:
-            self.dropped["ground_truth_overflow"] += 1
+        """Record one had_msgs/GroundTruth."""
+        if len(self.gt.t_ns) >= MAX_GROUND_TRUTH:
+            self.dropped["gt_overflow"] += 1
             return
-        box = (float(msg.box.x), float(msg.box.y), float(msg.box.width), float(msg.box.height))
-        self._gt[time_to_ns(msg.header.stamp)] = (bool(msg.present), box)
+        self.counts["gt_messages"] += 1
+        self.gt.add(msg)
 
     @property
     def num_tracks(self) -> int:
         """Tracks recorded."""
-        return len(self.log)
+        return len(self._results)
 
-    def ground_truth(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(t_ns, boxes (N, 4), absent)`` from the first present frame on, in time order."""
-        stamps = np.array(sorted(self._gt), dtype=np.int64)
-        if not len(stamps):
-            return stamps, np.zeros((0, 4)), np.zeros(0, bool)
-        present = np.array([self._gt[int(t)][0] for t in stamps], dtype=bool)
-        boxes = np.array([self._gt[int(t)][1] for t in stamps], dtype=np.float64).reshape(-1, 4)
-        if not present.any():
-            return stamps[:0], boxes[:0], present[:0]
-        first = int(np.argmax(present))
-        return stamps[first:], boxes[first:], ~present[first:]
+    def track_log(self) -> TrackLog:
+        """The tracks in window order as a TrackLog, each valid from its window end."""
+        log = TrackLog(self.tracker_name)
+        for end in sorted(self._results):
+            log.add(self._results[end], end)
+        return log
 
-    def build_report(
-        self, sequence_name: str, source: dict[str, Any], convention: str = DEFAULT_CONVENTION
+    def write_report(
+        self,
+        out_dir: str | Path,
+        bag_name: str,
+        source: dict[str, Any],
+        convention: str = DEFAULT_CONVENTION,
+        title: str | None = None,
     ) -> dict[str, Any]:
-        """The evaluation report (``had_tracker.evaluation.report`` layout) of what was collected."""
-        report = new_report(f"had_tracker replay: {sequence_name}", convention, source)
-        gt_t, gt_boxes, absent = self.ground_truth()
-        entry: dict[str, Any] = {"overall": None, "per_sequence": [], "timing": self.log.timing(), "files": {}}
-        if len(self.log) and len(gt_t):
-            result = score_log(self.log, gt_t, gt_boxes, absent, convention=convention, name=sequence_name)
-            entry["overall"] = summarize([result], convention)
-            entry["per_sequence"] = [{"name": sequence_name, **result.scalars()}]
-            report["metrics_available"] = True
-        elif not len(gt_t):
-            report["notes"].append("no ground truth was received: metrics are unavailable")
-        if not len(self.log):
-            report["notes"].append("no tracks were received: check that the tracker was initialised")
+        """Write predictions, ground truth, plots and ``report.json``/``report.md`` into ``out_dir``; return the report."""
+        from had_tracker.evaluation.plots import plot_precision, plot_success
+        from had_tracker.evaluation.report import new_report, write_report
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = new_report(title or f"Replay of {bag_name}", convention, source)
+        report["replay"] = {**self.counts, **{f"dropped_{k}": v for k, v in self.dropped.items()}}
+        files: dict[str, str] = {}
+        log = self.track_log()
+        start_ns = log.t_ns[0] if len(log) else None
+        gt_t, gt_boxes, gt_absent = self.gt.arrays(start_ns)
+        if len(gt_t):
+            rows = ["t_ns,x,y,w,h,present"] + [
+                f"{t},{','.join(repr(float(v)) for v in b)},{int(not a)}"
+                for t, b, a in zip(gt_t, gt_boxes, gt_absent, strict=True)
+            ]
+            (out_dir / "gt.csv").write_text("\n".join(rows) + "\n")
+            files["ground_truth"] = "gt.csv"
+        metrics_ok = len(gt_t) > 0
+        entry: dict[str, Any] = {"timing": log.timing(), "overall": None, "per_sequence": []}
+        entry["files"] = {"predictions": log.save(out_dir / f"predictions_{safe_name(self.tracker_name)}.csv").name}
+        summaries = {}
+        if not len(log):
+            report["notes"].append(f"{self.tracker_name}: never started (no track received)")
+        elif metrics_ok:
+            result = evaluate_sequence(log.boxes_at(gt_t), gt_boxes, gt_absent, convention=convention, name=bag_name)
+            summary = summarize([result], convention)
+            summaries[self.tracker_name] = summary
+            entry["overall"] = headline(summary)
+            entry["per_sequence"] = [{"name": bag_name, **result.scalars()}]
+            entry["curves"] = {k: v for k, v in summary.items() if isinstance(v, list)}
+        report["trackers"][self.tracker_name] = entry
+        report["metrics_available"] = bool(summaries)
+        if not metrics_ok:
+            why = "no ground truth was received" if not self.gt.t_ns else "no ground truth after the start"
+            report["notes"].append(f"Metrics unavailable: {why}; predictions and timing only.")
         if any(self.dropped.values()):
             report["notes"].append("dropped: " + ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v))
-        report["trackers"][self.log.name] = entry
+        report["notes"].append("ROS replay: annotated frame strips are not written (see ~/debug_image instead).")
+        if summaries:
+            files["success_plot"] = plot_success(summaries, out_dir / "success.png", f"Success — {bag_name}").name
+            files["precision_plot"] = plot_precision(
+                summaries, out_dir / "precision.png", f"Precision — {bag_name}"
+            ).name
+        report["files"] = files
+        write_report(report, out_dir)
         return report
-
-    def write(
-        self, out_dir: str | Path, sequence_name: str, source: dict[str, Any], convention: str = DEFAULT_CONVENTION
-    ) -> tuple[Path, Path]:
-        """Write predictions (CSV, full float precision) and the report (JSON + Markdown) into ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        report = self.build_report(sequence_name, source, convention)
-        predictions = self.log.save(out / "predictions.csv")
-        report["trackers"][self.log.name]["files"]["predictions"] = predictions.name
-        report["files"]["predictions"] = predictions.name
-        return write_report(report, out)

@@ -65,6 +65,7 @@ class TrackingSession:
         self.inits = 0
         self.failed_inits = 0
         self.last_error = ""
+        self._ground_truth_used = False
 
     def image_size(self) -> tuple[int, int] | None:
         """(width, height) of the newest window, when one arrived."""
@@ -89,12 +90,29 @@ class TrackingSession:
             when = "the next window"
         return True, f"accepted target {request.target_id} ({request.source}); tracking starts with {when}"
 
+    def offer_ground_truth(
+        self, present: bool, box_xywh: Any, target_id: int, stamp_ns: int
+    ) -> tuple[bool, str] | None:
+        """Replay protocol: the first present ground-truth box starts the target (again after a reset).
+
+        Returns the request's ``(accepted, message)``, or None when the box was not used (absent target, already
+        tracking, a request pending, or ground truth already used since the last reset).
+        """
+        if self._ground_truth_used or not present or self.active or self.pending is not None:
+            return None
+        accepted, message = self.request_init(
+            InitRequest(tuple(box_xywh), int(target_id), int(stamp_ns), "ground_truth")
+        )
+        self._ground_truth_used = accepted
+        return accepted, message
+
     def reset(self) -> None:
         """Stop tracking and forget the target and any pending request (the event history is kept)."""
         self.tracker.reset()
         self.pending = None
         self.active = False
         self.init_source = ""
+        self._ground_truth_used = False
 
     def process(self, sample: Any) -> list[Any]:
         """Feed one window: the TrackResults it produced (none while idle).

@@ -10,6 +10,7 @@ Publications: ``~/windows`` (had_msgs/EventWindow, reliable, depth 10), ``/diagn
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from rclpy.node import Node
@@ -67,6 +68,7 @@ class SynchronizerNode(Node):
         self._rates = {name: RateMeter() for name in ("events", "images", "windows")}
         self._input_errors = {"event_packets": 0, "images": 0, "camera_infos": 0}
         self._warn = Throttle(5.0)
+        self._last_packet_wall: float | None = None  # monotonic time of the newest packet; None once flushed
 
         self._windows_pub = self.create_publisher(EventWindow, "~/windows", output_qos())
         event_type = import_message(self.params["event_msg_type"])
@@ -78,6 +80,8 @@ class SynchronizerNode(Node):
             self.create_subscription(CameraInfo, self.params["camera_info_topic"], self._on_camera_info, image_qos)
         self._diagnostics = DiagnosticsPublisher(self)
         wall_timer(self, self.params["diagnostics_period_s"], self._publish_diagnostics)
+        if self.params["flush_idle_s"] > 0:
+            wall_timer(self, min(0.1, self.params["flush_idle_s"]), self._flush_when_idle)
         self.get_logger().info(
             f"events: {self._stream} ({self.params['event_msg_type']}), images: {self.params['image_topic'] or 'off'}, "
             f"policy {self.synchronizer.config.policy}, clock {self.synchronizer.config.clock} -> "
@@ -87,6 +91,7 @@ class SynchronizerNode(Node):
     # --- callbacks: convert, call the core, publish -------------------------------------------------------------------
     def _on_events(self, msg: Any) -> None:
         self._rates["events"].tick()
+        self._last_packet_wall = time.monotonic()
         try:
             self.synchronizer.add_event_packet(msg, stream=self._stream)
         except HadTrackerError as exc:
@@ -111,8 +116,15 @@ class SynchronizerNode(Node):
         except (HadTrackerError, ValueError) as exc:
             self._count_error("camera_infos", f"ignored a CameraInfo: {exc}")
 
-    def _publish_windows(self) -> None:
-        for sample in self.synchronizer.poll():
+    def _flush_when_idle(self) -> None:
+        """No packet for flush_idle_s (bag ended, camera paused): emit what is pending, once per silence."""
+        if self._last_packet_wall is None or time.monotonic() - self._last_packet_wall < self.params["flush_idle_s"]:
+            return
+        self._last_packet_wall = None
+        self._publish_windows(flush=True)
+
+    def _publish_windows(self, flush: bool = False) -> None:
+        for sample in self.synchronizer.flush() if flush else self.synchronizer.poll():
             msg = EventWindow()
             sample_to_window_msg(sample, msg, include_image=self.params["include_images_in_windows"])
             self._windows_pub.publish(msg)

@@ -64,7 +64,6 @@ class TrackerNode(Node):
         self._dropped_events = 0
         self._window_errors = 0
         self._last_result: Any = None
-        self._ground_truth_used = False
         self._warn = Throttle(5.0)
         self._debug_throttle = self._make_debug_throttle(self.params["debug_image_max_rate_hz"])
 
@@ -120,11 +119,12 @@ class TrackerNode(Node):
         self._request(InitRequest((msg.x, msg.y, msg.width, msg.height), self.params["init_target_id"], 0, "topic"))
 
     def _on_ground_truth(self, msg: GroundTruth) -> None:
-        if self._ground_truth_used or not msg.present or self.session.active or self.session.pending is not None:
-            return
         box = (msg.box.x, msg.box.y, msg.box.width, msg.box.height)
-        request = InitRequest(box, int(msg.target_id), stamp_to_ns(msg.header.stamp), "ground_truth")
-        self._ground_truth_used = self._request(request)[0]
+        outcome = self.session.offer_ground_truth(msg.present, box, msg.target_id, stamp_to_ns(msg.header.stamp))
+        if outcome is not None:
+            (self.get_logger().info if outcome[0] else self.get_logger().warning)(f"ground truth: {outcome[1]}")
+            if not outcome[0]:
+                self._failed_inits_logged = self.session.failed_inits
 
     def _on_start_tracking(self, request: StartTracking.Request, response: StartTracking.Response) -> Any:
         box = (request.box.x, request.box.y, request.box.width, request.box.height)
@@ -135,7 +135,6 @@ class TrackerNode(Node):
 
     def _on_reset(self, request: ResetTracker.Request, response: ResetTracker.Response) -> Any:
         self.session.reset()
-        self._ground_truth_used = False
         self._last_result = None
         response.success, response.message = True, "tracker reset; waiting for a new target"
         self.get_logger().info(response.message)
