@@ -129,3 +129,19 @@ def test_check_box_without_an_image_size_only_checks_the_box_itself():
     assert check_box(np.array([-5.0, -5.0, 10.0, 10.0])) == (-5.0, -5.0, 10.0, 10.0)
     with pytest.raises(ValueError, match="4 finite numbers"):
         check_box([1.0, 2.0, 3.0])
+
+
+def test_ground_truth_starts_the_target_once_until_a_reset():
+    tracker = RecordingTracker()
+    session = TrackingSession(tracker)
+    stamp = _sample(2).window_start_ns
+    assert session.offer_ground_truth(False, (0, 0, 0, 0), 4, stamp - WINDOW_NS) is None  # absent: not used
+    accepted, _ = session.offer_ground_truth(True, (5, 6, 7, 8), 4, stamp)
+    assert accepted
+    assert session.offer_ground_truth(True, (9, 9, 9, 9), 4, stamp + 1) is None  # pending: later boxes ignored
+    results = [session.process(_sample(i)) for i in range(4)]
+    assert results == [[], [], [("init", 2)], [("update", 3)]]
+    assert session.offer_ground_truth(True, (9, 9, 9, 9), 4, stamp + 10 * WINDOW_NS) is None  # tracking
+    session.reset()
+    accepted, _ = session.offer_ground_truth(True, (1, 2, 3, 4), 4, 0)
+    assert accepted and session.pending.box_xywh == (1.0, 2.0, 3.0, 4.0)
