@@ -134,7 +134,7 @@ def test_check_box_without_an_image_size_only_checks_the_box_itself():
 def test_ground_truth_starts_the_target_once_until_a_reset():
     tracker = RecordingTracker()
     session = TrackingSession(tracker)
-    stamp = _sample(2).window_start_ns
+    stamp = _sample(2).window_start_ns + 1  # inside window 2 (a box is valid at the end of its window)
     assert session.offer_ground_truth(False, (0, 0, 0, 0), 4, stamp - WINDOW_NS) is None  # absent: not used
     accepted, _ = session.offer_ground_truth(True, (5, 6, 7, 8), 4, stamp)
     assert accepted
