@@ -5,12 +5,14 @@ MIL ships with the main ``opencv-python(-headless)`` package; CSRT and KCF need 
 need weights that are never downloaded). Each runs on one modality of an aligned sample:
 
 * ``rgb``: the sample's RGB frame (the latest one seen when a window carries none);
-* ``events``: an event count image of the window (grey: 0 = no event, brighter = more events), the
-  simplest "event frame" a user would feed to a frame tracker.
+* ``events``: an event count image (grey: 0 = no event, brighter = more events) of the events since the
+  previous update, made every ``event_frame_ns`` (default 20 ms, i.e. 50 Hz): the simplest "event frame"
+  a user would feed to a frame tracker.
 
-An RGB baseline updates only on windows that carry a new frame; other windows repeat its last box (marked
-``search_mode="reused"``, left out of its FPS and latency). Boxes go to OpenCV as integer rectangles (its API), come back as floats; when OpenCV reports a failure the
-previous box is kept and the confidence is 0. MIL draws its samples from OpenCV-internal random state, so two
+An RGB baseline updates only on windows that carry a new frame, an event baseline once its event frame is
+complete; other windows repeat the last box (marked ``search_mode="reused"``, left out of FPS and latency).
+Boxes go to OpenCV as integer rectangles (its API) and come back as floats; when OpenCV reports a failure
+the previous box is kept and the confidence is 0. MIL draws its samples from OpenCV-internal random state, so two
 runs in one process can differ slightly (the first run of a process is repeatable).
 """
 
@@ -76,7 +78,7 @@ def event_count_image(events: Any, width: int, height: int, gain: float = 64.0) 
 class OpenCVBaseline:
     """One OpenCV single-object tracker on RGB frames or event count images (see the module docstring)."""
 
-    def __init__(self, kind: str = "mil", modality: str = "rgb") -> None:
+    def __init__(self, kind: str = "mil", modality: str = "rgb", event_frame_ns: int = 20_000_000) -> None:
         if kind not in KINDS or modality not in MODALITIES:
             raise ConfigError(f"baseline kind must be one of {KINDS} and modality one of {MODALITIES}")
         factory = _factory(kind)
@@ -93,25 +95,51 @@ class OpenCVBaseline:
         self._box: np.ndarray | None = None
         self._last_rgb: np.ndarray | None = None
         self._pending = False  # initialized, waiting for a first RGB frame
+        self.event_frame_ns = int(event_frame_ns)
+        self._chunks: list[Any] = []  # events since the last event frame (bounded by event_frame_ns)
+        self._frame_start_ns: int | None = None
         self.state = TrackState.INITIALIZING
 
-    def _image(self, sample: Any) -> np.ndarray | None:
+    def _image(self, sample: Any, force: bool = False) -> np.ndarray | None:
+        """The image to track on now, or None (RGB: no frame seen yet; events: frame not complete)."""
         import cv2
 
         if self.modality == "events":
-            return event_count_image(sample.events, sample.width, sample.height)
+            return self._event_frame(sample, force)
         if sample.image is not None:
             self._last_rgb = cv2.cvtColor(np.ascontiguousarray(sample.image), cv2.COLOR_RGB2BGR)
         return self._last_rgb
 
+    def _event_frame(self, sample: Any, force: bool) -> np.ndarray | None:
+        from had_tracker.events.container import Events
+
+        end = int(sample.window_end_ns)
+        if self._frame_start_ns is None:
+            self._frame_start_ns = int(sample.window_start_ns)
+        if sample.events is not None and len(sample.events):
+            self._chunks.append(sample.events)
+        if not force and end - self._frame_start_ns < self.event_frame_ns:
+            return None
+        events = Events.concatenate(self._chunks).slice_time(end - self.event_frame_ns, end)
+        self._chunks, self._frame_start_ns = [], end
+        return event_count_image(events, sample.width, sample.height)
+
     def push(self, sample: Any) -> None:
-        """See a window without tracking (keeps the latest RGB frame for the start)."""
+        """See a window without tracking (keeps the latest RGB frame / recent events for the start)."""
         if self.modality == "rgb":
             self._image(sample)
+            return
+        if sample.events is not None and len(sample.events):
+            self._chunks.append(sample.events)
+        # keep only what the first event frame can use
+        cutoff = int(sample.window_end_ns) - self.event_frame_ns
+        self._chunks = [c for c in self._chunks if len(c) and int(c.t[-1]) >= cutoff]
+        self._frame_start_ns = None
 
     def reset(self) -> None:
         """Forget the target."""
         self._tracker, self._box, self._pending = None, None, False
+        self._chunks, self._frame_start_ns = [], None
         self.state = TrackState.INITIALIZING
 
     def initialize(self, sample: Any, box_xywh: Any, target_id: int = 0) -> TrackResult:
@@ -124,7 +152,7 @@ class OpenCVBaseline:
         box = validate_box(box_xywh)
         self._tracker, self._box, self._pending = None, box, True
         self.state = TrackState.INITIALIZING
-        image = self._image(sample)
+        image = self._image(sample, force=True)
         if image is not None:
             self._start(image, box)
         return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0)
@@ -142,14 +170,13 @@ class OpenCVBaseline:
             raise RuntimeError(f"{self.name}: update called before initialize")
         t0 = time.perf_counter()
         if self._pending:
-            image = self._image(sample)
+            image = self._image(sample, force=True)
             if image is not None:
                 self._start(image, self._box)
             return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0)
-        if self.modality == "rgb" and sample.image is None:
-            # no new frame in this window: the frame tracker has nothing new to look at
+        image = None if self.modality == "rgb" and sample.image is None else self._image(sample)
+        if image is None:  # no new frame / event frame not complete: nothing new to look at
             return self._result(sample, 1.0 if self.state == TrackState.TRACKING else 0.0, t0, mode=REUSED)
-        image = self._image(sample)
         ok, rect = self._tracker.update(image)
         if ok and rect[2] > 0 and rect[3] > 0:
             self._box = np.asarray(rect, dtype=np.float64)
