@@ -54,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ladder.add_argument("--teacher-steps", type=int, default=None)
     ladder.add_argument("--student-steps", type=int, default=None)
     ladder.add_argument("--jobs", type=int, default=2, help="students trained in parallel (one thread each)")
-    ladder.add_argument("--threads", type=int, default=2, help="threads for the teacher run")
+    ladder.add_argument(
+        "--threads", type=int, default=1, help="threads for the teacher run (1 is fastest on a busy CPU)"
+    )
     ladder.add_argument("--seed", type=int, default=0)
     ladder.set_defaults(func=_ladder)
 

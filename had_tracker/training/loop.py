@@ -248,6 +248,8 @@ def train(
         if bar is not None:
             bar.update(1)
         done = step + 1
+        if ctx.is_main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
+            _save_state(last_path, step_module, model_cfg, optimizer, schedule, done, extra_common)
         if done % cfg.log_every == 0 or done == cfg.steps:
             n = cfg.log_every if done % cfg.log_every == 0 else done % cfg.log_every
             means = {k: v / n for k, v in sums.items()}
@@ -264,8 +266,6 @@ def train(
                         )
                 if on_log is not None:
                     on_log(done, means)
-        if ctx.is_main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
-            _save_state(last_path, step_module, model_cfg, optimizer, schedule, done, extra_common)
     final = out_dir / FINAL_CHECKPOINT
     if ctx.is_main:
         seconds = time.perf_counter() - t_start
