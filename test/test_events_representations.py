@@ -60,15 +60,6 @@ def test_count_frame_full_sensor_counts_each_polarity():
     np.testing.assert_array_equal(frame, expect)
 
 
-def test_count_frame_equals_tonic_frame():
-    tonic = pytest.importorskip("tonic.functional")
-    ev = random_events(n=2000)
-    s = np.zeros(len(ev), dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
-    s["x"], s["y"], s["t"], s["p"] = ev.x, ev.y, ev.t, ev.p
-    expect = tonic.to_frame_numpy(s, (64, 48, 2), n_event_bins=1)[0]
-    np.testing.assert_array_equal(count_frame(ev), expect)
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     bins=st.integers(1, 6),

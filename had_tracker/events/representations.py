@@ -27,7 +27,7 @@ Crop = tuple[float, float, float, float]
 
 
 @njit(cache=True, nogil=True)
-def _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out):
+def _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, identity, out):
     """Accumulate events into ``out`` (C, H, W): bilinear in time over ``num_bins``, nearest/bilinear in space."""
     height = out.shape[1]
     width = out.shape[2]
@@ -44,6 +44,14 @@ def _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy,
         else:
             c0 = b0
             val = 1.0 if p[i] else -1.0
+        if identity:  # full sensor at native resolution: the event's own pixel
+            iu = np.int64(x[i])
+            iv = np.int64(y[i])
+            if iu < width and iv < height:
+                out[c0, iv, iu] += val * (1.0 - fb)
+                if fb > 0.0 and b0 < last_bin:
+                    out[c0 + 1, iv, iu] += val * fb
+            continue
         u = (x[i] + 0.5 - x0) * sx - 0.5
         v = (y[i] + 0.5 - y0) * sy - 0.5
         if bilinear:
@@ -108,6 +116,11 @@ def _geometry(events: Events, crop: Crop | None, out_hw: tuple[int, int] | None)
     return x0, y0, w / cw, h / ch, h, w
 
 
+def _is_identity(x0: float, y0: float, sx: float, sy: float) -> bool:
+    """True when the mapping is the identity (output pixel = event pixel, no splatting needed)."""
+    return x0 == 0.0 and y0 == 0.0 and sx == 1.0 and sy == 1.0
+
+
 def _arrays(events: Events) -> tuple[np.ndarray, ...]:
     return (
         np.ascontiguousarray(events.t, np.int64),
@@ -128,7 +141,7 @@ def count_frame(
     out = np.zeros((2, h, w), np.float32)
     if len(events):
         t, x, y, p = _arrays(events)
-        _splat(t, x, y, p, 0, 0.0, 1, True, x0, y0, sx, sy, bilinear, out)
+        _splat(t, x, y, p, 0, 0.0, 1, True, x0, y0, sx, sy, bilinear, _is_identity(x0, y0, sx, sy), out)
     return out
 
 
@@ -164,7 +177,8 @@ def voxel_grid(
     if t1 == t0:  # a zero-length window: keep only events exactly at t0, all in bin 0
         keep = t == t0
         t, x, y, p = t[keep], x[keep], y[keep], p[keep]
-    _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out)
+    identity = _is_identity(x0, y0, sx, sy)
+    _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, identity, out)
     return out
 
 
