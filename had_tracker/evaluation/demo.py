@@ -59,6 +59,7 @@ def run_demo(
     model: str | None = None,
     baselines: tuple[str, ...] = ("mil", "mil-events", "kcf", "csrt"),
     threads: int = 2,
+    size: tuple[int, int] = (DEMO_WIDTH, DEMO_HEIGHT),
 ) -> dict[str, Any]:
     """Run the whole demo; return the replay report (with ``report["demo"]`` timings and the bag path).
 
@@ -82,7 +83,7 @@ def run_demo(
         shutil.rmtree(bag_path)
 
     t0 = time.perf_counter()
-    recording = generate_sequence(demo_config(duration_s), seed=seed, name=f"demo_{seed}")
+    recording = generate_sequence(demo_config(duration_s, *size), seed=seed, name=f"demo_{seed}")
     sequence = recording.aligned()
     t_generate = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -139,7 +140,7 @@ def format_table(report: dict[str, Any]) -> str:
         auc = o.get("success_auc")
         if not name.startswith("HAD") and auc is not None and auc > best_auc:
             best_baseline, best_auc = name, auc
-    header = f"{'tracker':<26} {'SR(AUC)':>8} {'PR@20':>7} {'NPR@.2':>7} {'OP50':>6} {'FPS':>7}"
+    header = f"{'tracker':<30} {'SR(AUC)':>8} {'PR@20':>7} {'NPR@.2':>7} {'OP50':>6} {'FPS':>7}"
     rows.append(header)
     rows.append("-" * len(header))
 
@@ -151,7 +152,7 @@ def format_table(report: dict[str, Any]) -> str:
         fps = (t.get("timing") or {}).get("fps")
         label = name + (" (best baseline)" if name == best_baseline else "")
         rows.append(
-            f"{label:<26} {fmt(o.get('success_auc'), 8)} {fmt(o.get('precision_20'), 7)} "
+            f"{label:<30} {fmt(o.get('success_auc'), 8)} {fmt(o.get('precision_20'), 7)} "
             f"{fmt(o.get('norm_precision_20'), 7)} {fmt(o.get('op50'), 6)} {fmt(fps, 7)}"
         )
     return "\n".join(rows)
