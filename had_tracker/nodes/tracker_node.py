@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -162,6 +163,11 @@ class TrackerNode(Node):
     # --- outputs --------------------------------------------------------------------------------------------------------
     def _publish_results(self, results: list, frame_id: str, latency_ms: float) -> None:
         for result in results:
+            if not (np.all(np.isfinite(result.box_xywh)) and np.isfinite(result.score)):
+                self._window_errors += 1  # never publish NaN boxes; counted in diagnostics (window_errors)
+                if self._warn.ready():
+                    self.get_logger().warning(f"tracker returned a non-finite estimate at {result.window_end_ns} ns")
+                continue
             track = result_to_track_msg(result, Track(), frame_id)
             track.latency_ms = float(latency_ms)
             self._track_pub.publish(track)
