@@ -5,8 +5,9 @@ Steps (all offline, nothing downloaded):
 1. generate a short synthetic RGB+event sequence (``had_tracker.data.synthetic``): fast, abrupt motion,
    a moving background, low light with a bright spot (so the RGB frames are dark, blurred and partly
    blown out while the events still see the edges);
-2. write it as a rosbag2 bag as the drivers would record it (evt3 EventPacket stream on the sensor clock,
-   rgb8 Images, had_msgs/GroundTruth; :mod:`had_tracker.evaluation.sequence_bag`);
+2. write it as a rosbag2 bag of raw sensor streams as the drivers would record them
+   (:func:`had_tracker.data.writers.write_bag`: evt3 EventPacket stream on the sensor clock with host
+   stamps, rgb8 Images + CameraInfo, had_msgs/GroundTruth on ``/ground_truth``);
 3. replay the bag through the same Synchronizer + Tracker the ROS nodes run
    (:func:`had_tracker.evaluation.replay.replay_bag`), with the shipped student and the OpenCV
    baselines (MIL on RGB and on event frames; CSRT/KCF too when opencv-contrib is installed);
@@ -68,26 +69,22 @@ def run_demo(
     import torch
 
     from had_tracker.data.synthetic.generator import generate_sequence
+    from had_tracker.data.writers import write_bag
     from had_tracker.evaluation.baselines import available_baselines, parse_baseline_name
     from had_tracker.evaluation.replay import replay_bag
-    from had_tracker.evaluation.sequence_bag import write_sequence_bag
 
     torch.set_num_threads(max(1, int(threads)))
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     bag_path = out_dir / "demo_bag"
-    if bag_path.exists():
-        import shutil
-
-        shutil.rmtree(bag_path)
 
     t0 = time.perf_counter()
     recording = generate_sequence(demo_config(duration_s, *size), seed=seed, name=f"demo_{seed}")
     sequence = recording.aligned()
     t_generate = time.perf_counter() - t0
     t0 = time.perf_counter()
-    write_sequence_bag(sequence, bag_path)
+    write_bag(recording, bag_path, overwrite=True)
     t_bag = time.perf_counter() - t0
 
     names: list[str] = []
@@ -109,6 +106,7 @@ def run_demo(
         out_dir,
         tracker_names=names,
         model=model,
+        gt_topic="/ground_truth",  # the frame-rate ground truth (the bag also has /ground_truth_hr)
         title="had-tracker demo: fast motion and harsh light (synthetic bag)",
     )
     t_replay = time.perf_counter() - t0
