@@ -50,6 +50,7 @@ ARGUMENTS = (
     ("start_delay_s", "5.0", "wall time to wait for the nodes (model loading) before playing the bag"),
     ("idle_timeout_s", "5.0", "evaluator: write the report after this long without tracks"),
     ("shutdown_grace_s", "60.0", "after the bag ends, stop everything after this long even without a report"),
+    ("shutdown_when_done", "true", "end the launch when the evaluator has written its report (false: keep running)"),
 )
 
 
@@ -131,11 +132,11 @@ def _launch_setup(context, *args, **kwargs):
         output="screen",
         name="bag_play",
     )
+    actions = [synchronizer, tracker, evaluator, TimerAction(period=float(arg["start_delay_s"]), actions=[play])]
+    if arg["shutdown_when_done"].strip().lower() not in ("true", "1", "yes", "on"):
+        return actions
     return [
-        synchronizer,
-        tracker,
-        evaluator,
-        TimerAction(period=float(arg["start_delay_s"]), actions=[play]),
+        *actions,
         # The evaluator exits after writing its report: that ends the replay.
         RegisterEventHandler(
             OnProcessExit(
