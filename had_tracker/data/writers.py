@@ -112,10 +112,9 @@ def write_folder(recording: SyntheticRecording, out_dir: str | Path, overwrite: 
         (tmp / "start_end_index.txt").write_text(f"1,{len(seq)}\n")
         times = np.stack([seq.frame_t_ns, seq.exposure_start_ns, seq.exposure_end_ns], axis=1)
         np.savetxt(tmp / "frame_times.txt", times, fmt="%d", delimiter=",")
-        hr = np.column_stack([seq.gt_hr_t_ns, seq.gt_hr_boxes, ~seq.gt_hr_absent])
         with open(tmp / "groundtruth_hr.txt", "w") as fh:
-            for row in hr:
-                fh.write(f"{int(row[0])},{row[1]:.4f},{row[2]:.4f},{row[3]:.4f},{row[4]:.4f},{int(row[5])}\n")
+            for t, (x, y, w, h), absent in zip(seq.gt_hr_t_ns, seq.gt_hr_boxes, seq.gt_hr_absent, strict=True):
+                fh.write(f"{int(t)},{x:.4f},{y:.4f},{w:.4f},{h:.4f},{int(not absent)}\n")
         (tmp / "metadata.json").write_text(json.dumps(_metadata(recording), indent=1))
         _replace_atomically(tmp, final, overwrite)
     except BaseException:

@@ -233,7 +233,7 @@ def read_synthetic_folder(seq_dir: Path) -> TrackingSequence:
     event_paths = list_images(seq_dir / f"{name}_dvs") if (seq_dir / f"{name}_dvs").is_dir() else None
     boxes = read_boxes(seq_dir / "groundtruth.txt")
     present = read_flags(seq_dir / "absent.txt")
-    times = np.loadtxt(seq_dir / "frame_times.txt", delimiter=",", dtype=np.int64, ndmin=2)
+    times = _int_table(seq_dir / "frame_times.txt", 3)
     meta_file = seq_dir / "metadata.json"
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     with np.load(seq_dir / "events.npz") as z:
@@ -245,9 +245,10 @@ def read_synthetic_folder(seq_dir: Path) -> TrackingSequence:
     hr_t = hr_boxes = hr_absent = None
     hr_file = seq_dir / "groundtruth_hr.txt"
     if hr_file.is_file():
-        hr = np.loadtxt(hr_file, delimiter=",", ndmin=2)
-        hr_t = np.loadtxt(hr_file, delimiter=",", usecols=0, dtype=np.int64, ndmin=1)
-        hr_boxes, hr_absent = hr[:, 1:5], hr[:, 5] == 0
+        rows = [line.split(",") for line in hr_file.read_text().splitlines() if line.strip()]
+        hr_t = np.array([int(r[0]) for r in rows], np.int64)  # exact ns: no float round trip
+        hr = np.array([[float(v) for v in r[1:6]] for r in rows], np.float64).reshape(-1, 5)
+        hr_boxes, hr_absent = hr[:, :4], hr[:, 4] == 0
     width, height = _image_size(frames)
     return TrackingSequence(
         name=name,
@@ -271,6 +272,19 @@ def read_synthetic_folder(seq_dir: Path) -> TrackingSequence:
             "path": str(seq_dir),
         },
     )
+
+
+def _int_table(path: Path, columns: int) -> np.ndarray:
+    """Comma-separated integer rows parsed exactly (int64 ns values exceed float precision)."""
+    if not path.is_file():
+        raise DatasetError(f"missing file {path}")
+    try:
+        rows = [[int(v) for v in line.split(",")] for line in path.read_text().splitlines() if line.strip()]
+    except ValueError as exc:
+        raise DatasetError(f"{path}: expected integers: {exc}") from exc
+    if any(len(r) != columns for r in rows):
+        raise DatasetError(f"{path}: expected {columns} columns per row")
+    return np.asarray(rows, np.int64).reshape(-1, columns)
 
 
 def _is_synthetic(path: Path) -> bool:
