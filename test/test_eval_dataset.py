@@ -1,6 +1,5 @@
 """``eval dataset``: a tracker over several sequences in a process pool, per-attribute report."""
 
-import functools
 import json
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 
 from had_tracker.cli import main
 from had_tracker.errors import ConfigError
-from had_tracker.evaluation.baselines import OpenCVBaseline
 from had_tracker.evaluation.dataset_eval import evaluate_dataset, evaluate_sequences
 from had_tracker.tracking.result import TrackResult, TrackState
 from test.test_eval_harness import moving_square_sequence
@@ -58,12 +56,6 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     assert len(lines) == 16 and len(lines[0].split(",")) == 5
     data = json.loads((tmp_path / "pool" / "report.json").read_text())
     assert data["files"]["success_plot"] == "success.png" and (tmp_path / "pool" / "success.png").exists()
-
-
-def test_an_opencv_baseline_runs_through_the_dataset_harness(tmp_path):
-    factory = functools.partial(OpenCVBaseline, "mil", "rgb")
-    report = evaluate_sequences(lambda: three_sequences()[:1], factory, tmp_path, "MIL", workers=1, progress=False)
-    assert report["overall"]["n_frames"] == 16 and report["trackers"]["MIL"]["timing"]["fps"] > 0
 
 
 def test_dataset_command_errors(tmp_path, capsys):

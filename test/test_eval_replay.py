@@ -158,3 +158,16 @@ def test_replay_cli_runs_a_baseline(bags, tmp_path, capsys):
     assert np.isfinite(
         json.loads((out / "report.json").read_text())["trackers"]["MIL (events)"]["overall"]["success_auc"]
     )
+
+
+def test_real_event_bag_without_ground_truth_replays_from_an_init_box(tmp_path):
+    from test.conftest import shared_data
+
+    bag = shared_data("rosbag_mono_cd")  # 2 mono EventArray messages from event_camera_codecs' test data
+    report = replay_bag(
+        bag, tmp_path, trackers={"MIL (events)": OpenCVBaseline("mil", "events")}, init_box=[10, 10, 20, 20]
+    )
+    assert not report["metrics_available"] and report["sync"]["events"] == 100
+    rows = (tmp_path / "predictions_mil_events.csv").read_text().splitlines()[1:]
+    assert len(rows) >= 1 and rows[0].split(",")[1:5] == ["10.0", "10.0", "20.0", "20.0"]
+    assert "Metrics unavailable" in (tmp_path / "report.md").read_text()
