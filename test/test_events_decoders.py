@@ -247,3 +247,33 @@ def test_evt3_vector_heavy_and_trigger_heavy_packets_grow_outputs():
     assert out.events.x[:1200].tolist() == list(range(1200))
     assert out.events.x[-1] == 5 and len(out.triggers) == 100
     assert out.triggers.edge.tolist() == [i % 2 for i in range(100)]
+
+
+def _cmp(code, payload):
+    return (code << 12) | payload
+
+
+def test_libcaer_cmp_tokens_time_and_vectors_along_y():
+    dec = make_decoder("libcaer_cmp", 346, 260)
+    tokens = [
+        _cmp(2, 10),  # ADDR_X 10
+        _cmp(3, (1 << 11) | 5),  # ADDR_Y 5, ON: event at t = time_base
+        _cmp(0, 1),  # TIME_HIGH 1
+        _cmp(1, 7),  # TIME_LOW 7 -> 4096 + 7 us
+        _cmp(4, 100),  # VECT_BASE_Y 100, OFF
+        _cmp(5, 0b10000001),  # rows 100 and 107
+        _cmp(5, 0b1),  # row 108
+        _cmp(2, 400),  # x outside 346: the next event is dropped
+        _cmp(3, 1),
+        _cmp(6, 0xFFF),  # VECT_12: not produced by libcaer_driver, skipped and counted
+    ]
+    out = dec.decode_bytes(np.array(tokens, "<u2").tobytes(), time_base=1_000_000)
+    ev = out.events
+    assert ev.x.tolist() == [10, 10, 10, 10]
+    assert ev.y.tolist() == [5, 100, 107, 108]
+    assert ev.p.tolist() == [1, 0, 0, 0]
+    assert ev.t.tolist() == [1_000_000] + [1_000_000 + 4103 * 1000] * 3
+    assert dec.stats.dropped_out_of_geometry == 1 and dec.stats.unknown_codes == 1
+    # x carries over to the next packet; time restarts from time_base.
+    nxt = dec.decode_bytes(np.array([_cmp(2, 3), _cmp(3, 9)], "<u2").tobytes(), time_base=5)
+    assert nxt.events.t.tolist() == [5] and nxt.events.x.tolist() == [3]

@@ -11,7 +11,7 @@ from had_tracker.events.decoders import EventPacketData, make_decoder
 from had_tracker.events.encoders import Evt3Encoder, encode_mono
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ENCODINGS = ("evt3", "mono", "libcaer", "trigger")
+ENCODINGS = ("evt3", "mono", "libcaer", "libcaer_cmp", "trigger")
 
 
 @SETTINGS

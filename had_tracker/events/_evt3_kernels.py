@@ -117,6 +117,13 @@ def decode_words(
         i = _sync(words, i, state, info)
         if state[S_VALID] == 0:
             return
+        # Stricter than upstream (which checks only later TIME_LOW words): the syncing TIME_LOW
+        # respects the limit too, so decode_until never returns an event at or after it.
+        t_sync = (state[S_TIME_HIGH] | state[S_TIME_LOW]) * NS_PER_US
+        if use_limit and t_sync >= limit_ns:
+            info[I_STOP] = i - 1
+            info[I_NEXT_T] = t_sync
+            return
     # Room invariant: n_cd + (n - i) <= len(t_out) - 12, so ADDR_X never needs a check; vector
     # words (up to 12 events from one word) check it and stop when the outputs must grow.
     out_len = t_out.shape[0] - 12

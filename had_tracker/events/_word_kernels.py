@@ -76,3 +76,81 @@ def decode_libcaer(words, time_base, width, height, use_limit, limit_ns, t_out, 
             dropped += 1
     info[0] = k
     info[3] = dropped
+
+
+@njit(cache=True, nogil=True)
+def decode_libcaer_cmp(words, start, time_base, state, width, height, use_limit, limit_ns, t_out, x_out, y_out,
+                       p_out, info):  # fmt: skip
+    """libcaer_cmp: 16-bit tokens, code = bits 12-15, one pass.
+
+    Codes: 0 TIME_HIGH, 1 TIME_LOW, 2 ADDR_X, 3 ADDR_Y (emits), 4 VECT_BASE_Y, 5 VECT_8 (8 rows from
+    the base, then base += 8); other codes are counted and skipped.
+
+    t = time_base + ((TIME_HIGH << 12) | TIME_LOW) us * 1000; the time restarts at 0 with each packet,
+    x / vector base / polarity carry over. ``state = [x, base_y, polarity, time_high, time_low]``;
+    ``info = [n_out, stop_index, next_t, dropped, unknown]``. ``t_out`` must hold every possible event.
+    """
+    n = words.shape[0]
+    ex = state[0]
+    base_y = state[1]
+    pol = state[2]
+    time_high = state[3]
+    time_low = state[4]
+    k = 0
+    dropped = 0
+    unknown = 0
+    info[1] = n
+    info[2] = -1
+    t_ns = time_base + ((time_high << 12) | time_low) * 1000
+    for i in range(start, n):
+        w = np.int64(words[i])
+        code = w >> 12
+        if code == 3:
+            y = w & 0x7FF
+            if ex < width and y < height:
+                t_out[k] = t_ns
+                x_out[k] = ex
+                y_out[k] = y
+                p_out[k] = (w >> 11) & 1
+                k += 1
+            else:
+                dropped += 1
+        elif code == 2:
+            ex = w & 0x7FF
+        elif code == 1:
+            time_low = w & 0xFFF
+            t_ns = time_base + ((time_high << 12) | time_low) * 1000
+            if use_limit and t_ns >= limit_ns:
+                info[1] = i
+                info[2] = t_ns
+                break
+        elif code == 0:
+            time_high = w & 0xFFF
+            t_ns = time_base + ((time_high << 12) | time_low) * 1000
+        elif code == 5:
+            m = w & 0xFF
+            for b in range(8):
+                if (m >> b) & 1:
+                    y = (base_y + b) & 0xFFFF
+                    if ex < width and y < height:
+                        t_out[k] = t_ns
+                        x_out[k] = ex
+                        y_out[k] = y
+                        p_out[k] = pol
+                        k += 1
+                    else:
+                        dropped += 1
+            base_y = (base_y + 8) & 0xFFFF
+        elif code == 4:
+            base_y = w & 0x7FF
+            pol = (w >> 11) & 1
+        else:
+            unknown += 1
+    state[0] = ex
+    state[1] = base_y
+    state[2] = pol
+    state[3] = time_high
+    state[4] = time_low
+    info[0] = k
+    info[3] = dropped
+    info[4] = unknown
