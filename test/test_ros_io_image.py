@@ -132,6 +132,15 @@ def test_fallback_is_used_only_for_unknown_encodings():
     assert calls == ["nv21"]
 
 
+def test_a_failing_fallback_becomes_a_decode_error():
+    def broken(msg):
+        raise AttributeError("_ARRAY_API not found")  # what a NumPy-1 cv_bridge binary says under NumPy 2
+
+    unknown = SimpleNamespace(height=1, width=1, encoding="nv21", is_bigendian=0, step=1, data=bytes(1))
+    with pytest.raises(DecodeError, match="fallback converter failed: _ARRAY_API"):
+        image_to_numpy(unknown, fallback=broken)
+
+
 def test_array_that_does_not_fit_the_encoding_is_rejected():
     with pytest.raises(DecodeError, match="does not fit"):
         image_fields(np.zeros((2, 2, 3), np.uint16), "rgb8")

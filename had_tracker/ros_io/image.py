@@ -97,12 +97,16 @@ def image_to_numpy(msg: Any, fallback: ImageFallback | None = None) -> np.ndarra
     """The pixels of a ``sensor_msgs/Image`` as a new native-endian array, (H, W) or (H, W, C).
 
     Honours ``step`` (row padding) and ``is_bigendian``; the result never aliases the message buffer.
-    Unknown encodings go to ``fallback(msg)`` when given (e.g. a cv_bridge passthrough), else DecodeError.
+    Unknown encodings go to ``fallback(msg)`` when given (e.g. a cv_bridge conversion; any error it raises
+    becomes a DecodeError), else DecodeError.
     Truncated data, a ``step`` shorter than a row, or zero-size images raise DecodeError.
     """
     encoding = str(msg.encoding)
     if not is_supported_encoding(encoding) and fallback is not None:
-        return np.array(fallback(msg), copy=True)
+        try:
+            return np.array(fallback(msg), copy=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. cv_bridge's CvBridgeError, or NumPy-ABI errors at call time
+            raise DecodeError(f"image encoding {encoding!r}: the fallback converter failed: {exc}") from None
     dtype, channels = encoding_layout(encoding)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
