@@ -60,6 +60,11 @@ def test_fe108_processed_layout_in_a_split_folder_with_list(tmp_path):
     (tmp_path / "train" / "list.txt").write_text("cat\nbike\n")
     seqs = load_dataset(tmp_path, "fe108")
     assert [s.name for s in seqs] == ["cat", "bike"]
+    assert [s.name for s in load_dataset(tmp_path, "fe108", split="train")] == ["cat", "bike"]
+    (tmp_path / "train" / "val.txt").write_text("bike\n")
+    assert [s.name for s in load_dataset(tmp_path / "train", "fe108", split="val")] == ["bike"]
+    with pytest.raises(DatasetError, match="split 'test' not found"):
+        load_dataset(tmp_path, "fe108", split="test")
     s = seqs[0]
     assert s.meta["layout"] == "processed" and s.meta["first_frame_number"] == 0
     assert len(s.event_frames) == 4 and s.event_frames[0][0, 1, 0] == 200

@@ -330,10 +330,25 @@ def find_sequences(root: Path, fmt: str) -> list[Path]:
     return found
 
 
-def load_dataset(root: str | Path, fmt: str, fps: float | None = None) -> list[TrackingSequence]:
+def _split_filter(root: Path, split: str) -> tuple[Path, list[str] | None]:
+    """Resolve ``split``: a sub-folder (``train``, ``test_subset``, ...) or a list file in ``root``."""
+    for name in (split, f"{split}_subset", f"{split}ing_subset", f"{split}ingset"):
+        if (root / name).is_dir():
+            return root / name, None
+    for name in (f"{split}.txt", f"{split}list.txt", f"{split}_list.txt", f"COESOT_{split}.txt"):
+        if (root / name).is_file():
+            return root, read_name_list(root / name)
+    raise DatasetError(f"split {split!r} not found under {root}: no such sub-folder or list file")
+
+
+def load_dataset(
+    root: str | Path, fmt: str, split: str | None = None, fps: float | None = None
+) -> list[TrackingSequence]:
     """All sequences of a dataset in format ``fmt`` (fe108, visevent, coesot, synthetic) under ``root``.
 
-    ``fps`` overrides the assumed frame rate of datasets without time stamps (default 20 Hz).
+    ``split`` picks a sub-folder (``train``, ``test``, ``test_subset``, ...) or a list file in ``root``
+    (``test.txt``, ``testlist.txt``, ``COESOT_test.txt``). ``fps`` overrides the assumed frame rate of
+    datasets without time stamps (default 20 Hz).
     """
     fmt = fmt.lower()
     if fmt not in _READERS:
@@ -341,7 +356,15 @@ def load_dataset(root: str | Path, fmt: str, fps: float | None = None) -> list[T
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} is not a folder")
+    names = None
+    if split:
+        root, names = _split_filter(root, split)
     seq_dirs = find_sequences(root, fmt)
+    if names is not None:
+        by_name = {d.name: d for d in seq_dirs}
+        if missing := [n for n in names if n not in by_name]:
+            raise DatasetError(f"split {split!r} lists {len(missing)} sequence(s) not found, e.g. {missing[0]!r}")
+        seq_dirs = [by_name[n] for n in names]
     if not seq_dirs:
         raise DatasetError(f"no {fmt} sequences found under {root}")
     reader = _READERS[fmt][1]
