@@ -87,3 +87,32 @@ def test_events_info_missing_source_is_a_one_line_error(tmp_path, capsys):
 def test_events_dump_requires_out(args):
     with pytest.raises(SystemExit):
         main(args)
+
+
+def test_events_dump_dvs_struct_array_bag(tmp_path):
+    """dvs_msgs/EventArray bags (mcap) go through the CDR numpy view; out-of-geometry events are dropped."""
+    from had_tracker.ros_io.bag import BagWriter
+    from had_tracker.ros_io.msgs import make_header, make_msg, ns_to_time
+    from had_tracker.ros_io.typestore import get_typestore
+
+    store = get_typestore()
+    event_type = store.types["dvs_msgs/msg/Event"]
+    bag = tmp_path / "dvs"
+    expect = []
+    with BagWriter(bag, storage="mcap") as writer:
+        writer.add_topic("/dvs/events", "dvs_msgs/msg/EventArray")
+        for k in range(2):
+            evs = []
+            for i in range(50):
+                t_ns, x, y, p = 10**18 + k * 10**6 + i * 1000, (7 * i) % 400, (3 * i) % 260, i % 2
+                evs.append(event_type(x=x, y=y, ts=ns_to_time(store, t_ns), polarity=bool(p)))
+                if x < 346:
+                    expect.append((t_ns, x, y, p))
+            msg = make_msg(store, "dvs_msgs/msg/EventArray", header=make_header(store, 10**18 + k * 10**6),
+                           width=346, height=260, events=evs)  # fmt: skip
+            writer.write("/dvs/events", 10**18 + k * 10**6, msg)
+    out = tmp_path / "dvs.npz"
+    assert main(["events", "dump", str(bag), "--out", str(out)]) == 0
+    d = np.load(out)
+    got = list(zip(d["t"].tolist(), d["x"].tolist(), d["y"].tolist(), d["p"].tolist(), strict=True))
+    assert got == expect and int(d["width"]) == 346
