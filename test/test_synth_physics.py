@@ -98,3 +98,33 @@ def test_refractory_period_limits_per_pixel_rate():
     same = pix[1:] == pix[:-1]
     # Microsecond rounding can shave at most 1 us off a gap.
     assert np.all(np.diff(t)[same] >= 5e6 - 1000)
+
+
+def test_rgb_camera_geometry_and_clock_offset_are_applied_by_aligned():
+    h = (1.25, 0.0, 6.0, 0.0, 1.25, -4.0, 0.0, 0.0, 1.0)  # event pixel -> RGB pixel
+    overrides = {**SMALL, "shot_noise_rate_hz": 2.0}  # noise everywhere, so some events map off the RGB frame
+    cfg = SyntheticConfig.from_preset(
+        "easy", **overrides, rgb_width=140, rgb_height=100, homography=h, rgb_clock_start_ns=5_000_000_000
+    )
+    rec = generate_sequence(cfg, seed=7)
+    assert rec.event_to_rgb_offset_ns == 5_000_000_000 - cfg.event_clock_start_ns
+    seq = rec.aligned()
+    assert (seq.width, seq.height) == (140, 100) and seq.frames[0].shape == (100, 140, 3)
+    # Registered events: mapped through H, times shifted onto the RGB clock, off-frame ones counted.
+    ev = seq.events
+    assert ev.x.max() < 140 and ev.y.max() < 100
+    assert seq.meta["events_dropped_registration"] + len(ev) == len(rec.events)
+    assert seq.meta["events_dropped_registration"] > 0  # the top rows map above the RGB frame
+    u, v = np.rint(rec.events.x * 1.25 + 6.0), np.rint(rec.events.y * 1.25 - 4.0)
+    kept = (u >= 0) & (u < 140) & (v >= 0) & (v < 100)
+    np.testing.assert_array_equal(ev.t, rec.events.t[kept] + rec.event_to_rgb_offset_ns)
+    np.testing.assert_array_equal(ev.x, u[kept])
+    np.testing.assert_array_equal(ev.y, v[kept])
+    # Ground truth is in RGB pixels: the event-camera box scaled by the homography.
+    t_s = (rec.frame_t_ns - cfg.rgb_clock_start_ns) / 1e9
+    ev_boxes, _, _ = rec.scene.target_boxes(t_s, rec.scene.event_camera)
+    # Box edges: edge = centre + 0.5, so x_rgb_edge = 1.25 * (x_ev_edge - 0.5) + 6 + 0.5.
+    expected_x = 1.25 * (ev_boxes[:, 0] - 0.5) + 6.5
+    inside = (ev_boxes[:, 0] > 1) & (expected_x > 0) & ~rec.absent
+    np.testing.assert_allclose(seq.gt_boxes[inside, 0], expected_x[inside], atol=1e-6)
+    np.testing.assert_allclose(seq.gt_boxes[inside, 2], 1.25 * ev_boxes[inside, 2], atol=1e-6)
