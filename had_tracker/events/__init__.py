@@ -33,6 +33,8 @@ _LAZY = {
     "read_raw": "raw_file",
     "read_raw_header": "raw_file",
     "iter_raw_chunks": "raw_file",
+    "iter_bag_events": "bag_events",
+    "BagEventChunk": "bag_events",
 }
 
 __all__ = ["Events", "Triggers", *_LAZY]

@@ -132,6 +132,12 @@ def _aligned_view(buf: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return body.view(np.dtype(dtype).newbyteorder("<"))
 
 
+def _warn_sometimes(count: int, msg: str, *args: Any) -> None:
+    """Log the 1st, 2nd, 4th, 8th, ... occurrence of a counted problem (the counter has them all)."""
+    if count & (count - 1) == 0:
+        log.warning(msg + " [occurrence %d; later ones logged at powers of two]", *args, count)
+
+
 class StreamDecoder(ABC):
     """Base of the per-stream decoders: geometry, ``seq`` tracking, counters, decode/decode_until."""
 
@@ -225,43 +231,31 @@ class StreamDecoder(ABC):
         if seq > last + 1:
             self.stats.seq_gaps += 1
             self.stats.lost_packets += seq - last - 1
-            log.warning(
-                "%s stream: seq jumped %d -> %d (%d packets lost); resynchronising",
-                self.encoding,
-                last,
-                seq,
-                seq - last - 1,
-            )
+            _warn_sometimes(
+                self.stats.seq_gaps, "%s stream: seq jumped %d -> %d (%d packets lost); resynchronising",
+                self.encoding, last, seq, seq - last - 1,
+            )  # fmt: skip
             self._reset_state(full=False)
         else:
             self.stats.seq_resets += 1
-            log.warning(
-                "%s stream: seq went back %d -> %d (stream restarted?); decoder reset", self.encoding, last, seq
-            )
+            _warn_sometimes(
+                self.stats.seq_resets, "%s stream: seq went back %d -> %d (stream restarted?); decoder reset",
+                self.encoding, last, seq,
+            )  # fmt: skip
             self._reset_state(full=True)
 
     def _words(self, buf: np.ndarray, count_truncation: bool = True) -> np.ndarray:
         if count_truncation and len(buf) % self.word_bytes:
             self.stats.truncated += 1
-            log.warning(
-                "%s packet of %d bytes is not a whole number of %d-byte words; %d trailing bytes ignored",
-                self.encoding,
-                len(buf),
-                self.word_bytes,
-                len(buf) % self.word_bytes,
-            )
+            _warn_sometimes(
+                self.stats.truncated, "%s packet of %d bytes is not a whole number of %d-byte words; %d bytes ignored",
+                self.encoding, len(buf), self.word_bytes, len(buf) % self.word_bytes,
+            )  # fmt: skip
         return _aligned_view(buf, np.dtype(f"u{self.word_bytes}"))
 
     def _count(self, events: Events, triggers: Triggers) -> None:
         self.stats.events += len(events)
         self.stats.triggers += len(triggers)
-
-    def _geometry_filter(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> Events:
-        inside = (x < self.width) & (y < self.height)
-        if not inside.all():
-            self.stats.dropped_out_of_geometry += int(len(inside) - np.count_nonzero(inside))
-            t, x, y, p = t[inside], x[inside], y[inside], p[inside]
-        return Events(t, x, y, p, self.width, self.height)
 
 
 class Evt3Decoder(StreamDecoder):
