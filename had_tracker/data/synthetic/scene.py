@@ -407,7 +407,7 @@ def build_scene(config: SyntheticConfig, rng: np.random.Generator) -> Scene:
     occluder = None
     if config.occlusion:
         t_cross = float(rng.uniform(0.35, 0.65) * config.duration_s)
-        pole_w = 2.2 * size
+        pole_w = 1.6 * size
         sprite = occluder_sprite(rng, pole_w, 1.6 * h)
         x_cross = float(target_path(t_cross)[0, 0])
         speed = float(rng.uniform(0.8, 1.4) * max(3 * size, 60.0)) * rng.choice([-1.0, 1.0])
