@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=1, help="threads for the teacher run (1 is fastest on a busy CPU)"
     )
     ladder.add_argument("--seed", type=int, default=0)
+    ladder.add_argument("--ship", default=None, help="also copy the best student (held-out SR) to this path")
     ladder.set_defaults(func=_ladder)
 
 
@@ -96,7 +97,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _ladder(args: argparse.Namespace) -> int:
-    from had_tracker.training.ladder import LADDER, run_ladder
+    from had_tracker.training.ladder import LADDER, run_ladder, ship_best
 
     rungs = tuple(r.strip() for r in args.rungs.split(",")) if args.rungs else LADDER
     table = run_ladder(
@@ -113,4 +114,7 @@ def _ladder(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     print(table)
+    if args.ship:
+        best, path = ship_best(args.out, args.ship)
+        print(f"shipped the '{best}' student to {path}")
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from had_tracker.errors import HadTrackerError
-from had_tracker.models.builder import load_checkpoint, load_model
+from had_tracker.models.builder import load_checkpoint, load_model, save_checkpoint
 from had_tracker.models.complexity import count_macs, count_params, measure_latency_ms
 from had_tracker.models.export import example_inputs
 from had_tracker.training.data import load_sequences, save_sequence_cache
@@ -176,3 +176,25 @@ def run_ladder(
     (out / "results.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     (out / "results.md").write_text(table + "\n", encoding="utf-8")
     return table
+
+
+def ship_best(out: str | Path, dest: str | Path, metric: str = "success_auc") -> tuple[str, Path]:
+    """Copy the ladder student with the best held-out ``metric`` to ``dest`` (model + config + provenance only)."""
+    out = Path(out)
+    record = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    students = {k: v for k, v in record["results"].items() if v["kind"] == "student"}
+    if not students:
+        raise HadTrackerError(f"{out}/results.json has no student results")
+    best = max(students, key=lambda k: students[k][metric])
+    payload = load_checkpoint(students[best]["checkpoint"])
+    model, cfg = load_model(students[best]["checkpoint"])
+    keep = {k: payload[k] for k in ("train_config", "distill_config", "train_seconds", "pairs_per_s") if k in payload}
+    provenance = {
+        "ladder_rung": best,
+        "train_data": record["train_data"],
+        "test_data": record["test_data"],
+        "seed": record["seed"],
+        "held_out": {k: students[best][k] for k in ("success_auc", "precision_20", "norm_precision_20")},
+    }
+    path = save_checkpoint(dest, model, cfg, {**keep, "provenance": provenance})
+    return best, path

@@ -1,0 +1,120 @@
+"""Model benchmark: params, MACs and CPU latency (batch 1) of teacher and student per preset; training pairs/s.
+
+    python bench/models.py [--presets cpu-tiny gpu-base] [--threads 2] [--repeats 30] [--train-steps 4]
+
+Goals for cpu-tiny: student forward <= 10 ms (batch 1, 2 threads), >= 4x faster than its teacher,
+<= 25 % of its parameters. Latency on a shared machine varies with load: the table shows median and
+min of ``--repeats`` runs, and the machine load when it ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+
+import torch
+
+from had_tracker.data.sampler import PairSampler, collate
+from had_tracker.distill.config import DistillConfig
+from had_tracker.distill.hierarchical import Distiller
+from had_tracker.models.builder import ModelConfig, build_model
+from had_tracker.models.complexity import count_macs, count_params, measure_latency_ms
+from had_tracker.models.export import example_inputs
+from had_tracker.training.config import TrainConfig
+from had_tracker.training.loop import TrainStep, make_optimizer
+from had_tracker.training.toy import moving_square_sequence
+
+
+def model_rows(preset: str, threads: int, repeats: int) -> list[dict]:
+    rows = []
+    for kind in ("teacher", "student"):
+        cfg = ModelConfig.from_yaml(preset, kind)
+        torch.manual_seed(0)
+        model = build_model(cfg).eval()
+        inputs = example_inputs(cfg, batch=1)
+        reps = repeats if preset == "cpu-tiny" else max(3, repeats // 10)
+        latency = measure_latency_ms(model, inputs, threads=threads, warmup=2, repeats=reps)
+        rows.append(
+            {
+                "preset": preset,
+                "kind": kind,
+                "tokens": (2 if kind == "teacher" else 1) * (cfg.template_tokens + cfg.search_tokens),
+                "params": count_params(model),
+                "macs": count_macs(model, inputs),
+                "median_ms": latency["median"],
+                "min_ms": latency["min"],
+            }
+        )
+    return rows
+
+
+def train_throughput(steps: int, threads: int, batch: int = 16) -> list[tuple[str, float]]:
+    """Pairs per second of full training steps (sampling + forward + backward + AdamW) on toy sequences."""
+    torch.set_num_threads(threads)
+    sequences = [moving_square_sequence(s, num_frames=20) for s in range(4)]
+    tc, sc = ModelConfig.from_yaml("cpu-tiny", "teacher"), ModelConfig.from_yaml("cpu-tiny", "student")
+    teacher = build_model(tc).eval().requires_grad_(False)
+    out = []
+    for name, kind, preset in (
+        ("teacher (task)", "teacher", "none"),
+        ("student, none", "student", "none"),
+        ("student, hdetrack", "student", "hdetrack"),
+        ("student, had", "student", "had"),
+    ):
+        dc = DistillConfig.from_yaml(preset) if kind == "student" else DistillConfig(name="task")
+        cfg = tc if kind == "teacher" else sc
+        model = build_model(cfg)
+        step = TrainStep(
+            model, Distiller(dc, tc if kind == "student" else None, cfg), teacher if dc.needs_teacher else None
+        )
+        opt = make_optimizer(step, replace(TrainConfig(), lr=1e-4))
+        sampler = PairSampler(
+            sequences, cfg, seed=0, with_teacher_inputs=True, with_bins=step.distiller.aligner is not None
+        )
+        collate([sampler[i] for i in range(2)])  # warm-up (numba, allocations)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            batch = collate([sampler[i * batch + j] for j in range(batch)])
+            loss = step(batch)["total"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out.append((name, steps * batch / (time.perf_counter() - t0)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["cpu-tiny", "gpu-base"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--train-steps", type=int, default=4, help="0 skips the training throughput table")
+    args = parser.parse_args()
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print()
+    print(f"{'preset':<9} {'network':<8} {'tokens':>6} {'params':>11} {'MMACs':>9} {'median ms':>10} {'min ms':>8}")
+    for preset in args.presets:
+        rows = model_rows(preset, args.threads, args.repeats)
+        for r in rows:
+            print(
+                f"{r['preset']:<9} {r['kind']:<8} {r['tokens']:>6} {r['params']:>11,} {r['macs'] / 1e6:>9.1f} "
+                f"{r['median_ms']:>10.2f} {r['min_ms']:>8.2f}"
+            )
+        t, s = rows
+        print(
+            f"{'':<9} student/teacher: params {100 * s['params'] / t['params']:.1f} %, MACs {100 * s['macs'] / t['macs']:.1f} %, "
+            f"speed-up {t['median_ms'] / s['median_ms']:.1f}x (median), {t['min_ms'] / s['min_ms']:.1f}x (min)"
+        )
+    if args.train_steps > 0:
+        print()
+        print(f"training throughput, cpu-tiny, batch 16, {args.threads} threads, {args.train_steps} steps (toy data)")
+        for name, pairs in train_throughput(args.train_steps, args.threads):
+            print(f"  {name:<20} {pairs:7.1f} pairs/s")
+
+
+if __name__ == "__main__":
+    main()
