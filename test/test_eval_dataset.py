@@ -67,3 +67,17 @@ def test_dataset_command_errors(tmp_path, capsys):
         evaluate_dataset(tmp_path, "fe108", tmp_path / "out", tracker="siamrpn")
     code = main(["eval", "dataset", "--root", str(tmp_path / "missing"), "--format", "fe108", "--out", str(tmp_path)])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_synthetic_dataset_folder_through_the_readers(tmp_path):
+    pytest.importorskip("had_tracker.data.datasets")
+    from had_tracker.data.synthetic.config import SyntheticConfig
+    from had_tracker.data.synthetic.generator import generate_sequence
+    from had_tracker.data.writers import write_folder
+
+    cfg = SyntheticConfig.from_preset("easy", duration_s=0.4, width=96, height=72)
+    write_folder(generate_sequence(cfg, seed=1), tmp_path / "ds")
+    report = evaluate_dataset(tmp_path / "ds", "synthetic", tmp_path / "out", tracker="mil-events", workers=1)
+    overall = report["overall"]
+    assert overall["n_sequences"] == 1 and overall["n_frames"] >= 5
+    assert report["source"]["format"] == "synthetic" and (tmp_path / "out" / "report.md").exists()

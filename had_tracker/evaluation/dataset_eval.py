@@ -39,15 +39,38 @@ FORMATS = ("fe108", "visevent", "coesot", "synthetic")
 _WORKER: dict[str, Any] = {}  # per-process cache: the loaded dataset and the tracker factory
 
 
-def _load_from_readers(root: str, fmt: str, split: str | None) -> Sequence[Any]:
-    """The dataset through ``had_tracker.data.datasets.load_dataset`` (ConfigError when it is not available)."""
-    try:
+class LazyDataset:
+    """The sequences of a dataset, each read on first access (``load_dataset`` on its own folder).
+
+    Picklable (folder paths and the format only), so pool workers read just the sequences they evaluate.
+    """
+
+    def __init__(self, sequence_dirs: Sequence[str], fmt: str) -> None:
+        self.sequence_dirs, self.fmt = [str(d) for d in sequence_dirs], fmt
+
+    def __len__(self) -> int:
+        return len(self.sequence_dirs)
+
+    def __getitem__(self, index: int) -> Any:
         from had_tracker.data.datasets import load_dataset
+
+        return load_dataset(self.sequence_dirs[index], self.fmt)[0]
+
+
+def dataset_sequence_dirs(root: str | Path, fmt: str, split: str | None = None) -> list[str]:
+    """The sequence folders of a dataset (a split is resolved by loading it once through ``load_dataset``)."""
+    try:
+        from had_tracker.data.datasets import find_sequences, load_dataset
     except ImportError as exc:
         raise ConfigError(
             f"dataset readers are not available in this build (had_tracker.data.datasets: {exc})"
         ) from None
-    return load_dataset(root, fmt, split=split) if split else load_dataset(root, fmt)
+    if split:
+        return [s.meta["path"] for s in load_dataset(root, fmt, split=split)]
+    dirs = [str(d) for d in find_sequences(Path(root), fmt)]
+    if not dirs:
+        raise ConfigError(f"no {fmt} sequences found under {root}")
+    return dirs
 
 
 def make_tracker(name: str, model: str | None = None) -> Any:
@@ -80,6 +103,11 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
         _WORKER["dataset"] = _WORKER["loader"]()
     seq = _WORKER["dataset"][index]
     tracker = _WORKER["factory"]()
+    if seq.events is None and getattr(tracker, "modality", "events") != "rgb":
+        raise ConfigError(
+            f"sequence {seq.name!r} has no raw events (only event images): evaluate it with an RGB baseline, "
+            "or provide the raw events (e.g. FE108 events.aedat4 with dv_processing installed)"
+        )
     track_log = run_tracker(tracker, sequence_samples(seq), seq.gt_boxes[0], name=seq.name)
     result = score_log(track_log, seq.frame_t_ns, seq.gt_boxes, seq.absent, convention, seq.name, seq.attributes)
     return {
@@ -194,7 +222,7 @@ def evaluate_dataset(
     if not Path(root).exists():
         raise ConfigError(f"dataset root {root} does not exist")
     make_tracker(tracker, model)  # fail fast (missing checkpoint, unknown baseline) before starting workers
-    loader = functools.partial(_load_from_readers, str(root), fmt, split)
+    loader = functools.partial(LazyDataset, dataset_sequence_dirs(root, fmt, split), fmt)
     factory = functools.partial(make_tracker, tracker, model)
     source = {"root": str(root), "format": fmt, "tracker": tracker}
     if model:
