@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from had_tracker.errors import DecodeError
 from had_tracker.events.event_arrays import events_from_event_array, parse_event_array_cdr
@@ -61,3 +63,16 @@ def test_truncated_buffer_raises_decode_error():
     for cut in (0, 3, 10, 30, len(raw) - 20, len(raw) - 1):
         with pytest.raises(DecodeError):
             parse_event_array_cdr(raw[:cut])
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=200), n_events=st.integers(0, 2**32 - 1), width=st.integers(0, 2**32 - 1))
+def test_random_buffers_parse_or_raise_decode_error(raw, n_events, width):
+    header = bytes([0, 1, 0, 0]) + (0).to_bytes(8, "little") + (1).to_bytes(4, "little") + b"\x00\x00\x00\x00"
+    crafted = header + (10).to_bytes(4, "little") + width.to_bytes(4, "little") + n_events.to_bytes(4, "little") + raw
+    for buf in (raw, crafted):
+        try:
+            data = parse_event_array_cdr(buf)
+        except DecodeError:
+            continue
+        assert len(data.events.t) == len(data.events.x) == len(data.events.p)
