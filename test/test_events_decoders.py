@@ -277,3 +277,9 @@ def test_libcaer_cmp_tokens_time_and_vectors_along_y():
     # x carries over to the next packet; time restarts from time_base.
     nxt = dec.decode_bytes(np.array([_cmp(2, 3), _cmp(3, 9)], "<u2").tobytes(), time_base=5)
     assert nxt.events.t.tolist() == [5] and nxt.events.x.tolist() == [3]
+
+
+def test_warm_up_runs_every_kernel():
+    from had_tracker.events import warm_up
+
+    assert warm_up() >= 0.0

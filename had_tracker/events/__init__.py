@@ -35,6 +35,7 @@ _LAZY = {
     "iter_raw_chunks": "raw_file",
     "iter_bag_events": "bag_events",
     "BagEventChunk": "bag_events",
+    "warm_up": "warmup",
 }
 
 __all__ = ["Events", "Triggers", *_LAZY]

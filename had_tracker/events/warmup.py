@@ -1,0 +1,30 @@
+"""Load (or compile, on a cold cache) every compiled kernel of the events layer up front.
+
+The first call of a numba kernel in a process costs about a second (numba import and cache load;
+several seconds when the on-disk cache is cold). Nodes call :func:`warm_up` at start-up so the first
+packet does not pay it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def warm_up() -> float:
+    """Run every decoder, encoder and representation kernel once on tiny inputs; returns seconds spent."""
+    from had_tracker.events.container import Events
+    from had_tracker.events.decoders import SUPPORTED_ENCODINGS, make_decoder
+    from had_tracker.events.encoders import Evt3Encoder
+    from had_tracker.events.representations import count_frame, time_surface, voxel_grid
+
+    t0 = time.perf_counter()
+    events = Events.from_arrays([0, 1000], [1, 2], [1, 2], [0, 1], 4, 4)
+    payload = Evt3Encoder().encode(events)
+    for encoding in SUPPORTED_ENCODINGS:
+        make_decoder(encoding, 4, 4).decode_bytes(payload if encoding == "evt3" else np.zeros(8, np.uint8))
+    count_frame(events)
+    voxel_grid(events, 2)
+    time_surface(events, 1000, 1000.0)
+    return time.perf_counter() - t0
