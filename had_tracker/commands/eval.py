@@ -39,9 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dataset.add_argument(
         "--tracker",
         default="student",
-        help="student (default), or an OpenCV baseline: mil, kcf, csrt (suffix -rgb or -events, e.g. mil-events)",
+        help="student (default), teacher (needs --model), or an OpenCV baseline: mil, kcf, csrt "
+        "(suffix -rgb or -events, e.g. mil-events)",
     )
-    dataset.add_argument("--model", help="student checkpoint (default: the shipped student)")
+    dataset.add_argument("--model", help="student or teacher checkpoint (default: the shipped student)")
     dataset.add_argument(
         "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
     )

@@ -74,10 +74,16 @@ def dataset_sequence_dirs(root: str | Path, fmt: str, split: str | None = None) 
 
 
 def make_tracker(name: str, model: str | None = None) -> Any:
-    """A fresh tracker by name: ``student`` (our Tracker, ``model`` checkpoint or the shipped one) or a baseline."""
+    """A fresh tracker by name: ``student``, ``teacher`` or an OpenCV baseline (``mil``, ``csrt-events``, ...).
+
+    ``student`` runs our Tracker on ``model`` (default: the shipped student); ``teacher`` on the teacher
+    checkpoint given as ``model`` (RGB + events).
+    """
     from had_tracker.evaluation.baselines import OpenCVBaseline, parse_baseline_name
 
-    if name in ("student", "had"):
+    if name == "teacher" and not model:
+        raise ConfigError("--tracker teacher needs the teacher checkpoint as --model")
+    if name in ("student", "had", "teacher"):
         from had_tracker.tracking.tracker import Tracker, TrackerConfig
 
         if "torch" not in sys.modules:

@@ -153,11 +153,15 @@ def make_trackers(names: Sequence[str], model: str | None = None, tracker_config
 
     trackers: dict[str, Any] = {}
     for name in names:
-        if name in ("student", "had", "tracker"):
+        if name in ("student", "had", "tracker", "teacher"):
             from had_tracker.tracking.tracker import Tracker, TrackerConfig
 
+            if name == "teacher" and not model:
+                raise ConfigError("the teacher tracker needs its checkpoint (--model TEACHER.pt)")
             cfg = tracker_config if tracker_config is not None else TrackerConfig()
-            trackers["HAD student"] = Tracker(cfg, checkpoint=model)
+            tracker = Tracker(cfg, checkpoint=model)
+            kind = getattr(tracker.model_config, "kind", "student")
+            trackers[f"HAD {kind}"] = tracker
             continue
         kind, modality = parse_baseline_name(name)
         if kind not in available_baselines():
