@@ -171,3 +171,32 @@ def test_real_event_bag_without_ground_truth_replays_from_an_init_box(tmp_path):
     rows = (tmp_path / "predictions_mil_events.csv").read_text().splitlines()[1:]
     assert len(rows) >= 1 and rows[0].split(",")[1:5] == ["10.0", "10.0", "20.0", "20.0"]
     assert "Metrics unavailable" in (tmp_path / "report.md").read_text()
+
+
+def test_topic_detection_by_type_and_name():
+    from had_tracker.evaluation.replay import detect_topics
+
+    info = {
+        "path": "b",
+        "message_count": 10,
+        "topics": [
+            {"topic": "/event_camera/events", "msgtype": "event_camera_msgs/msg/EventPacket", "count": 5},
+            {"topic": "/camera/image_raw", "msgtype": "sensor_msgs/msg/Image", "count": 2},
+            {"topic": "/ground_truth", "msgtype": "had_msgs/msg/GroundTruth", "count": 2},
+            {"topic": "/ground_truth_hr", "msgtype": "had_msgs/msg/GroundTruth", "count": 1},
+        ],
+    }
+    topics = detect_topics(info)
+    assert (topics.events, topics.image, topics.gt, topics.camera_info) == (
+        "/event_camera/events",
+        "/camera/image_raw",
+        "/ground_truth",
+        None,
+    )
+    assert detect_topics(info, gt_topic="/ground_truth_hr").gt == "/ground_truth_hr"
+    info["topics"].append({"topic": "/other/ground_truth", "msgtype": "had_msgs/msg/GroundTruth", "count": 1})
+    with pytest.raises(BagError, match="several gt topics"):
+        detect_topics(info)
+    info["topics"] = info["topics"][1:2]
+    with pytest.raises(BagError, match="no events topic"):
+        detect_topics(info)

@@ -84,7 +84,8 @@ def detect_topics(
     """Pick the replay's topics from ``bag_info``: given names are checked, missing ones found by type.
 
     Raises BagError for an empty bag, an unknown topic, a topic of the wrong type, no event topic, or several
-    candidates where one is needed (the message lists them).
+    candidates where one is needed (the message lists them). Among several ground-truth topics the one named
+    ``.../ground_truth`` is taken when there is exactly one (synthetic bags also carry ``/ground_truth_hr``).
     """
     from had_tracker.events.bag_events import EVENT_TYPES
 
@@ -101,6 +102,8 @@ def detect_topics(
                 raise BagError(f"{what} topic {given!r} has type {types[given]}, expected one of {list(wanted)}")
             return given
         found = sorted(t for t, m in types.items() if m in wanted)
+        if len(found) > 1 and what == "gt" and sum(t.endswith("/ground_truth") for t in found) == 1:
+            return next(t for t in found if t.endswith("/ground_truth"))  # frame-rate GT beside e.g. *_hr
         if len(found) > 1:
             raise BagError(f"bag {path} has several {what} topics {found}: choose one with --{what}-topic")
         if not found and required:
@@ -226,6 +229,7 @@ def replay_bag(
     sessions = {name: TrackingSession(_Recorder(t, logs[name])) for name, t in trackers.items()}
     gt = GroundTruthTrack()
     init_sent = False
+    init_stamp_ns: int | None = None  # stamp of the GT message the trackers start from (scoring starts there)
     if init_box is not None and topics.gt is None:
         for s in sessions.values():
             s.request_init(InitRequest(tuple(float(v) for v in init_box), 0, int(init_time_ns), "parameter"))
@@ -289,7 +293,7 @@ def replay_bag(
                 box = gt.boxes[-1]
                 for s in sessions.values():
                     s.request_init(InitRequest(tuple(box), int(bm.msg.target_id), gt.t_ns[-1], "ground_truth"))
-                init_sent = True
+                init_sent, init_stamp_ns = True, gt.t_ns[-1]
         feed(sync.poll())
     feed(sync.flush())
 
@@ -301,11 +305,8 @@ def replay_bag(
     report["sync"] = sync.stats.as_dict()
     report["replay"] = counters
     files: dict[str, str] = {}
-    start_ns = None
-    init_times = [lg.t_ns[0] for lg in logs.values() if len(lg)]
-    if init_times:
-        start_ns = min(init_times)
-    gt_t, gt_boxes, gt_absent = gt.arrays(start_ns)
+    # Scoring starts at the GT frame the trackers were started from (the OPE "first frame").
+    gt_t, gt_boxes, gt_absent = gt.arrays(init_stamp_ns)
     if topics.gt is not None and len(gt_t):
         save_gt = out_dir / "gt.csv"
         rows = ["t_ns,x,y,w,h,present"] + [
