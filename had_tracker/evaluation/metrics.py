@@ -1,7 +1,11 @@
 """One-pass evaluation (OPE) metrics for single-object tracking, computed as the reference toolkits do.
 
 Boxes are ``[x, y, w, h]`` in pixels (top-left corner). Three conventions are implemented; they differ
-only in details, and those details move published numbers by a point or more:
+only in details, and those details move published numbers by a point or more. (The pixel-inclusive IoU
+of pytracking/OTB and got10k's continuous IoU give the same intersection for xywh boxes, since
+``min(x1 + w1 - 1, x2 + w2 - 1) - max(x1, x2) + 1 = min(x1 + w1, x2 + w2) - max(x1, x2)``; they differ by
+got10k's ``eps`` and clip. The real differences are in the handling of invalid and absent frames, bad
+predictions and length mismatch, and in the denominators.)
 
 ``pytracking`` (default; what OSTrack, HDETrack and HAD report; ``pytracking/analysis/extract_results.py``)
     * IoU pixel-inclusive: ``br = x + w - 1``, intersection side ``br - tl + 1`` clamped at 0,
