@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 GT_TYPE = "had_msgs/msg/GroundTruth"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+MAX_WARNINGS = 5  # per kind of dropped input; all drops are counted in report["replay"]
 
 
 @dataclass
@@ -263,7 +264,8 @@ def replay_bag(
                 raise
             except HadTrackerError as exc:
                 counters["packet_errors"] += 1
-                log.warning("dropped an event packet at %d ns: %s", bm.recv_ns, exc)
+                if counters["packet_errors"] <= MAX_WARNINGS:
+                    log.warning("dropped an event packet at %d ns: %s", bm.recv_ns, exc)
         elif bm.topic == topics.image:
             msg = bm.msg
             try:
@@ -274,7 +276,8 @@ def replay_bag(
                 raise
             except HadTrackerError as exc:
                 counters["image_errors"] += 1
-                log.warning("dropped an image at %d ns: %s", bm.recv_ns, exc)
+                if counters["image_errors"] <= MAX_WARNINGS:
+                    log.warning("dropped an image at %d ns: %s", bm.recv_ns, exc)
             else:
                 counters["images"] += 1
                 if n_images_seen in keep_images:
