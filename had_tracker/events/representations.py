@@ -122,12 +122,12 @@ def _is_identity(x0: float, y0: float, sx: float, sy: float) -> bool:
 
 
 def _arrays(events: Events) -> tuple[np.ndarray, ...]:
-    return (
-        np.ascontiguousarray(events.t, np.int64),
-        np.ascontiguousarray(events.x, np.uint16),
-        np.ascontiguousarray(events.y, np.uint16),
-        np.ascontiguousarray(events.p, np.uint8),
-    )
+    """Contiguous, writable arrays of the events (numba's code for read-only arrays is slower)."""
+    out = []
+    for arr, dtype in ((events.t, np.int64), (events.x, np.uint16), (events.y, np.uint16), (events.p, np.uint8)):
+        a = np.ascontiguousarray(arr, dtype)
+        out.append(a if a.flags.writeable else a.copy())
+    return tuple(out)
 
 
 def count_frame(
