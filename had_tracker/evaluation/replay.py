@@ -65,6 +65,10 @@ class GroundTruthTrack:
         box = [float(b.x), float(b.y), float(b.width), float(b.height)]
         self.boxes.append(box if msg.present else [0.0, 0.0, 0.0, 0.0])
 
+    def first_present_ns(self) -> int | None:
+        """Stamp of the first message (in arrival order) with the target present: where a GT start happens."""
+        return next((t for t, p in zip(self.t_ns, self.present, strict=True) if p), None)
+
     def arrays(self, start_ns: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(t_ns, boxes (N, 4), absent)`` sorted by time, from ``start_ns`` on."""
         t = np.asarray(self.t_ns, np.int64)
@@ -230,7 +234,6 @@ def replay_bag(
     sessions = {name: TrackingSession(_Recorder(t, logs[name])) for name, t in trackers.items()}
     gt = GroundTruthTrack()
     init_sent = False
-    init_stamp_ns: int | None = None  # stamp of the GT message the trackers start from (scoring starts there)
     if init_box is not None and topics.gt is None:
         for s in sessions.values():
             s.request_init(InitRequest(tuple(float(v) for v in init_box), 0, int(init_time_ns), "parameter"))
@@ -296,7 +299,7 @@ def replay_bag(
                 box = gt.boxes[-1]
                 for s in sessions.values():
                     s.request_init(InitRequest(tuple(box), int(bm.msg.target_id), gt.t_ns[-1], "ground_truth"))
-                init_sent, init_stamp_ns = True, gt.t_ns[-1]
+                init_sent = True
         feed(sync.poll())
     feed(sync.flush())
 
@@ -309,7 +312,7 @@ def replay_bag(
     report["replay"] = counters
     files: dict[str, str] = {}
     # Scoring starts at the GT frame the trackers were started from (the OPE "first frame").
-    gt_t, gt_boxes, gt_absent = gt.arrays(init_stamp_ns)
+    gt_t, gt_boxes, gt_absent = gt.arrays(gt.first_present_ns())
     if topics.gt is not None and len(gt_t):
         save_gt = out_dir / "gt.csv"
         rows = ["t_ns,x,y,w,h,present"] + [
