@@ -66,9 +66,14 @@ def _assert_same(a: Events, b: Events) -> None:
 
 
 @SETTINGS
-@given(events=event_streams(), cuts=st.lists(st.integers(0, 200), max_size=4), self_contained=st.booleans())
-def test_evt3_encode_decode_round_trip_over_packets(events, cuts, self_contained):
-    enc = Evt3Encoder(self_contained_packets=self_contained)
+@given(
+    events=event_streams(),
+    cuts=st.lists(st.integers(0, 200), max_size=4),
+    self_contained=st.booleans(),
+    vectorize=st.booleans(),
+)
+def test_evt3_encode_decode_round_trip_over_packets(events, cuts, self_contained, vectorize):
+    enc = Evt3Encoder(self_contained_packets=self_contained, vectorize=vectorize)
     dec = make_decoder("evt3", events.width, events.height)
     bounds = sorted({0, len(events), *[min(c, len(events)) for c in cuts]})
     parts = []
@@ -77,6 +82,36 @@ def test_evt3_encode_decode_round_trip_over_packets(events, cuts, self_contained
         parts.append(dec.decode(EventPacketData("evt3", events.width, events.height, payload, seq=seq)).events)
     _assert_same(Events.concatenate(parts) if parts else Events.empty(), events)
     assert dec.stats.skipped_unsynced == 0 and dec.stats.unknown_codes == 0
+
+
+@st.composite
+def row_bursts(draw):
+    """Events in bursts: one time, row and polarity, x increasing by small steps (vector-friendly)."""
+    t, parts = 0, []
+    for _ in range(draw(st.integers(1, 12))):
+        t += draw(st.integers(0, 5000))
+        y, p = draw(st.integers(0, 719)), draw(st.integers(0, 1))
+        x = draw(st.integers(0, 1200))
+        for step in draw(st.lists(st.integers(1, 14), max_size=40)):
+            if x >= 1280:
+                break
+            parts.append((t * 1000, x, y, p))
+            x += step
+    arr = np.array(parts, np.int64).reshape(-1, 4)
+    return Events.from_arrays(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], 1280, 720)
+
+
+@SETTINGS
+@given(events=row_bursts(), width=st.integers(1, 1280))
+def test_evt3_vector_words_round_trip_and_respect_geometry(events, width):
+    payload = Evt3Encoder(vectorize=True).encode(events)
+    dec = make_decoder("evt3", width, 720)
+    out = dec.decode_bytes(payload).events
+    inside = events.x < width
+    _assert_same(out, Events(events.t[inside], events.x[inside], events.y[inside], events.p[inside], width, 720))
+    assert dec.stats.dropped_out_of_geometry == int(np.count_nonzero(~inside))
+    # Vector words only replace runs of >= 3 ADDR_X words (at most 4 words for them): never longer.
+    assert len(payload) <= len(Evt3Encoder(vectorize=False).encode(events))
 
 
 @SETTINGS

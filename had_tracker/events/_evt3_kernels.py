@@ -224,9 +224,13 @@ def encode_words(
     trig_id: np.ndarray,
     state: np.ndarray,
     resync: bool,
+    vectorize: bool,
     out: np.ndarray,
 ) -> int:
     """Encode time-ordered CD events and triggers (merged by time, CD first on ties) into ``out``.
+
+    With ``vectorize``, runs of at least 3 events with one time, row and polarity and increasing x
+    within 32 pixels become VECT_BASE_X + VECT_12/VECT_12/VECT_8 words, as the sensor writes them.
 
     ``state = [has_time, last_high_abs, last_low, has_y, last_y]`` where ``last_high_abs`` is
     ``t_us >> 12`` without wrap-around. Returns the number of words written. ``out`` must hold at
@@ -274,9 +278,35 @@ def encode_words(
                 k += 1
                 last_y = yy
                 has_y = True
-            out[k] = (ADDR_X << 12) | (np.int64(p[i] & 1) << 11) | np.int64(x[i])
-            k += 1
-            i += 1
+            x0 = np.int64(x[i])
+            pol = np.int64(p[i] & 1)
+            run_end = i + 1
+            mask = np.int64(1)
+            if vectorize:
+                last_x = x0
+                while run_end < n_cd and t_us[run_end] == t and np.int64(y[run_end]) == yy:
+                    xr = np.int64(x[run_end])
+                    if np.int64(p[run_end] & 1) != pol or xr <= last_x or xr >= x0 + 32:
+                        break
+                    mask |= np.int64(1) << (xr - x0)
+                    last_x = xr
+                    run_end += 1
+            if run_end - i >= 3:
+                out[k] = (VECT_BASE_X << 12) | (pol << 11) | x0
+                k += 1
+                shift = 0
+                for nbits in (12, 12, 8):
+                    if (mask >> shift) == 0:
+                        break
+                    code = VECT_12 if nbits == 12 else VECT_8
+                    out[k] = (code << 12) | ((mask >> shift) & ((1 << nbits) - 1))
+                    k += 1
+                    shift += nbits
+                i = run_end
+            else:
+                out[k] = (ADDR_X << 12) | (pol << 11) | x0
+                k += 1
+                i += 1
         else:
             out[k] = (EXT_TRIGGER << 12) | (np.int64(trig_id[j] & 0xF) << 8) | np.int64(trig_edge[j] & 1)
             k += 1

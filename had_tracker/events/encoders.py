@@ -36,14 +36,16 @@ class Evt3Encoder:
 
     ``self_contained_packets=True`` starts every packet with full time and y words (3 words) so a
     decoder that lost a packet resynchronises at the next one; the camera itself does not do this,
-    set False for a byte stream as the sensor writes it.
+    set False for a byte stream as the sensor writes it. ``vectorize=True`` writes runs of events of
+    one time, row and polarity (increasing x within 32 pixels) as vector words, like the sensor does.
     """
 
-    def __init__(self, self_contained_packets: bool = True) -> None:
+    def __init__(self, self_contained_packets: bool = True, vectorize: bool = False) -> None:
         from had_tracker.events import _evt3_kernels as k
 
         self._k = k
         self.self_contained_packets = self_contained_packets
+        self.vectorize = vectorize
         self._state = np.zeros(5, np.int64)  # has_time, last_high_abs, last_low, has_y, last_y
         self._last_t_us: int | None = None
 
@@ -87,6 +89,7 @@ class Evt3Encoder:
             np.asarray(trig.id, np.uint8),
             self._state,
             self.self_contained_packets,
+            self.vectorize,
             out,
         )
         return out[:n].astype("<u2").view(np.uint8)
