@@ -303,3 +303,14 @@ def test_trigger_clock_puts_events_exactly_on_the_rgb_clock():
     for s in aligned:
         sensor = events.slice_time(s.window_start_ns - rgb_offset, s.window_end_ns - rgb_offset)
         np.testing.assert_array_equal(s.events.t, sensor.t + rgb_offset)
+
+
+def test_a_publisher_that_never_numbers_its_packets_is_decoded_in_arrival_order():
+    events = make_events(0, 40_000_000, 100_000, seed=16)
+    packets = make_packets(events)
+    for pkt in packets:
+        pkt.seq = 0
+    sync = Synchronizer(SyncConfig())
+    samples = run(sync, packets)
+    assert sync.stats.duplicate_packets == 0 and sync.stats.late_packets == 0
+    assert total_events(samples) == len(events)

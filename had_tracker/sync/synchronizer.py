@@ -456,7 +456,13 @@ class Synchronizer:
 
     def _decode_packet(self, packet: Any, stamp: int, stream: str) -> None:
         width, height = int(packet.width), int(packet.height)
-        decoded = self._decoders.get(stream, str(packet.encoding), width, height).decode(packet)
+        decoder = self._decoders.get(stream, str(packet.encoding), width, height)
+        state = self._streams.get(stream)
+        if state is not None and not state.seq_usable:
+            # Without usable seq numbers the decoder must not read a repeated seq as a stream restart.
+            decoded = decoder.decode_bytes(packet.events, int(getattr(packet, "time_base", 0) or 0), seq=None)
+        else:
+            decoded = decoder.decode(packet)
         if self._sensor_size is None:
             self._sensor_size = (width, height)
         self._ingest(decoded.events, decoded.triggers, stamp)
