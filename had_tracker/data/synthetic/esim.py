@@ -1,12 +1,17 @@
 """Event simulation in the manner of ESIM / v2e, vectorised over internal frames.
 
-Per pixel: a reference log intensity; whenever the log intensity (linearly interpolated between two
-internal frames) crosses the reference +/- the pixel's contrast threshold, an event is emitted at the
-interpolated crossing time and the reference moves by one threshold. Thresholds vary per pixel
-(mismatch), a refractory period blocks events that follow the previous one too closely (counted),
-leak adds periodic ON events per pixel (rate with mismatch, random phase; v2e's leak drifts the
-reference, which gives the same periodic ON events on a static pixel) and shot noise adds random events.
-Only the rect where the image can change is re-rendered each step (the static background stays put).
+Per pixel: a reference log intensity; whenever the log intensity (linearly interpolated between the
+pixel's last evaluation and the current internal frame) crosses the reference +/- the pixel's contrast
+threshold, an event is emitted at the interpolated crossing time and the reference moves by one
+threshold. Thresholds vary per pixel (mismatch), a refractory period blocks events that follow the
+previous one too closely (counted), leak adds periodic ON events per pixel (rate with mismatch, random
+phase; v2e's leak drifts the reference, which gives the same periodic ON events on a static pixel) and
+shot noise adds random events.
+
+Cost control: at every internal frame only the rects where sprites move are re-rendered and
+thresholded; the rest of the image (the background, which changes slowly or not at all) is evaluated
+every ``background_every`` frames. Because each pixel interpolates from its own last evaluation, this
+equals running those pixels at a lower internal rate.
 """
 
 from __future__ import annotations
@@ -22,34 +27,36 @@ from had_tracker.data.synthetic.config import SyntheticConfig
 
 log = logging.getLogger(__name__)
 
+Rect = tuple[int, int, int, int]
+
 
 @njit(cache=True, nogil=True)
-def _esim_step(
-    log_prev: np.ndarray,
+def _esim_rect(
     log_next: np.ndarray,
     x0: int,
     y0: int,
     width: int,
+    current: np.ndarray,
+    t_prev: np.ndarray,
     ref: np.ndarray,
     last_t: np.ndarray,
     c_pos: np.ndarray,
     c_neg: np.ndarray,
-    t0: float,
-    dt: float,
+    t1: float,
     refractory: float,
     out_t: np.ndarray,
     out_i: np.ndarray,
     out_p: np.ndarray,
     start: int,
 ) -> tuple[int, int, int]:
-    """Emit the threshold crossings of one internal interval inside a rect into ``out_*[start:]``.
+    """Threshold one rect from each pixel's last evaluation ``(t_prev, current)`` to ``(t1, log_next)``.
 
-    ``log_prev``/``log_next`` are the (h, w) log images of the rect whose top-left sensor pixel is
-    (x0, y0); the per-pixel state arrays are flat over the whole sensor (row length ``width``).
-    Returns ``(end, refractory_drops, needed)``; when the crossings do not fit, nothing is written or
-    changed and ``end == -1`` with ``needed`` = the number of crossings (the caller grows the buffers).
+    ``log_next`` is the (h, w) log image of the rect whose top-left sensor pixel is (x0, y0); the
+    per-pixel arrays are flat over the sensor (row length ``width``) and are updated in place.
+    Returns ``(end, refractory_drops, needed)``; when the crossings do not fit in ``out_*``, nothing
+    is written or changed and ``end == -1`` with ``needed`` = the number of crossings.
     """
-    h, w = log_prev.shape
+    h, w = log_next.shape
     capacity = out_t.shape[0]
     needed = 0
     for r in range(h):
@@ -67,8 +74,11 @@ def _esim_step(
     for r in range(h):
         for c in range(w):
             i = (y0 + r) * width + x0 + c
-            l0 = log_prev[r, c]
+            l0 = current[i]
             l1 = log_next[r, c]
+            t0 = t_prev[i]
+            current[i] = l1
+            t_prev[i] = t1
             d = l1 - ref[i]
             if d >= c_pos[i]:
                 n = int(d / c_pos[i])
@@ -81,6 +91,7 @@ def _esim_step(
             else:
                 continue
             dl = l1 - l0
+            span = t1 - t0
             for j in range(1, n + 1):
                 level = ref[i] + j * step
                 frac = (level - l0) / dl if dl != 0.0 else 1.0
@@ -88,7 +99,7 @@ def _esim_step(
                     frac = 0.0
                 elif frac > 1.0:
                     frac = 1.0
-                t = t0 + frac * dt
+                t = t0 + frac * span
                 if t - last_t[i] < refractory:
                     dropped += 1
                     continue
@@ -112,7 +123,62 @@ class EventSimulationResult:
     stats: dict = field(default_factory=dict)
 
 
-Rect = tuple[int, int, int, int]
+class _PixelState:
+    """Per-pixel model state and the bounded output buffers of one simulation."""
+
+    def __init__(self, config: SyntheticConfig, log0: np.ndarray, rng: np.random.Generator) -> None:
+        n_pix = config.width * config.height
+        self.config = config
+        self.c_pos = np.maximum(
+            config.contrast_threshold_pos * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
+            0.2 * config.contrast_threshold_pos,
+        )
+        self.c_neg = np.maximum(
+            config.contrast_threshold_neg * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
+            0.2 * config.contrast_threshold_neg,
+        )
+        self.current = log0.astype(np.float64).ravel().copy()
+        c_min = np.minimum(self.c_pos, self.c_neg)
+        self.ref = self.current + rng.uniform(-0.5, 0.5, n_pix) * c_min  # unknown reset state
+        self.t_prev = np.zeros(n_pix)
+        self.last_t = np.full(n_pix, -np.inf)
+        capacity = min(config.max_events, max(1 << 16, int(n_pix * config.duration_s)))
+        self.out_t = np.empty(capacity, np.float64)
+        self.out_i = np.empty(capacity, np.int32)
+        self.out_p = np.empty(capacity, np.uint8)
+        self.count = 0
+        self.refractory_drops = 0
+        self.buffer_drops = 0
+        self.pixels = 0
+
+    def threshold(self, log_next: np.ndarray, x0: int, y0: int, t1: float) -> None:
+        """Threshold one rect up to ``t1``, growing the buffers up to ``max_events`` (beyond: counted drops)."""
+        cfg = self.config
+        self.pixels += log_next.size
+        while True:
+            end, dropped, needed = _esim_rect(
+                log_next, x0, y0, cfg.width, self.current, self.t_prev, self.ref, self.last_t, self.c_pos,
+                self.c_neg, t1, cfg.refractory_s, self.out_t, self.out_i, self.out_p, self.count,
+            )  # fmt: skip
+            if end >= 0:
+                self.count, self.refractory_drops = end, self.refractory_drops + dropped
+                return
+            if self.count + needed > cfg.max_events:
+                # Bounded: skip this rect's crossings, keep the model state moving.
+                self.buffer_drops += needed
+                h_r, w_r = log_next.shape
+                sub = np.add.outer(np.arange(y0, y0 + h_r) * cfg.width, np.arange(x0, x0 + w_r)).ravel()
+                lv = log_next.ravel().astype(np.float64)
+                d = lv - self.ref[sub]
+                cp, cn = self.c_pos[sub], self.c_neg[sub]
+                self.ref[sub] += np.where(d >= cp, np.floor(d / cp) * cp, 0.0)
+                self.ref[sub] -= np.where(d <= -cn, np.floor(-d / cn) * cn, 0.0)
+                self.current[sub], self.t_prev[sub] = lv, t1
+                return
+            new_cap = min(cfg.max_events, max(2 * len(self.out_t), self.count + needed))
+            self.out_t = np.resize(self.out_t, new_cap)
+            self.out_i = np.resize(self.out_i, new_cap)
+            self.out_p = np.resize(self.out_p, new_cap)
 
 
 def _leak_events(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -131,116 +197,41 @@ def _leak_events(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.
     return t[keep], idx[keep]
 
 
-def _threshold_rect(
-    config: SyntheticConfig,
-    prev: np.ndarray,
-    nxt: np.ndarray,
-    origin: tuple[int, int],
-    ref: np.ndarray,
-    last_t: np.ndarray,
-    c_pos: np.ndarray,
-    c_neg: np.ndarray,
-    t0: float,
-    dt: float,
-    out: tuple[np.ndarray, np.ndarray, np.ndarray],
-    count: int,
-    refractory_drops: int,
-    buffer_drops: int,
-) -> tuple[int, int, int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Threshold one rect, growing the output buffers up to ``max_events`` (beyond: counted drops)."""
-    x0, y0 = origin
-    w = config.width
-    out_t, out_i, out_p = out
-    while True:
-        end, dropped, needed = _esim_step(
-            prev, nxt, x0, y0, w, ref, last_t, c_pos, c_neg, t0, dt, config.refractory_s, out_t, out_i, out_p, count
-        )
-        if end >= 0:
-            return end, refractory_drops + dropped, buffer_drops, (out_t, out_i, out_p)
-        if count + needed > config.max_events:
-            # Bounded: skip this interval's crossings in the rect, keep the model state moving.
-            h_r, w_r = nxt.shape
-            sub = np.add.outer(np.arange(y0, y0 + h_r) * w, np.arange(x0, x0 + w_r)).ravel()
-            d = nxt.ravel() - ref[sub]
-            ref[sub] += np.where(d >= c_pos[sub], np.floor(d / c_pos[sub]) * c_pos[sub], 0.0)
-            ref[sub] -= np.where(d <= -c_neg[sub], np.floor(-d / c_neg[sub]) * c_neg[sub], 0.0)
-            return count, refractory_drops, buffer_drops + needed, out
-        new_cap = min(config.max_events, max(2 * len(out_t), count + needed))
-        out_t, out_i, out_p = np.resize(out_t, new_cap), np.resize(out_i, new_cap), np.resize(out_p, new_cap)
-
-
 def simulate_events(
     config: SyntheticConfig,
     log_intensity: Callable[[float, Rect | None], np.ndarray],
     rng: np.random.Generator,
     changed_rects: Callable[[float, float], list[Rect]] | None = None,
     prepare: Callable[[np.ndarray], None] | None = None,
+    background_every: int | None = None,
 ) -> EventSimulationResult:
     """Run the event model over ``[0, duration_s]`` given ``log_intensity(t_s, rect) -> (h, w)``.
 
-    ``changed_rects(t0, t1)`` gives disjoint rects outside which the image cannot change in an interval
-    (None = anywhere); only those are re-rendered and thresholded. ``prepare(times)`` is called once
-    with the internal frame times (to tabulate poses). Events beyond ``config.max_events`` are dropped and
-    counted (``stats["dropped_buffer"]``).
+    ``changed_rects(t0, t1)`` gives rects where sprites move in an interval (None: the whole image every
+    frame). ``background_every`` = evaluate the whole image every that many internal frames too (None:
+    never, for a static background). ``prepare(times)`` is called once with the internal frame times.
+    Events beyond ``config.max_events`` are dropped and counted (``stats["dropped_buffer"]``).
     """
     w, h = config.width, config.height
     n_pix = w * h
-    c_pos = np.maximum(
-        config.contrast_threshold_pos * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-        0.2 * config.contrast_threshold_pos,
-    )
-    c_neg = np.maximum(
-        config.contrast_threshold_neg * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-        0.2 * config.contrast_threshold_neg,
-    )
     n_steps = max(1, int(np.ceil(config.duration_s * config.internal_rate_hz)))
-    dt = config.duration_s / n_steps
-    times = np.arange(n_steps + 1) * dt
+    times = np.arange(n_steps + 1) * (config.duration_s / n_steps)
     if prepare is not None:
         prepare(times)
-
-    current = log_intensity(0.0, None).astype(np.float32)
-    c_min = np.minimum(c_pos, c_neg)
-    ref = current.ravel().astype(np.float64) + rng.uniform(-0.5, 0.5, n_pix) * c_min  # unknown reset state
-    last_t = np.full(n_pix, -np.inf)
-
-    capacity = min(config.max_events, max(1 << 16, int(n_pix * config.duration_s)))
-    out_t = np.empty(capacity, np.float64)
-    out_i = np.empty(capacity, np.int32)
-    out_p = np.empty(capacity, np.uint8)
-    count = 0
-    refractory_drops = 0
-    buffer_drops = 0
-    pixels_processed = 0
+    state = _PixelState(config, log_intensity(0.0, None), rng)
+    full = (0, 0, w, h)
     for k in range(n_steps):
         t0, t1 = float(times[k]), float(times[k + 1])
-        for x0, y0, x1, y1 in changed_rects(t0, t1) if changed_rects else [(0, 0, w, h)]:
-            nxt = log_intensity(t1, (x0, y0, x1, y1)).astype(np.float32)
-            prev = current[y0:y1, x0:x1]
-            pixels_processed += nxt.size
-            count, refractory_drops, buffer_drops, out = _threshold_rect(
-                config,
-                prev,
-                nxt,
-                (x0, y0),
-                ref,
-                last_t,
-                c_pos,
-                c_neg,
-                t0,
-                dt,
-                (out_t, out_i, out_p),
-                count,
-                refractory_drops,
-                buffer_drops,
-            )
-            out_t, out_i, out_p = out
-            current[y0:y1, x0:x1] = nxt
-    if buffer_drops:
-        log.warning("event simulation: %d events over max_events=%d dropped", buffer_drops, config.max_events)
+        rects = changed_rects(t0, t1) if changed_rects else [full]
+        if background_every and ((k + 1) % background_every == 0 or k == n_steps - 1):
+            rects = [full]
+        for x0, y0, x1, y1 in rects:
+            state.threshold(log_intensity(t1, (x0, y0, x1, y1)), x0, y0, t1)
+    if state.buffer_drops:
+        log.warning("event simulation: %d events over max_events=%d dropped", state.buffer_drops, config.max_events)
 
-    t_s, idx, pol = out_t[:count], out_i[:count], out_p[:count]
-    n_signal = count
+    count = state.count
+    t_s, idx, pol = state.out_t[:count], state.out_i[:count], state.out_p[:count]
     room = max(config.max_events - count, 0)
     # Leak (ON) and shot noise (Poisson arrivals, uniform over pixels and time, random polarity).
     leak_t, leak_i = _leak_events(config, rng)
@@ -254,11 +245,11 @@ def simulate_events(
     t_s, idx, pol = t_s[order], idx[order], pol[order]
     stats = {
         "internal_steps": n_steps,
-        "pixels_thresholded": int(pixels_processed),
-        "signal_events": int(n_signal),
+        "pixels_thresholded": int(state.pixels),
+        "signal_events": int(count),
         "leak_events": int(len(leak_t)),
         "shot_noise_events": int(n_noise),
-        "refractory_drops": int(refractory_drops),
-        "dropped_buffer": int(buffer_drops),
+        "refractory_drops": int(state.refractory_drops),
+        "dropped_buffer": int(state.buffer_drops),
     }
     return EventSimulationResult(t_s, (idx % w).astype(np.uint16), (idx // w).astype(np.uint16), pol, stats)

@@ -88,6 +88,10 @@ def _project(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return h[..., :2] / h[..., 2:3]
 
 
+def _area(rect: tuple[int, int, int, int]) -> int:
+    return (rect[2] - rect[0]) * (rect[3] - rect[1])
+
+
 def _polygon_area(poly: np.ndarray) -> np.ndarray:
     """Shoelace areas of (N, K, 2) polygons."""
     x, y = poly[..., 0], poly[..., 1]
@@ -168,10 +172,23 @@ class Scene:
 
     @classmethod
     def _warp_roi(
-        cls, src: np.ndarray, m: np.ndarray, camera: Camera, bounds: tuple[int, int, int, int] | None = None
+        cls,
+        src: np.ndarray,
+        m: np.ndarray,
+        camera: Camera,
+        bounds: tuple[int, int, int, int] | None = None,
+        footprint: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, int, int] | None:
-        """Warp ``src`` into the smallest camera rect it touches (within ``bounds``): (patch (h, w, C), x0, y0)."""
-        x0, y0, x1, y1 = cls._footprint(src.shape, m, bounds or camera.full_rect)
+        """Warp ``src`` into the smallest camera rect it touches (within ``bounds``): (patch (h, w, C), x0, y0).
+
+        ``footprint`` = the already known unclipped-to-bounds footprint (saves recomputing it).
+        """
+        bounds = bounds or camera.full_rect
+        if footprint is None:
+            x0, y0, x1, y1 = cls._footprint(src.shape, m, bounds)
+        else:
+            x0, y0 = max(footprint[0], bounds[0]), max(footprint[1], bounds[1])
+            x1, y1 = min(footprint[2], bounds[2]), min(footprint[3], bounds[3])
         if x1 <= x0 or y1 <= y0:
             return None
         patch = cls._warp(src, m, camera, (x0, y0, x1, y1), False)
@@ -195,8 +212,11 @@ class Scene:
         out = self._render_background(t, camera, gray, rect)
         for layer in self.layers():
             src = layer.sprite.gray_alpha if gray else layer.sprite.rgba
-            m = layer.matrix(t) if camera.is_affine and camera.name == "event" else camera.from_event @ layer.matrix(t)
-            warped = self._warp_roi(src, m, camera, rect)
+            known = layer._cache.get(("rect", float(t))) if camera is self.event_camera else None
+            if known is not None and (known[0] >= rx1 or known[2] <= rx0 or known[1] >= ry1 or known[3] <= ry0):
+                continue  # this sprite does not touch the rect
+            m = layer.matrix(t) if camera is self.event_camera else camera.from_event @ layer.matrix(t)
+            warped = self._warp_roi(src, m, camera, rect, known)
             if warped is None:
                 continue
             patch, x0, y0 = warped
@@ -241,15 +261,22 @@ class Scene:
             rect = self._footprint(layer.sprite.rgba.shape, layer.matrix(t), self.event_camera.full_rect)
         return rect
 
-    def changed_rects(self, t0: float, t1: float) -> list[tuple[int, int, int, int]]:
-        """Disjoint event-sensor rects outside which the image cannot change between ``t0`` and ``t1``.
+    def moving_rect(self, times: np.ndarray, camera: Camera) -> tuple[int, int, int, int]:
+        """Bounding rect in ``camera`` of every sprite at ``times`` (outside it only the background can change)."""
+        x0, y0, x1, y1 = camera.width, camera.height, 0, 0
+        for layer in self.layers():
+            for m in camera.from_event[None] @ layer.matrices(np.asarray(times)):
+                fx0, fy0, fx1, fy1 = self._footprint(layer.sprite.rgba.shape, m, camera.full_rect)
+                if fx1 > fx0 and fy1 > fy0:
+                    x0, y0, x1, y1 = min(x0, fx0), min(y0, fy0), max(x1, fx1), max(y1, fy1)
+        return (x0, y0, max(x1, x0), max(y1, y0))
 
-        The whole image when the background moves; otherwise every layer's footprint at both times,
-        overlapping rects merged into their bounding rect until none overlap.
+    def changed_rects(self, t0: float, t1: float) -> list[tuple[int, int, int, int]]:
+        """Event-sensor rects that hold every moving sprite between ``t0`` and ``t1``.
+
+        Every layer's footprint at both times (a sprite moves less than a pixel per internal frame, so
+        this covers it in between). Outside them only the background can change (when it moves).
         """
-        cam = self.event_camera
-        if self.background_path is not None:
-            return [cam.full_rect]
         rects = []
         for layer in self.layers():
             a, b = self._event_footprint(layer, t0), self._event_footprint(layer, t1)
@@ -260,6 +287,8 @@ class Scene:
                 r = a
             if r[2] > r[0] and r[3] > r[1]:
                 rects.append(r)
+        # Overlapping rects are merged only when their bounding rect is no bigger than the two together;
+        # otherwise both are kept (re-thresholding a pixel at the same time is a no-op).
         merged = True
         while merged and len(rects) > 1:
             merged = False
@@ -267,10 +296,12 @@ class Scene:
                 for j in range(i + 1, len(rects)):
                     a, b = rects[i], rects[j]
                     if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                        rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                        del rects[j]
-                        merged = True
-                        break
+                        u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                        if _area(u) <= _area(a) + _area(b):
+                            rects[i] = u
+                            del rects[j]
+                            merged = True
+                            break
                 if merged:
                     break
         return rects
