@@ -194,18 +194,25 @@ class TriggerAligner:
         self._pending_frames.append((int(stamp_ns), prior_offset_ns))
         return False
 
-    def retry_pending(self) -> None:
-        """Match frames that arrived before their trigger (call after ``add_triggers``)."""
+    def retry_pending(self, prior_offset_ns: int | None = None) -> None:
+        """Match frames that arrived before their trigger (call after ``add_triggers``).
+
+        ``prior_offset_ns`` stands in for frames queued before any prior was known.
+        """
         still = deque(maxlen=self._pending_frames.maxlen)
         newest = self._triggers[-1] if self._triggers else None
-        for stamp, prior in self._pending_frames:
+        for stamp, own_prior in self._pending_frames:
+            prior = own_prior if own_prior is not None else prior_offset_ns
             if self._match(stamp, prior):
                 continue
-            expected = stamp - (prior if prior is not None else 0)
+            if prior is None:
+                still.append((stamp, own_prior))
+                continue
+            expected = stamp - prior
             if newest is not None and newest > expected + self.max_match_ns:
                 self.unmatched_frames += 1  # its trigger can no longer come
             else:
-                still.append((stamp, prior))
+                still.append((stamp, own_prior))
         self._pending_frames = still
 
     def _match(self, stamp: int, prior: int | None) -> bool:

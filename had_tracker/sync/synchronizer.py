@@ -524,7 +524,7 @@ class Synchronizer:
             self._offset.add_sample(t0, stamp)
         if self._trigger is not None and len(triggers):
             self._trigger.add_triggers(triggers)
-            self._trigger.retry_pending()
+            self._trigger.retry_pending(self._header_offset(self._latest_sensor_t))
         if header_stamp_ns is not None and c.clock != "sensor":
             self._see_input(int(header_stamp_ns) + c.extra_offset_ns)
         if not n:
