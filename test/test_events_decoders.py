@@ -283,3 +283,16 @@ def test_warm_up_runs_every_kernel():
     from had_tracker.events import warm_up
 
     assert warm_up() >= 0.0
+
+
+def test_vectorizing_encoder_writes_vector_words_for_dense_runs():
+    from had_tracker.events.container import Events
+    from had_tracker.events.encoders import Evt3Encoder
+
+    x = [100 + i for i in range(0, 30, 2)]  # 15 events on one row, one time, one polarity
+    events = Events.from_arrays([5000] * len(x), x, [7] * len(x), [1] * len(x), 1280, 720)
+    payload = Evt3Encoder(vectorize=True).encode(events)
+    codes = (np.frombuffer(payload.tobytes(), "<u2") >> 12).tolist()
+    assert codes == [0x8, 0x6, 0x0, 0x3, 0x4, 0x4, 0x5]  # TIME_HIGH, TIME_LOW, ADDR_Y, VECT_BASE_X, 12, 12, 8
+    out = evt3().decode_bytes(payload).events
+    assert out.x.tolist() == x and set(out.t.tolist()) == {5_000_000 // 1000 * 1000}

@@ -110,7 +110,7 @@ def test_evt3_vector_words_round_trip_and_respect_geometry(events, width):
     inside = events.x < width
     _assert_same(out, Events(events.t[inside], events.x[inside], events.y[inside], events.p[inside], width, 720))
     assert dec.stats.dropped_out_of_geometry == int(np.count_nonzero(~inside))
-    # Vector words only replace runs of >= 3 ADDR_X words (at most 4 words for them): never longer.
+    # Vector words only replace runs of ADDR_X words where they are shorter.
     assert len(payload) <= len(Evt3Encoder(vectorize=False).encode(events))
 
 

@@ -229,8 +229,9 @@ def encode_words(
 ) -> int:
     """Encode time-ordered CD events and triggers (merged by time, CD first on ties) into ``out``.
 
-    With ``vectorize``, runs of at least 3 events with one time, row and polarity and increasing x
-    within 32 pixels become VECT_BASE_X + VECT_12/VECT_12/VECT_8 words, as the sensor writes them.
+    With ``vectorize``, runs of events with one time, row and polarity and increasing x within 32
+    pixels become VECT_BASE_X + VECT_12/VECT_12/VECT_8 words, as the sensor writes them, wherever
+    that takes fewer words than ADDR_X words.
 
     ``state = [has_time, last_high_abs, last_low, has_y, last_y]`` where ``last_high_abs`` is
     ``t_us >> 12`` without wrap-around. Returns the number of words written. ``out`` must hold at
@@ -291,7 +292,9 @@ def encode_words(
                     mask |= np.int64(1) << (xr - x0)
                     last_x = xr
                     run_end += 1
-            if run_end - i >= 3:
+            span = np.int64(x[run_end - 1]) - x0
+            n_vect = 1 if span < 12 else (2 if span < 24 else 3)
+            if 1 + n_vect < run_end - i:  # only where vector words are shorter than ADDR_X words
                 out[k] = (VECT_BASE_X << 12) | (pol << 11) | x0
                 k += 1
                 shift = 0
