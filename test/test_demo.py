@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from had_tracker.evaluation.demo import format_table, run_demo
+from had_tracker.evaluation.demo import run_demo
+from had_tracker.evaluation.report import results_table
 
 
 def test_short_demo_writes_report_plots_frames_and_a_table(tmp_path):
@@ -19,5 +20,5 @@ def test_short_demo_writes_report_plots_frames_and_a_table(tmp_path):
     student_ran = any(name.startswith("HAD") for name in report["trackers"])
     # either the student ran, or the report says plainly why not
     assert student_ran or any("student was NOT run" in n for n in report["notes"])
-    table = format_table(report)
+    table = results_table(report)
     assert "SR(AUC)" in table and "MIL (events)" in table and "(best baseline)" in table

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from had_tracker.evaluation.demo import format_table, run_demo
+    from had_tracker.evaluation.demo import run_demo
+    from had_tracker.evaluation.report import results_table
 
     print(f"had-tracker demo: generating a {args.duration:.1f} s synthetic sequence (seed {args.seed}) ...", flush=True)
     report = run_demo(args.out, seed=args.seed, duration_s=args.duration, model=args.model, threads=args.threads)
@@ -29,7 +30,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"sequence: {demo['frames']} RGB frames, {demo['events']} events; attributes: {attrs}")
     print(f"bag: {demo['bag']}")
     print()
-    print(format_table(report))
+    print(results_table(report))
     print()
     for note in report["notes"]:
         print(f"note: {note}")

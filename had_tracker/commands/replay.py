@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def _box(text: str) -> list[float]:
@@ -42,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _replay(args: argparse.Namespace) -> int:
     from had_tracker.evaluation.replay import replay_bag
-    from had_tracker.evaluation.report import json_safe
+    from had_tracker.evaluation.report import results_table
 
     sync_config = tracker_config = None
     if args.sync_config:
@@ -72,8 +71,7 @@ def _replay(args: argparse.Namespace) -> int:
         init_time_ns=args.init_time_ns,
         convention=args.convention,
     )
-    table = {name: {"overall": t["overall"], "fps": t["timing"].get("fps")} for name, t in report["trackers"].items()}
-    print(json.dumps(json_safe({"metrics_available": report["metrics_available"], "trackers": table}), indent=2))
+    print(results_table(report))
     for note in report["notes"]:
         print(note)
     print(f"report: {args.out}/report.md")

@@ -131,3 +131,30 @@ def write_report(report: dict[str, Any], out_dir: str | Path, stem: str = "repor
     json_path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
     md_path.write_text(render_markdown(clean))
     return json_path, md_path
+
+
+def results_table(report: dict[str, Any]) -> str:
+    """A plain-text results table: one row per tracker, the best OpenCV baseline marked."""
+    rows = []
+    best_baseline, best_auc = None, -1.0
+    for name, t in report["trackers"].items():
+        o = t.get("overall") or {}
+        auc = o.get("success_auc")
+        if not name.startswith("HAD") and auc is not None and auc > best_auc:
+            best_baseline, best_auc = name, auc
+    header = f"{'tracker':<30} {'SR(AUC)':>8} {'PR@20':>7} {'NPR@.2':>7} {'OP50':>6} {'FPS':>7}"
+    rows.append(header)
+    rows.append("-" * len(header))
+
+    def fmt(v: Any, width: int) -> str:
+        return f"{v:>{width}.1f}" if isinstance(v, int | float) and v == v else f"{'n/a':>{width}}"
+
+    for name, t in report["trackers"].items():
+        o = t.get("overall") or {}
+        fps = (t.get("timing") or {}).get("fps")
+        label = name + (" (best baseline)" if name == best_baseline else "")
+        rows.append(
+            f"{label:<30} {fmt(o.get('success_auc'), 8)} {fmt(o.get('precision_20'), 7)} "
+            f"{fmt(o.get('norm_precision_20'), 7)} {fmt(o.get('op50'), 6)} {fmt(fps, 7)}"
+        )
+    return "\n".join(rows)
