@@ -314,3 +314,30 @@ def test_a_publisher_that_never_numbers_its_packets_is_decoded_in_arrival_order(
     samples = run(sync, packets)
     assert sync.stats.duplicate_packets == 0 and sync.stats.late_packets == 0
     assert total_events(samples) == len(events)
+
+
+def test_activity_clock_corrects_an_rgb_offset_the_header_stamps_do_not_show():
+    # The RGB camera stamps frames 30 ms later than the host clock the event headers use. Event bursts follow
+    # the brightness changes between frames, so correlating the two recovers the 30 ms.
+    rng = np.random.default_rng(17)
+    period, n_frames, rgb_late = 40_000_000, 24, 30_000_000
+    stamps = HOST_OFFSET + rgb_late + 100_000_000 + np.arange(n_frames, dtype=np.int64) * period
+    levels = np.cumsum(rng.uniform(0, 20, n_frames)) % 200
+    parts = []
+    for i in range(1, n_frames):
+        k = int(abs(levels[i] - levels[i - 1]) * 30) + 5
+        a, b = stamps[i - 1] - rgb_late - HOST_OFFSET, stamps[i] - rgb_late - HOST_OFFSET  # sensor time
+        parts.append(rng.integers(a, b, k) // 1000 * 1000)
+    t = np.sort(np.concatenate(parts))
+    events = Events.from_arrays(t, rng.integers(0, W, len(t)), rng.integers(0, H, len(t)), np.zeros(len(t)), W, H)
+    sync = Synchronizer(SyncConfig(clock="activity", activity_frames=20))
+    pending = list(range(n_frames))
+    for pkt in make_packets(events):
+        sync.add_event_packet(pkt)
+        while pending and stamps[pending[0]] - rgb_late + 5_000_000 <= pkt.stamp_ns:
+            i = pending.pop(0)
+            sync.add_image(np.full((H, W, 3), int(levels[i]), np.uint8), int(stamps[i]))
+        sync.poll()
+    assert sync.activity_correlation is not None and sync.activity_correlation > 0.9
+    assert abs(sync.activity_correction_ns - rgb_late) <= 1_000_000
+    assert abs(sync.offset_ns - (HOST_OFFSET + rgb_late)) <= 1_000_000

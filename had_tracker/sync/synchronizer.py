@@ -28,7 +28,11 @@ dropped since the previous one (``AlignedSample.dropped_events``).
 Clock modes (``SyncConfig.clock``): ``header`` — sensor->host offset estimated from header stamps (the
 ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges matched to RGB stamps, with
 the header estimate as the prior and as the fallback until the first match; ``sensor`` — event times are
-already on the output clock (dvs/dv-ros2 arrays, synthetic data). ``extra_offset_ns`` is added last.
+already on the output clock (dvs/dv-ros2 arrays, synthetic data); ``activity`` — the header estimate plus a
+one-time correction that best aligns event activity with RGB frame differences over the first
+``activity_frames`` frames (``estimate_offset_from_activity``; for rigs without a trigger wire whose RGB
+stamps sit an unknown time from the host clock; windows before it use the header estimate alone).
+``extra_offset_ns`` is added last.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STREAM = "/event_camera/events"
 POLICIES = ("fixed_rate", "per_frame", "fixed_count")
-CLOCKS = ("header", "trigger", "sensor")
+CLOCKS = ("header", "trigger", "sensor", "activity")
 REGISTRATIONS = ("identity", "homography", "calibration")
 
 
@@ -67,7 +71,7 @@ class SyncConfig:
     stamp_position: str = "middle"  # per_frame: where the RGB stamp sits in the exposure: start | middle | end
     events_per_window: int = 20_000  # fixed_count: events per window
     max_window_ns: int = 50_000_000  # fixed_count: close a window that does not fill after this long
-    clock: str = "header"  # header | trigger | sensor (see module docstring)
+    clock: str = "header"  # header | trigger | sensor | activity (see module docstring)
     extra_offset_ns: int = 0  # added after the sensor->host offset: event (host) clock -> RGB clock
     offset_window_ns: int = 10_000_000_000  # offset estimator: window of samples
     offset_bucket_ns: int = 500_000_000  # offset estimator: one minimum per bucket of sensor time
@@ -75,6 +79,10 @@ class SyncConfig:
     offset_reset_ns: int = 1_000_000_000  # offset estimator: a jump this large restarts it
     trigger_edge: str = "rising"  # trigger clock: rising | falling | any
     trigger_max_match_ns: int = 10_000_000  # trigger clock: max |frame stamp - prior - trigger|
+    activity_frames: int = 15  # activity clock: RGB frames correlated with event activity (all within the buffer)
+    activity_range_ns: int = 50_000_000  # activity clock: search the correction within +- this
+    activity_step_ns: int = 1_000_000  # activity clock: resolution of the correction
+    activity_min_correlation: float = 0.5  # activity clock: below this the estimate is retried on the next frames
     registration: str = "identity"  # identity | homography | calibration
     homography: list[float] | None = None  # 9 values, row-major, event px -> output px
     extrinsic_rotation: list[float] | None = None  # calibration: 9 values, p_rgb = R p_ev + t
@@ -141,6 +149,9 @@ class SyncConfig:
                      "max_image_age_ns", "max_wait_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
             need(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         need(self.offset_bucket_ns <= self.offset_window_ns, "offset_bucket_ns must be <= offset_window_ns")
+        need(self.activity_frames >= 3, f"activity_frames must be >= 3, got {self.activity_frames}")
+        need(self.activity_range_ns > 0 and self.activity_step_ns > 0, "activity_range_ns/activity_step_ns must be > 0")
+        need(-1.0 <= self.activity_min_correlation <= 1.0, "activity_min_correlation must be in [-1, 1]")
         need(self.reorder_depth >= 0 and self.reorder_timeout_ns >= 0, "reorder_depth/reorder_timeout_ns must be >= 0")
         if self.registration == "homography":
             need(self.homography is not None and len(self.homography) == 9, "registration 'homography' needs 9 values")
@@ -277,6 +288,9 @@ class Synchronizer:
         self._pending_drops = 0
         self._warned_no_images = False
         self._carry: list[AlignedSample] = []  # windows flushed at a stream restart, returned by the next poll
+        self._activity_frames: list[tuple[np.ndarray, int]] = []  # (small grey frame, stamp) until calibrated
+        self.activity_correction_ns: int | None = None  # activity clock: the measured correction
+        self.activity_correlation: float | None = None
 
     # ------------------------------------------------------------------ inputs
 
@@ -314,6 +328,8 @@ class Synchronizer:
         if frame_id:
             self._frame_id = frame_id
         self._latest_image_out = stamp_ns if self._latest_image_out is None else max(self._latest_image_out, stamp_ns)
+        if self.config.clock == "activity" and self.activity_correction_ns is None:
+            self._collect_activity_frame(image, stamp_ns)
         if self._trigger is not None:
             self._trigger.add_frame(
                 stamp_ns, self._header_offset(self._latest_sensor_t) if self._offset.ready else None
@@ -575,7 +591,38 @@ class Synchronizer:
     def _header_offset(self, sensor_t: int | None) -> int | None:
         if not self._offset.ready:
             return None
-        return self._offset.offset_at(sensor_t or 0) + self.config.extra_offset_ns
+        return self._offset.offset_at(sensor_t or 0) + self.config.extra_offset_ns + (self.activity_correction_ns or 0)
+
+    def _collect_activity_frame(self, image: np.ndarray, stamp_ns: int) -> None:
+        step = max(image.shape[1] // 64, 1)  # a small grey copy is enough for frame differences
+        self._activity_frames.append((image[::step, ::step].mean(axis=2, dtype=np.float32), stamp_ns))
+        if len(self._activity_frames) < self.config.activity_frames or not self._offset.ready:
+            return
+        from had_tracker.sync.clock import estimate_offset_from_activity
+
+        c = self.config
+        frames = [f for f, _ in self._activity_frames]
+        stamps = np.array([t for _, t in self._activity_frames], np.int64)
+        self._activity_frames = []
+        offset = self._header_offset(self._latest_sensor_t)
+        raw = self._buffer.window(
+            int(stamps[0]) - offset - c.activity_range_ns, int(stamps[-1]) - offset + c.activity_range_ns
+        )
+        if not len(raw):
+            return
+        shift, corr = estimate_offset_from_activity(
+            raw.shift_time(offset), frames, stamps, (-c.activity_range_ns, c.activity_range_ns), c.activity_step_ns
+        )
+        self.activity_correlation = corr
+        if corr >= c.activity_min_correlation:
+            self.activity_correction_ns = int(shift)
+            log.info("activity clock: event->RGB correction %+.1f ms (correlation %.2f)", shift * 1e-6, corr)
+        else:
+            log.warning(
+                "activity clock: correlation %.2f below %.2f; retrying on the next frames",
+                corr,
+                c.activity_min_correlation,
+            )
 
     def _offset_at(self, sensor_t: int) -> int | None:
         c = self.config
