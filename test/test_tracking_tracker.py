@@ -149,3 +149,19 @@ def test_tracker_config_rejects_bad_values():
         TrackerConfig.from_dict({"unknown_key": 1})
     with pytest.raises(ConfigError):
         Tracker(TrackerConfig(), model=nn.Identity())  # no ModelConfig to go with it
+
+
+def test_template_is_updated_only_when_asked_and_confident():
+    tracker, _ = make_tracker(template_update_interval=5, template_update_threshold=0.5)
+    tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
+    first = tracker.student.template_events.clone()
+    for k in range(1, 21):
+        tracker.update(blob_sample(k, 100 + k, 100))
+    assert tracker.stats["template_updates"] == 4
+    assert not bool((tracker.student.template_events == first).all())
+    never, _ = make_tracker()
+    never.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
+    kept = never.student.template_events
+    for k in range(1, 21):
+        never.update(blob_sample(k, 100 + k, 100))
+    assert never.stats["template_updates"] == 0 and never.student.template_events is kept

@@ -175,7 +175,14 @@ class Tracker:
         self._updates = 0
         self._image: tuple[np.ndarray, int] | None = None  # newest RGB frame and stamp
         self._mode = "local"  # search region of the last estimate
-        self.stats = {"updates": 0, "empty_windows": 0, "model_runs": 0, "teacher_runs": 0, "lost_events": 0}
+        self.stats = {
+            "updates": 0,
+            "empty_windows": 0,
+            "model_runs": 0,
+            "teacher_runs": 0,
+            "lost_events": 0,
+            "template_updates": 0,
+        }
 
     # ------------------------------------------------------------------ setup
 
@@ -340,8 +347,9 @@ class Tracker:
             and self.state == TrackState.TRACKING
             and peak.score >= c.template_update_threshold
             and self._updates % c.template_update_interval == 0
+            and self._build_templates(sample.window_end_ns)
         ):
-            self._build_templates(sample.window_end_ns)
+            self.stats["template_updates"] += 1
 
     def _after_score(self, score: float, box: np.ndarray | None) -> None:
         c = self.config
