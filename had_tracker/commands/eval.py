@@ -51,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dataset.add_argument("--split", help="dataset split, when the format has one")
     dataset.set_defaults(func=_dataset)
 
+    compare = sub.add_parser("compare", help="one Markdown results table (and plots) from several report.json files")
+    compare.add_argument("reports", nargs="+", help="report.json files or the folders holding them")
+    compare.add_argument("--out", help="also write compare_success.png / compare_precision.png here")
+    compare.set_defaults(func=_compare)
+
 
 def _metrics(args: argparse.Namespace) -> int:
     from had_tracker.evaluation.metrics import evaluate_sequence, headline, load_boxes, load_flags, summarize
@@ -86,4 +91,12 @@ def _dataset(args: argparse.Namespace) -> int:
         split=args.split,
     )
     print(json.dumps(report["overall"], indent=2))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from had_tracker.evaluation.compare import compare_reports
+
+    table, _ = compare_reports(args.reports, args.out)
+    print(table, end="")
     return 0

@@ -227,10 +227,14 @@ def evaluate_dataset(
         raise ConfigError(f"unknown dataset format {fmt!r}; choose one of {FORMATS}")
     if not Path(root).exists():
         raise ConfigError(f"dataset root {root} does not exist")
-    make_tracker(tracker, model)  # fail fast (missing checkpoint, unknown baseline) before starting workers
+    probe = make_tracker(tracker, model)  # fail fast (missing checkpoint, unknown baseline) before starting workers
+    if hasattr(probe, "model_config"):
+        name = f"HAD {getattr(probe.model_config, 'kind', 'student')}" + (f" [{Path(model).stem}]" if model else "")
+    else:
+        name = getattr(probe, "name", tracker)
     loader = functools.partial(LazyDataset, dataset_sequence_dirs(root, fmt, split), fmt)
     factory = functools.partial(make_tracker, tracker, model)
     source = {"root": str(root), "format": fmt, "tracker": tracker}
     if model:
         source["model"] = str(model)
-    return evaluate_sequences(loader, factory, out_dir, tracker, convention, workers, limit, source)
+    return evaluate_sequences(loader, factory, out_dir, name, convention, workers, limit, source)
