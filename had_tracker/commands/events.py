@@ -91,22 +91,23 @@ def _summaries(args: argparse.Namespace) -> dict[str, _StreamSummary]:
 
     registry = DecoderRegistry()
     out: dict[str, _StreamSummary] = {}
-    dropped: dict[str, int] = {}
+    array_drops: dict[str, int] = {}  # struct arrays have no stream decoder: count their drops here
     for chunk in iter_bag_events(args.source, registry=registry):
         summary = out.get(chunk.topic)
         if summary is None:
             summary = out[chunk.topic] = _StreamSummary(chunk.msgtype, chunk.encoding, chunk.width, chunk.height)
         summary.add(chunk.decoded)
-        dropped[chunk.topic] = dropped.get(chunk.topic, 0) + chunk.dropped_out_of_geometry
-    for (topic, encoding, _, _), decoder in registry.streams().items():
-        stats = decoder.stats.as_dict()
-        prev = out[topic].stats
-        out[topic].stats = {k: prev.get(k, 0) + v for k, v in stats.items()}
-        if encoding not in out[topic].encoding.split(","):
-            out[topic].encoding += f",{encoding}"
-    for topic, n in dropped.items():
-        if out[topic].msgtype not in ("event_camera_msgs/msg/EventPacket", "event_array_msgs/msg/EventArray"):
-            out[topic].stats = {"dropped_out_of_geometry": n}
+        if chunk.encoding == "struct_array":
+            array_drops[chunk.topic] = array_drops.get(chunk.topic, 0) + chunk.dropped_out_of_geometry
+    encodings: dict[str, set[str]] = {}
+    for (topic, encoding, _, _), decoder in registry.streams().items():  # a topic may hold several streams
+        encodings.setdefault(topic, set()).add(encoding)
+        for key, value in decoder.stats.as_dict().items():
+            out[topic].stats[key] = out[topic].stats.get(key, 0) + value
+    for topic, names in encodings.items():
+        out[topic].encoding = ",".join(sorted(names))
+    for topic, n in array_drops.items():
+        out[topic].stats = {"dropped_out_of_geometry": n}
     return out
 
 
