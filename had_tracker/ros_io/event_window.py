@@ -35,13 +35,20 @@ def _time_ns(time_msg: Any) -> int:
 
 
 def _like(current: Any, values: np.ndarray) -> Any:
-    """``values`` in the container type of ``current`` (array.array for rclpy, numpy otherwise)."""
-    if isinstance(current, array.array):
-        code = _TYPECODES[values.dtype]
-        if array.array(code).itemsize != values.dtype.itemsize:
-            return array.array(code, values.tolist())
-        return array.array(code, np.ascontiguousarray(values).tobytes())
-    return np.ascontiguousarray(values)
+    """``values`` in the container type the field holds: numpy (rosbags), bytes, else array.array (rclpy).
+
+    rclpy's setters take an ``array.array`` of the right typecode as is (no per-element check) and reject
+    numpy arrays for unbounded sequences, so anything that is not numpy or bytes gets an ``array.array``.
+    """
+    values = np.ascontiguousarray(values)
+    if isinstance(current, np.ndarray):
+        return values
+    if isinstance(current, (bytes, bytearray)):
+        return values.tobytes()
+    code = _TYPECODES[values.dtype]
+    if array.array(code).itemsize != values.dtype.itemsize:  # exotic platforms
+        return array.array(code, values.tolist())
+    return array.array(code, values.tobytes())
 
 
 def _as_numpy(values: Any, dtype: np.dtype) -> np.ndarray:
