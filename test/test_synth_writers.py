@@ -132,3 +132,16 @@ def test_synth_cli_writes_bags_with_previews_and_rejects_bad_input(tmp_path, cap
     bad.write_text("contrast_threshold_pos: -1\n")
     assert main(["synth", "--out", str(tmp_path / "o2"), "--config", str(bad)]) == 2
     assert "contrast_threshold_pos" in capsys.readouterr().err
+
+
+def test_shipped_example_config_is_valid_and_gives_a_separate_rgb_camera(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "config" / "synthetic" / "example.yaml"
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in yaml.safe_load(path.read_text()).items()}
+    cfg = SyntheticConfig.from_preset("easy", **{**values, "duration_s": 0.2})
+    assert cfg.rgb_size == (480, 360) and cfg.event_to_rgb_offset_ns == 10_000_000_000
+    seq = generate_sequence(cfg, seed=1).aligned()
+    assert (seq.width, seq.height) == (480, 360) and len(seq.events) > 0
