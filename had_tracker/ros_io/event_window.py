@@ -101,7 +101,7 @@ def sample_to_window_msg(
     msg.y = _like(msg.y, events.y.astype(np.uint16, copy=False))
     msg.polarity = _like(msg.polarity, events.p.astype(np.uint8, copy=False))
     msg.dropped_events = int(min(sample.dropped_events, np.iinfo(np.uint32).max))
-    msg.has_image = include_image and sample.image is not None
+    msg.has_image = bool(include_image and sample.image is not None)
     if msg.has_image:
         stamp = sample.image_stamp_ns if sample.image_stamp_ns is not None else sample.window_end_ns
         _fill_rgb8_image(msg.image, sample.image, stamp, frame)
