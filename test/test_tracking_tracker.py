@@ -165,3 +165,15 @@ def test_template_is_updated_only_when_asked_and_confident():
     for k in range(1, 21):
         never.update(blob_sample(k, 100 + k, 100))
     assert never.stats["template_updates"] == 0 and never.student.template_events is kept
+
+
+def test_teacher_template_is_built_when_rgb_first_arrives_after_initialisation():
+    student, teacher = DensityModel("student"), DensityModel("teacher")
+    tracker = Tracker(TrackerConfig(), model=student, teacher=teacher)
+    tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))  # no RGB yet: student only
+    assert tracker.teacher.template_events is None
+    tracker.update(blob_sample(1, 100, 100))
+    assert student.calls == 1 and teacher.calls == 0
+    for k in range(2, 5):
+        tracker.update(blob_sample(k, 100, 100, image=True))
+    assert tracker.teacher.template_events is not None and teacher.calls == 3

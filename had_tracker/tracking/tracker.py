@@ -280,22 +280,23 @@ class Tracker:
         return end_ns - self.event_window_ns, end_ns
 
     def _build_templates(self, end_ns: int) -> bool:
+        """(Re)build every runner's template at the current box; True when the student's (main) one was built."""
+        return [self._build_template(r, end_ns) for r in self._runners()][0]
+
+    def _build_template(self, runner: _Runner, end_ns: int) -> bool:
         from had_tracker.models.inputs import event_tensor, rgb_tensor
 
         t0, t1 = self._input_window(end_ns)
-        built = False
-        for r in self._runners():
-            crop = CropWindow.around(self._box, r.cfg.template_factor, r.cfg.template_size)
-            events = self.history.window(t0, t1, crop_region(crop))
-            if _count_in_crop(events, crop) < self.config.min_template_events:
-                continue
-            if r.is_teacher:
-                if self._image is None:
-                    continue
-                r.template_rgb = r.tensor(rgb_tensor(self._image[0], crop, r.cfg))
-            r.template_events = r.tensor(event_tensor(events, crop, t0, t1, r.cfg))
-            built = built or r is self.student
-        return built
+        crop = CropWindow.around(self._box, runner.cfg.template_factor, runner.cfg.template_size)
+        events = self.history.window(t0, t1, crop_region(crop))
+        if _count_in_crop(events, crop) < self.config.min_template_events:
+            return False
+        if runner.is_teacher:
+            if self._image is None:
+                return False
+            runner.template_rgb = runner.tensor(rgb_tensor(self._image[0], crop, runner.cfg))
+        runner.template_events = runner.tensor(event_tensor(events, crop, t0, t1, runner.cfg))
+        return True
 
     def _search_crop(self, cfg: Any, width: int, height: int) -> tuple[CropWindow, str]:
         if self.state != TrackState.LOST:
@@ -321,6 +322,8 @@ class Tracker:
         width, height = sample.events.width or self.history.width, sample.events.height or self.history.height
         if self.state == TrackState.LOST:
             self._lost_windows += 1
+        elif self.teacher is not None and self.teacher.template_events is None and self._image is not None:
+            self._build_template(self.teacher, sample.window_end_ns)  # RGB arrived after initialisation
         runner = self._choose_runner(sample.window_end_ns)
         crop, mode = self._search_crop(runner.cfg, width, height)
         self._mode = mode
