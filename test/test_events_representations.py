@@ -128,3 +128,29 @@ def test_invalid_arguments_raise():
         count_frame(ev, crop=(0, 0, 0, 5), out_hw=(4, 4))
     with pytest.raises(ValueError):
         voxel_grid(ev, 3, 100, 50)
+
+
+def test_bucketed_kernel_for_large_outputs_is_bit_identical():
+    from had_tracker.events import representations as rep
+
+    ev = random_events(n=300_000, width=1280, height=720, seed=3, t_span=10**9)
+    t, x, y, p = rep._arrays(ev)
+    for bins, pol in ((5, False), (1, True), (3, True)):
+        direct = np.zeros(((2 if pol else 1) * bins, 720, 1280), np.float32)
+        scale = (bins - 1) / (int(t[-1]) - int(t[0]))
+        rep._splat(t, x, y, p, int(t[0]), scale, bins, pol, 0.0, 0.0, 1.0, 1.0, False, True, direct)
+        bucketed = np.zeros_like(direct)
+        rep._splat_rows_bucketed(t, x, y, p, int(t[0]), scale, bins, pol, 5, 70_000, bucketed)
+        np.testing.assert_array_equal(bucketed, direct)
+    # and the public functions take that path for a full 1280x720 sensor
+    np.testing.assert_array_equal(voxel_grid(ev, 5), reference_direct_voxel(ev, 5))
+
+
+def reference_direct_voxel(ev, bins):
+    from had_tracker.events import representations as rep
+
+    t, x, y, p = rep._arrays(ev)
+    out = np.zeros((bins, ev.height, ev.width), np.float32)
+    rep._splat(t, x, y, p, int(t[0]), (bins - 1) / (int(t[-1]) - int(t[0])), bins, False, 0.0, 0.0, 1.0, 1.0, False,
+               True, out)  # fmt: skip
+    return out
