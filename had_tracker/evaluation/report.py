@@ -59,6 +59,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
+    if isinstance(value, dict) and all(isinstance(v, bool) for v in value.values()):
+        return ", ".join(k for k, v in value.items() if v) or "none"
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, float):
@@ -102,7 +104,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 row.append(f"{_fmt(a['success_auc'])} / {_fmt(a['precision_20'])}" if a else "n/a")
             lines.append(f"| {attr} | " + " | ".join(row) + " |")
     seq_rows = [(n, s) for n, t in trackers.items() for s in (t.get("per_sequence") or [])]
-    if seq_rows:
+    if len(seq_rows) > len(trackers):  # more than one sequence: per-sequence rows add information
         lines += ["", "## Per sequence", ""]
         lines += ["| tracker | sequence | SR | PR | NPR | frames |", "|---|---|---|---|---|---|"]
         for n, s in seq_rows:
@@ -116,6 +118,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Figures", ""]
         lines += [f"![{k}]({v})" for k, v in figures]
     others = [(k, v) for k, v in files.items() if not str(v).endswith(".png")]
+    for name, t in trackers.items():
+        others += [(f"{name}: {k}", v) for k, v in (t.get("files") or {}).items()]
+    for section, title in (("demo", "Demo"), ("replay", "Replay inputs"), ("sync", "Synchronizer")):
+        values = report.get(section)
+        if values:
+            lines += ["", f"## {title}", ""]
+            lines += [f"- {k}: {_fmt(v, 2)}" for k, v in values.items()]
     if others:
         lines += ["", "## Files", ""]
         lines += [f"- {k}: `{v}`" for k, v in others]
