@@ -9,6 +9,7 @@ from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
 from had_tracker.events.decoders import EventPacketData
 from had_tracker.events.encoders import Evt3Encoder, encode_mono
+from had_tracker.sync.clock import ActivityClockConfig
 from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
 
 W, H = 64, 48
@@ -330,7 +331,7 @@ def test_activity_clock_corrects_an_rgb_offset_the_header_stamps_do_not_show():
         parts.append(rng.integers(a, b, k) // 1000 * 1000)
     t = np.sort(np.concatenate(parts))
     events = Events.from_arrays(t, rng.integers(0, W, len(t)), rng.integers(0, H, len(t)), np.zeros(len(t)), W, H)
-    sync = Synchronizer(SyncConfig(clock="activity", activity_frames=20))
+    sync = Synchronizer(SyncConfig(clock="activity"), activity=ActivityClockConfig(frames=20))
     pending = list(range(n_frames))
     for pkt in make_packets(events):
         sync.add_event_packet(pkt)

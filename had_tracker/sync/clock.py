@@ -249,6 +249,25 @@ class TriggerAligner:
         return d_ref + int(round(intercept + slope * float(int(sensor_t_ns) - t_ref)))
 
 
+@dataclass(frozen=True)
+class ActivityClockConfig:
+    """Settings of the ``activity`` clock mode (``Synchronizer(config, activity=...)``)."""
+
+    frames: int = 15  # RGB frames correlated with event activity (their events must still be in the buffer)
+    range_ns: int = 50_000_000  # search the correction within +- this
+    step_ns: int = 1_000_000  # resolution of the correction
+    min_correlation: float = 0.5  # below this the estimate is retried on the next frames
+
+    def validate(self) -> None:
+        """Raise ConfigError for an invalid value."""
+        from had_tracker.errors import ConfigError
+
+        if self.frames < 3 or self.range_ns <= 0 or self.step_ns <= 0 or not -1.0 <= self.min_correlation <= 1.0:
+            raise ConfigError(
+                f"activity clock: need frames >= 3, range_ns > 0, step_ns > 0, |min_correlation| <= 1: {self}"
+            )
+
+
 def estimate_offset_from_activity(
     events: Events,
     frames: list[np.ndarray] | np.ndarray,

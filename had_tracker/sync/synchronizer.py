@@ -30,7 +30,7 @@ ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges m
 the header estimate as the prior and as the fallback until the first match; ``sensor`` — event times are
 already on the output clock (dvs/dv-ros2 arrays, synthetic data); ``activity`` — the header estimate plus a
 one-time correction that best aligns event activity with RGB frame differences over the first
-``activity_frames`` frames (``estimate_offset_from_activity``; for rigs without a trigger wire whose RGB
+``ActivityClockConfig.frames`` frames (``estimate_offset_from_activity``; for rigs without a trigger wire whose RGB
 stamps sit an unknown time from the host clock; windows before it use the header estimate alone).
 ``extra_offset_ns`` is added last.
 """
@@ -47,7 +47,7 @@ import numpy as np
 from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
 from had_tracker.events.decoders import DecoderRegistry
-from had_tracker.sync.clock import OffsetEstimator, TriggerAligner
+from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
 
@@ -79,10 +79,6 @@ class SyncConfig:
     offset_reset_ns: int = 1_000_000_000  # offset estimator: a jump this large restarts it
     trigger_edge: str = "rising"  # trigger clock: rising | falling | any
     trigger_max_match_ns: int = 10_000_000  # trigger clock: max |frame stamp - prior - trigger|
-    activity_frames: int = 15  # activity clock: RGB frames correlated with event activity (all within the buffer)
-    activity_range_ns: int = 50_000_000  # activity clock: search the correction within +- this
-    activity_step_ns: int = 1_000_000  # activity clock: resolution of the correction
-    activity_min_correlation: float = 0.5  # activity clock: below this the estimate is retried on the next frames
     registration: str = "identity"  # identity | homography | calibration
     homography: list[float] | None = None  # 9 values, row-major, event px -> output px
     extrinsic_rotation: list[float] | None = None  # calibration: 9 values, p_rgb = R p_ev + t
@@ -149,9 +145,6 @@ class SyncConfig:
                      "max_image_age_ns", "max_wait_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
             need(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         need(self.offset_bucket_ns <= self.offset_window_ns, "offset_bucket_ns must be <= offset_window_ns")
-        need(self.activity_frames >= 3, f"activity_frames must be >= 3, got {self.activity_frames}")
-        need(self.activity_range_ns > 0 and self.activity_step_ns > 0, "activity_range_ns/activity_step_ns must be > 0")
-        need(-1.0 <= self.activity_min_correlation <= 1.0, "activity_min_correlation must be in [-1, 1]")
         need(self.reorder_depth >= 0 and self.reorder_timeout_ns >= 0, "reorder_depth/reorder_timeout_ns must be >= 0")
         if self.registration == "homography":
             need(self.homography is not None and len(self.homography) == 9, "registration 'homography' needs 9 values")
@@ -250,12 +243,14 @@ def _header_stamp_ns(msg: Any) -> int:
 class Synchronizer:
     """Packets and frames in, :class:`AlignedSample` out (see module docstring for every policy)."""
 
-    def __init__(self, config: SyncConfig | None = None) -> None:
+    def __init__(self, config: SyncConfig | None = None, activity: ActivityClockConfig | None = None) -> None:
         from had_tracker.events.buffer import EventBuffer
 
         self.config = config or SyncConfig()
         self.config.validate()
         c = self.config
+        self.activity = activity or ActivityClockConfig()
+        self.activity.validate()
         self.stats = SyncStats()
         self._buffer = EventBuffer(
             c.buffer_duration_ns, c.buffer_max_events, backward_tolerance_ns=c.backwards_reset_ns
@@ -596,32 +591,28 @@ class Synchronizer:
     def _collect_activity_frame(self, image: np.ndarray, stamp_ns: int) -> None:
         step = max(image.shape[1] // 64, 1)  # a small grey copy is enough for frame differences
         self._activity_frames.append((image[::step, ::step].mean(axis=2, dtype=np.float32), stamp_ns))
-        if len(self._activity_frames) < self.config.activity_frames or not self._offset.ready:
+        a = self.activity
+        if len(self._activity_frames) < a.frames or not self._offset.ready:
             return
-        from had_tracker.sync.clock import estimate_offset_from_activity
-
-        c = self.config
         frames = [f for f, _ in self._activity_frames]
         stamps = np.array([t for _, t in self._activity_frames], np.int64)
         self._activity_frames = []
         offset = self._header_offset(self._latest_sensor_t)
-        raw = self._buffer.window(
-            int(stamps[0]) - offset - c.activity_range_ns, int(stamps[-1]) - offset + c.activity_range_ns
-        )
+        raw = self._buffer.window(int(stamps[0]) - offset - a.range_ns, int(stamps[-1]) - offset + a.range_ns)
         if not len(raw):
             return
         shift, corr = estimate_offset_from_activity(
-            raw.shift_time(offset), frames, stamps, (-c.activity_range_ns, c.activity_range_ns), c.activity_step_ns
+            raw.shift_time(offset), frames, stamps, (-a.range_ns, a.range_ns), a.step_ns
         )
         self.activity_correlation = corr
-        if corr >= c.activity_min_correlation:
+        if corr >= a.min_correlation:
             self.activity_correction_ns = int(shift)
             log.info("activity clock: event->RGB correction %+.1f ms (correlation %.2f)", shift * 1e-6, corr)
         else:
             log.warning(
                 "activity clock: correlation %.2f below %.2f; retrying on the next frames",
                 corr,
-                c.activity_min_correlation,
+                a.min_correlation,
             )
 
     def _offset_at(self, sensor_t: int) -> int | None:
