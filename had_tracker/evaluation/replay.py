@@ -233,11 +233,9 @@ def replay_bag(
     logs = {name: TrackLog(name) for name in trackers}
     sessions = {name: TrackingSession(_Recorder(t, logs[name])) for name, t in trackers.items()}
     gt = GroundTruthTrack()
-    init_sent = False
     if init_box is not None and topics.gt is None:
         for s in sessions.values():
             s.request_init(InitRequest(tuple(float(v) for v in init_box), 0, int(init_time_ns), "parameter"))
-        init_sent = True
 
     image_count = next((t["count"] for t in info["topics"] if t["topic"] == topics.image), 0)
     keep_images = _select_indices(image_count, strip_frames)
@@ -295,11 +293,8 @@ def replay_bag(
         elif bm.topic == topics.gt:
             counters["gt_messages"] += 1
             gt.add(bm.msg)
-            if not init_sent and bool(bm.msg.present):
-                box = gt.boxes[-1]
-                for s in sessions.values():
-                    s.request_init(InitRequest(tuple(box), int(bm.msg.target_id), gt.t_ns[-1], "ground_truth"))
-                init_sent = True
+            for s in sessions.values():  # as the tracker node does: the first present GT box starts the target
+                s.offer_ground_truth(gt.present[-1], gt.boxes[-1], int(bm.msg.target_id), gt.t_ns[-1])
         feed(sync.poll())
     feed(sync.flush())
 
