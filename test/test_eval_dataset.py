@@ -29,12 +29,15 @@ class EventCentroidTracker:
 
 
 def three_sequences():
+    """Three copies of the moving square; the last one starts with two absent frames (tracking starts at 2)."""
     out = []
     for i, attrs in enumerate(({"fast_motion": True}, {"low_light": True}, {"fast_motion": True, "low_light": True})):
         seq = moving_square_sequence()
         seq.name = f"square_{i}"
         seq.attributes = attrs
         out.append(seq)
+    out[2].absent[:2] = True
+    out[2].gt_boxes[:2] = 0.0
     return out
 
 
@@ -45,7 +48,8 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     serial = evaluate_sequences(three_sequences, EventCentroidTracker, tmp_path / "serial", "C", workers=1)
     entry = pooled["trackers"]["C"]
     assert [s["name"] for s in entry["per_sequence"]] == ["square_0", "square_1", "square_2"]
-    assert entry["overall"]["n_sequences"] == 3 and entry["overall"]["n_frames"] == 48
+    assert entry["overall"]["n_sequences"] == 3 and entry["overall"]["n_frames"] == 46
+    assert [s["first_frame"] for s in entry["per_sequence"]] == [0, 0, 2]
     assert set(entry["per_attribute"]) == {"fast_motion", "low_light"}
     # the overall AUC is the mean of the per-sequence AUCs (curves averaged, then the mean over thresholds)
     aucs = [s["success_auc"] for s in entry["per_sequence"]]
@@ -54,6 +58,7 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     assert 20 < entry["overall"]["success_auc"] < 100
     lines = (tmp_path / "pool" / "predictions" / "square_1.txt").read_text().splitlines()
     assert len(lines) == 16 and len(lines[0].split(",")) == 5
+    assert len((tmp_path / "pool" / "predictions" / "square_2.txt").read_text().splitlines()) == 14
     data = json.loads((tmp_path / "pool" / "report.json").read_text())
     assert data["files"]["success_plot"] == "success.png" and (tmp_path / "pool" / "success.png").exists()
 

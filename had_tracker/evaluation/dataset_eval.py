@@ -2,7 +2,8 @@
 
 Sequences are already aligned (:class:`TrackingSequence`), so each frame becomes one window of the events
 since the previous frame plus the RGB frame (:func:`~had_tracker.evaluation.harness.sequence_samples`);
-the tracker starts from the first ground-truth box and the metrics follow the chosen convention. Workers
+the tracker starts from the first ground-truth box (the first present, valid one when frame 0 has none;
+earlier frames are then left out) and the metrics follow the chosen convention. Workers
 load their own sequences (by index) so no large arrays cross process boundaries, and each worker limits
 torch to one thread (the pool is the parallelism).
 
@@ -13,6 +14,7 @@ Outputs in ``out_dir``: ``predictions/<sequence>.txt`` (``t_ns,x,y,w,h`` per fra
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 import sys
@@ -114,11 +116,20 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
             f"sequence {seq.name!r} has no raw events (only event images): evaluate it with an RGB baseline, "
             "or provide the raw events (e.g. FE108 events.aedat4 with dv_processing installed)"
         )
-    track_log = run_tracker(tracker, sequence_samples(seq), seq.gt_boxes[0], name=seq.name)
-    result = score_log(track_log, seq.frame_t_ns, seq.gt_boxes, seq.absent, convention, seq.name, seq.attributes)
+    # The start frame: the first with the target present and a valid box (frame 0 in the benchmarks).
+    gt, absent = np.asarray(seq.gt_boxes, np.float64), np.asarray(seq.absent, bool)
+    startable = ~absent & (gt[:, 2] > 0) & (gt[:, 3] > 0) & np.isfinite(gt).all(axis=1)
+    if not startable.any():
+        raise ConfigError(f"sequence {seq.name!r} has no frame with a present, valid ground-truth box to start from")
+    first = int(np.argmax(startable))
+    samples = itertools.islice(sequence_samples(seq), first, None)
+    track_log = run_tracker(tracker, samples, gt[first], name=seq.name)
+    t = np.asarray(seq.frame_t_ns, np.int64)
+    result = score_log(track_log, t[first:], gt[first:], absent[first:], convention, seq.name, seq.attributes)
     return {
         "index": index,
         "name": seq.name,
+        "first_frame": first,
         "result": result,
         "timing": track_log.timing(),
         "t_ns": np.asarray(track_log.t_ns, np.int64),
@@ -192,7 +203,7 @@ def evaluate_sequences(
         "curves": {k: v for k, v in summary.items() if isinstance(v, list)},
         "per_attribute": summarize_by_attribute(results, convention),
         "per_sequence": [
-            {"name": r.name, **r.scalars(), **{"fps": o["timing"].get("fps")}}
+            {"name": r.name, **r.scalars(), "fps": o["timing"].get("fps"), "first_frame": o["first_frame"]}
             for r, o in zip(results, outputs, strict=True)
         ],
         "timing": timing,
