@@ -113,6 +113,16 @@ def bench_word_encodings(events: Events, n_target: int, repeats: int) -> None:
     libcaer = (data | (ts_us << np.uint64(32))).astype("<u8").tobytes()
     t_lc = best_time(lambda: make_decoder("libcaer", 1280, 720).decode_bytes(libcaer), repeats)
     row("libcaer decode", f"had_tracker ({n / 1e6:.1f} M events, 8 B/event)", mev(n, t_lc))
+    # libcaer_cmp tokens, uncompressed worst case: TIME_HIGH, TIME_LOW, ADDR_X, ADDR_Y per event (8 B/event).
+    rel_us = (t - t[0]) // 1000 % (1 << 24)
+    tokens = np.empty((n, 4), "<u2")
+    tokens[:, 0] = (0 << 12) | (rel_us >> 12)
+    tokens[:, 1] = (1 << 12) | (rel_us & 0xFFF)
+    tokens[:, 2] = (2 << 12) | x
+    tokens[:, 3] = (3 << 12) | (p.astype(np.uint16) << 11) | y
+    cmp_bytes = tokens.tobytes()
+    t_cmp = best_time(lambda: make_decoder("libcaer_cmp", 1280, 720).decode_bytes(cmp_bytes), repeats)
+    row("libcaer_cmp dec.", f"had_tracker ({n / 1e6:.1f} M events, 4 tokens/event)", mev(n, t_cmp))
 
 
 def bench_representations(events: Events, n_target: int, repeats: int) -> None:

@@ -154,3 +154,20 @@ def decode_libcaer_cmp(words, start, time_base, state, width, height, use_limit,
     info[0] = k
     info[3] = dropped
     info[4] = unknown
+
+
+@njit(cache=True, nogil=True)
+def count_libcaer_cmp(words, start):
+    """Upper bound of the events in libcaer_cmp tokens ``words[start:]`` (ADDR_Y + VECT_8 bits)."""
+    n = 0
+    for i in range(start, words.shape[0]):
+        w = np.int64(words[i])
+        code = w >> 12
+        if code == 3:
+            n += 1
+        elif code == 5:
+            m = w & 0xFF
+            while m:
+                m &= m - 1
+                n += 1
+    return n

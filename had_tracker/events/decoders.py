@@ -409,8 +409,7 @@ class LibcaerCmpDecoder(StreamDecoder):
             self._state[3:] = 0  # time restarts with every packet
             if limit_ns is not None and time_base >= limit_ns and len(words):  # upstream: nothing before the limit
                 return Events.empty(self.width, self.height), Triggers.empty(), 0, int(time_base)
-        codes = words[start:] >> 12
-        cap = int(np.count_nonzero(codes == 3)) + int(np.bitwise_count(words[start:][codes == 5] & 0xFF).sum())
+        cap = _word_kernels.count_libcaer_cmp(words, start)
         t, x, y, p = np.empty(cap, T_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, P_DTYPE)
         info = np.zeros(5, np.int64)
         use_limit = limit_ns is not None
