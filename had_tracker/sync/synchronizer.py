@@ -18,7 +18,9 @@ A packet already seen (same seq and stamp) is a ``duplicate_packets`` drop; an o
 is a ``late_packets`` drop (its place in the stream has passed). A ``seq`` going back is a *new stream*
 instead when it is far behind (``> restart_seq_gap``) or its header stamp is newer than the stream's newest
 (a restarted driver) or more than ``offset_reset_ns`` older (a bag replayed in a loop); so is decoded event
-time jumping back by more than ``backwards_reset_ns`` (camera clock reset). A new stream resets buffer,
+time jumping back by more than ``backwards_reset_ns`` (camera clock reset), or the header-vs-sensor offset
+jumping by more than ``offset_reset_ns`` (an evt3 camera reset decodes as a 24-bit rollover, i.e. forward).
+Windows still pending on the old timeline are flushed to the next ``poll``; then a new stream resets buffer,
 decoder state, offset estimate and window grid, counted in ``stream_restarts``. Smaller backward steps of
 event time drop the offending events (``drops["backwards"]``); events older than the last emitted window
 are ``drops["late"]``; not-yet-emitted events pushed out of the bounded buffer are
@@ -28,11 +30,17 @@ dropped since the previous one (``AlignedSample.dropped_events``).
 Clock modes (``SyncConfig.clock``): ``header`` — sensor->host offset estimated from header stamps (the
 ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges matched to RGB stamps, with
 the header estimate as the prior and as the fallback until the first match; ``sensor`` — event times are
-already on the output clock (dvs/dv-ros2 arrays, synthetic data); ``activity`` — the header estimate plus a
+already on the output clock (dvs/dv-ros2 arrays stamped in ROS time, arrays from files); ``activity`` — the header estimate plus a
 one-time correction that best aligns event activity with RGB frame differences over the first
 ``ActivityClockConfig.frames`` frames (``estimate_offset_from_activity``; for rigs without a trigger wire whose RGB
 stamps sit an unknown time from the host clock; windows before it use the header estimate alone).
 ``extra_offset_ns`` is added last.
+
+Completeness and liveness: a window is complete when an event at or after its end has been decoded
+(packets of one stream arrive in time order). So that nothing waits forever, a window ending more than
+``max_wait_ns`` before the newest header stamp (or 10x that, at least 0.2 s, before the newest RGB stamp)
+is emitted anyway (``forced_windows``); ``flush`` emits everything. Fixed-rate and fixed-count windows get
+each RGB frame once: the first window cut after the frame arrived whose end is after its stamp.
 """
 
 from __future__ import annotations
