@@ -186,14 +186,14 @@ class Registration:
         if self.is_identity:
             keep = (x < min(self.in_width, self.out_width)) & (y < min(self.in_height, self.out_height))
             dropped = int(n - np.count_nonzero(keep))
-            out = events if dropped == 0 else events[keep]
+            out = events if dropped == 0 else events[np.flatnonzero(keep)]
             out = Events(out.t, out.x, out.y, out.p, self.out_width, self.out_height)
         else:
             in_sensor = (x < self.in_width) & (y < self.in_height)
             flat = np.full(n, -1, np.int64)
             flat[in_sensor] = self._lut[y[in_sensor] * self.in_width + x[in_sensor]]
-            keep = flat >= 0
-            dropped = int(n - np.count_nonzero(keep))
+            keep = np.flatnonzero(flat >= 0)
+            dropped = int(n - len(keep))
             flat = flat[keep]
             out = Events(
                 events.t[keep],

@@ -391,7 +391,7 @@ def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int
     pad = margin_px + 1.0 / crop.scale
     lo_x, lo_y = math.floor(crop.x0 - pad), math.floor(crop.y0 - pad)
     hi_x, hi_y = math.ceil(crop.x0 + crop.side + pad), math.ceil(crop.y0 + crop.side + pad)
-    clamp = lambda v: int(min(max(v, 0), 65536))  # noqa: E731 - uint16 coordinates
+    clamp = lambda v: int(min(max(v, 0), 65535))  # noqa: E731 - uint16 coordinates
     return clamp(lo_x), clamp(hi_x), clamp(lo_y), clamp(hi_y)
 
 
