@@ -761,7 +761,9 @@ class Synchronizer:
             dropped += geo
         if len(events):
             # The offset estimate moves by microseconds between windows; keep every event inside its window.
-            t_out = np.clip(events.t + np.int64(offset), spec.start_ns, spec.end_ns - 1)
+            t_out = events.t + np.int64(offset)
+            if t_out[0] < spec.start_ns or t_out[-1] >= spec.end_ns:  # time ordered: the ends tell
+                np.clip(t_out, spec.start_ns, spec.end_ns - 1, out=t_out)
             events = Events(t_out, events.x, events.y, events.p, events.width, events.height)
         self._emitted_until_sensor = s1 if self._emitted_until_sensor is None else max(self._emitted_until_sensor, s1)
         self._emitted_until_out = spec.end_ns
