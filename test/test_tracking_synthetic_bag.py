@@ -53,7 +53,7 @@ def replay(bag: Path, sync: Synchronizer, tracker: Tracker) -> tuple[list, dict]
     def feed(samples: list) -> None:
         for sample in samples:
             info["windows_with_image"] += sample.image is not None
-            if not tracker._initialized:
+            if not tracker.initialized:
                 box = gt_at(sample.window_end_ns)
                 if box is None or box[2] <= 0:
                     tracker.push(sample)

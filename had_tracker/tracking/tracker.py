@@ -209,6 +209,11 @@ class Tracker:
         return self.student.cfg
 
     @property
+    def initialized(self) -> bool:
+        """True between ``initialize`` and ``reset`` (the state may still be INITIALIZING: template pending)."""
+        return self._initialized
+
+    @property
     def box_xywh(self) -> np.ndarray | None:
         return None if self._box is None else self._box.copy()
 
