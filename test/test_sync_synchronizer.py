@@ -304,6 +304,8 @@ def test_trigger_clock_puts_events_exactly_on_the_rgb_clock():
     for s in aligned:
         sensor = events.slice_time(s.window_start_ns - rgb_offset, s.window_end_ns - rgb_offset)
         np.testing.assert_array_equal(s.events.t, sensor.t + rgb_offset)
+    status = sync.clock_status()
+    assert status["trigger_locked"] and status["offset_ns"] == rgb_offset and status["trigger_matched"] == len(trig_t)
 
 
 def test_a_publisher_that_never_numbers_its_packets_is_decoded_in_arrival_order():

@@ -1,6 +1,7 @@
 """The Synchronizer: event packets + RGB frames in, aligned event windows (``AlignedSample``) out.
 
-Used identically by the ROS node, bag replay and the benchmarks. Data path:
+Used identically by the ROS node, bag replay and the benchmarks. One Synchronizer serves one event camera
+(one event stream; several RGB frames per window policy). Data path:
 
 1. ``add_event_packet`` decodes a packet with one stateful decoder per stream (``make_decoder``), after
    the packet-order policy below; ``add_events`` takes already-decoded arrays.
@@ -407,7 +408,30 @@ class Synchronizer:
 
     @property
     def drift_ppm(self) -> float:
+        """Fitted drift of the host clock against the sensor clock [ppm]."""
         return self._offset.drift_ppm
+
+    def clock_status(self) -> dict[str, Any]:
+        """The clock model's state, for diagnostics."""
+        status: dict[str, Any] = {
+            "clock": self.config.clock,
+            "offset_ns": self.offset_ns,
+            "drift_ppm": self.drift_ppm,
+            "offset_samples": self._offset.samples,
+            "offset_resets": self._offset.resets,
+        }
+        if self._trigger is not None:
+            status.update(
+                trigger_locked=self._trigger.ready,
+                trigger_matched=self._trigger.matched,
+                trigger_unmatched_frames=self._trigger.unmatched_frames,
+                trigger_dropped=self._trigger.dropped_triggers,
+            )
+        if self.config.clock == "activity":
+            status.update(
+                activity_correction_ns=self.activity_correction_ns, activity_correlation=self.activity_correlation
+            )
+        return status
 
     # ------------------------------------------------------------------ packet order and decoding
 
