@@ -218,6 +218,13 @@ def evaluate_sequences(
     return report
 
 
+def _model_label(model: str | Path) -> str:
+    """``runs/had/final.pt`` -> ``had/final``: generic checkpoint names keep their folder."""
+    path = Path(model)
+    generic = path.stem in ("final", "last", "best", "checkpoint", "model")
+    return f"{path.parent.name}/{path.stem}" if generic and path.parent.name else path.stem
+
+
 def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "sequence"
 
@@ -240,7 +247,7 @@ def evaluate_dataset(
         raise ConfigError(f"dataset root {root} does not exist")
     probe = make_tracker(tracker, model)  # fail fast (missing checkpoint, unknown baseline) before starting workers
     if hasattr(probe, "model_config"):
-        name = f"HAD {getattr(probe.model_config, 'kind', 'student')}" + (f" [{Path(model).stem}]" if model else "")
+        name = f"HAD {getattr(probe.model_config, 'kind', 'student')}" + (f" [{_model_label(model)}]" if model else "")
     else:
         name = getattr(probe, "name", tracker)
     loader = functools.partial(LazyDataset, dataset_sequence_dirs(root, fmt, split), fmt)
