@@ -53,3 +53,17 @@ def test_region_prefilter_gives_the_same_voxel_grid(box):
             part, 3, 0, 20_000_000, crop=crop.rect, out_hw=(96, 96), polarity_channels=True, bilinear=bilinear
         )
         np.testing.assert_array_equal(a, b)
+
+
+def test_integer_crop_count_equals_the_pixel_centre_definition():
+    from had_tracker.tracking.tracker import _count_in_crop
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    ev = Events.from_arrays(np.arange(n), rng.integers(0, W, n), rng.integers(0, H, n), np.zeros(n), W, H)
+    x, y = ev.x + 0.5, ev.y + 0.5
+    crops = [CropWindow(*rng.uniform(-100, 300, 2), rng.uniform(1, 300), 96) for _ in range(300)]
+    crops += [CropWindow(v, v, 7.0, 96) for v in (-0.5, 0.5, 1.0, 10.5, -3.0)]
+    for c in crops:
+        inside = (x >= c.x0) & (x < c.x0 + c.side) & (y >= c.y0) & (y < c.y0 + c.side)
+        assert _count_in_crop(ev, c) == int(np.count_nonzero(inside)), c

@@ -70,7 +70,7 @@ class EventHistory:
             if e <= t_start_ns or s >= t_end_ns or not len(ev):
                 continue
             part = ev.slice_time(int(t_start_ns), int(t_end_ns))
-            if region is not None and len(part):
+            if region is not None and len(part) and not _covers(region, ev.width, ev.height):
                 x_lo, x_hi, y_lo, y_hi = region
                 # Unsigned wrap-around: (x - lo) < (hi - lo) tests lo <= x < hi in one comparison; an index
                 # array gathers the four columns far faster than four passes of a boolean mask.
@@ -82,3 +82,9 @@ class EventHistory:
         if not parts:
             return Events.empty(self.width, self.height)
         return Events.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _covers(region: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """True when the region holds the whole sensor (nothing to filter)."""
+    x_lo, x_hi, y_lo, y_hi = region
+    return width > 0 and height > 0 and x_lo <= 0 and y_lo <= 0 and x_hi >= width and y_hi >= height

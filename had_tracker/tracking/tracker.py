@@ -401,13 +401,23 @@ def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int
 
 
 def _count_in_crop(events: Events, crop: CropWindow) -> int:
-    """Events whose pixel centre lies inside the crop square."""
+    """Events whose pixel centre lies inside the crop square (``x0 <= x + 0.5 < x0 + side``, same for y)."""
     if not len(events):
         return 0
-    x = events.x.astype(np.float32) + 0.5
-    y = events.y.astype(np.float32) + 0.5
-    x1, y1 = crop.x0 + crop.side, crop.y0 + crop.side
-    return int(np.count_nonzero((x >= crop.x0) & (x < x1) & (y >= crop.y0) & (y < y1)))
+    # x + 0.5 >= x0  <=>  x >= ceil(x0 - 0.5);  x + 0.5 < x1  <=>  x < ceil(x1 - 0.5)  (x integer)
+    x_lo, y_lo = math.ceil(crop.x0 - 0.5), math.ceil(crop.y0 - 0.5)
+    x_hi, y_hi = math.ceil(crop.x0 + crop.side - 0.5), math.ceil(crop.y0 + crop.side - 0.5)
+    x_lo, y_lo = max(x_lo, 0), max(y_lo, 0)
+    if x_hi <= x_lo or y_hi <= y_lo:
+        return 0
+    # uint16 wrap-around: (x - lo) < (hi - lo) tests lo <= x < hi in one comparison, without a wider copy.
+    inside = np.ones(len(events), bool)
+    for values, lo, hi in ((events.x, x_lo, x_hi), (events.y, y_lo, y_hi)):
+        if lo > 0 or hi <= 65535:
+            if lo > 65535:
+                return 0
+            inside &= (values - np.uint16(lo)) < np.uint16(min(hi - lo, 65535))
+    return int(np.count_nonzero(inside))
 
 
 __all__ = ["TrackResult", "TrackState", "Tracker", "TrackerConfig"]
