@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sync-config", help="YAML with Synchronizer settings (top level or under 'sync:')")
     p.add_argument("--tracker-config", help="YAML with Tracker settings (top level or under 'tracker:')")
     p.add_argument("--convention", default="pytracking", choices=("pytracking", "got10k", "otb"))
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0 = torch default)")
     p.set_defaults(func=_replay)
 
 

@@ -59,7 +59,7 @@ def run_demo(
     duration_s: float = DEMO_DURATION_S,
     model: str | None = None,
     baselines: tuple[str, ...] = ("mil", "mil-events", "kcf", "csrt"),
-    threads: int = 2,
+    threads: int = 1,
     size: tuple[int, int] = (DEMO_WIDTH, DEMO_HEIGHT),
 ) -> dict[str, Any]:
     """Run the whole demo; return the replay report (with ``report["demo"]`` timings and the bag path).
