@@ -79,6 +79,11 @@ def _metrics(args: argparse.Namespace) -> int:
 def _dataset(args: argparse.Namespace) -> int:
     from had_tracker.evaluation.dataset_eval import evaluate_dataset
 
+    if args.tracker in ("student", "had", "teacher"):
+        import torch
+
+        torch.set_num_threads(1)  # also for --workers 1 (pool workers set it themselves)
+
     report = evaluate_dataset(
         root=args.root,
         fmt=args.format,
