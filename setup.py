@@ -49,6 +49,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=7",
+            "pytest-timeout>=2.1",
             "hypothesis>=6.50",
             "ruff>=0.5",
             "colcon-core>=0.15",

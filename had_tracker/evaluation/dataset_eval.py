@@ -5,7 +5,8 @@ since the previous frame plus the RGB frame (:func:`~had_tracker.evaluation.harn
 the tracker starts from the first ground-truth box (the first present, valid one when frame 0 has none;
 earlier frames are then left out) and the metrics follow the chosen convention. Workers
 load their own sequences (by index) so no large arrays cross process boundaries, and each worker limits
-torch to one thread (the pool is the parallelism).
+torch to one thread (the pool is the parallelism). Workers are spawned (never forked): ``loader`` and
+``tracker_factory`` must be importable, picklable callables.
 
 Outputs in ``out_dir``: ``predictions/<sequence>.txt`` (``t_ns,x,y,w,h`` per frame, full float precision),
 ``success.png``, ``precision.png``, ``report.json`` and ``report.md`` (overall, per attribute, per sequence).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import multiprocessing
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -171,7 +173,14 @@ def evaluate_sequences(
             outputs.append(_evaluate_index(i, convention))
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(loader, tracker_factory, True)) as pool:
+        # spawn, not fork: a forked child of a process whose torch/OpenMP thread pool is running deadlocks
+        # in set_num_threads (seen as a hung test suite).
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(loader, tracker_factory, True),
+        ) as pool:
             futures = [pool.submit(_evaluate_index, i, convention) for i in indices]
             for fut in as_completed(futures):
                 outputs.append(fut.result())

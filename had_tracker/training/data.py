@@ -76,9 +76,11 @@ def load_sequences(spec: str) -> list[TrackingSequence]:
         seeds = [seed + i for i in range(count)]
         if jobs <= 1:
             return [_generate_synthetic(preset, s, options) for s in seeds]
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawn: forking a process whose torch/OpenMP threads already run can deadlock the child
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             return list(pool.map(_generate_synthetic, [preset] * count, seeds, [options] * count))
     path = Path(spec)
     if (path / CACHE_INDEX).is_file():
