@@ -32,6 +32,8 @@ setup(
         (os.path.join("share", package_name, "config"), _files("config/*.yaml") + _files("config/*.rviz")),
         (os.path.join("share", package_name, "config", "models"), _files("config/models/*.yaml")),
         (os.path.join("share", package_name, "config", "distill"), _files("config/distill/*.yaml")),
+        (os.path.join("share", package_name, "config", "train"), _files("config/train/*.yaml")),
+        (os.path.join("share", package_name, "config", "synthetic"), _files("config/synthetic/*.yaml")),
         (os.path.join("share", package_name, "had_msgs", "msg"), _files("had_msgs/msg/*.msg")),
         (os.path.join("share", package_name, "had_msgs", "srv"), _files("had_msgs/srv/*.srv")),
     ],

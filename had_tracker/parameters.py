@@ -235,7 +235,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
     _spec("marker_frame_id", "string", "", "frame of the markers; empty = the window's frame_id", T),
     # --- tracker_node: tracker.* = TrackerConfig (had_tracker/tracking/tracker.py) ---------------------------------
-    _spec("tracker.num_threads", "int", 0, "torch intra-op threads; 0 = torch's default", T, value_range=(0, 1024)),
+    _spec("tracker.num_threads", "int", 1, "torch intra-op threads; 0 = torch's default (1 is fastest for the "
+          "cpu-tiny student next to the synchronizer)", T, value_range=(0, 1024)),
     _spec("tracker.event_window_ns", "int", 0, "event time support of the model input; 0 = the model's window_ms",
           T, value_range=(0, 10**10)),
     _spec("tracker.hann_weight", "double", 1.0, "motion prior: 1 = score x Hann window (OSTrack), 0 = none", T,

@@ -1,6 +1,5 @@
 """``eval compare``: several reports -> one table (and plots)."""
 
-
 import pytest
 
 from had_tracker.cli import main

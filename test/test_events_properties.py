@@ -50,6 +50,22 @@ def test_decode_until_on_random_evt3_always_terminates(payload, limits):
     assert not res.reached_limit
 
 
+def test_decode_until_stops_at_events_whose_time_high_is_past_the_limit():
+    """TIME_HIGH then ADDR_X with no TIME_LOW between: the event carries the new time and must wait."""
+    words = np.array([0x8001, 0x6000, 0x0000, 0x8005, 0x2001, 0x6001, 0x2002], "<u2")
+    dec = make_decoder("evt3", 1280, 720)
+    pkt = EventPacketData("evt3", 1280, 720, words.tobytes())
+    limit = 20_480_000  # (5 << 12) us: the time the second TIME_HIGH sets
+    first = dec.decode_until(pkt, limit)
+    assert first.reached_limit and first.next_t_ns == limit and len(first.events) == 0
+    rest = dec.decode_until(pkt, 1 << 62)
+    assert not rest.reached_limit
+    np.testing.assert_array_equal(rest.events.t, [20_480_000, 20_481_000])
+    np.testing.assert_array_equal(rest.events.x, [1, 2])
+    whole = make_decoder("evt3", 1280, 720).decode(pkt)
+    np.testing.assert_array_equal(whole.events.t, rest.events.t)
+
+
 @st.composite
 def event_streams(draw, max_t_us=(1 << 24) - 1, max_xy=(1280, 720)):
     n = draw(st.integers(0, 200))

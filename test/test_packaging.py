@@ -74,3 +74,24 @@ def test_ruff_lint_is_clean():
         pytest.skip("ruff is not installed (pip install '.[test]')")
     result = subprocess.run([ruff, "check", "."], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_every_config_file_and_interface_is_installed_into_share(monkeypatch):
+    """Presets are found in <prefix>/share/had_tracker after a non-editable pip or colcon install."""
+    import runpy
+
+    import setuptools
+
+    captured: dict = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+    monkeypatch.chdir(REPO_ROOT)
+    runpy.run_path("setup.py")
+    installed = {src: dest for dest, sources in captured["data_files"] for src in sources}
+    for path in sorted((REPO_ROOT / "config").rglob("*")):
+        if path.suffix in (".yaml", ".rviz"):
+            rel = path.relative_to(REPO_ROOT).as_posix()
+            assert installed.get(rel) == f"share/had_tracker/{path.parent.relative_to(REPO_ROOT).as_posix()}", rel
+    for path in sorted((REPO_ROOT / "had_msgs").glob("*/*.*")):
+        if path.suffix in (".msg", ".srv"):
+            assert path.relative_to(REPO_ROOT).as_posix() in installed
+    assert installed["package.xml"] == "share/had_tracker"

@@ -63,6 +63,20 @@ def test_no_rgb_fixed_rate_windows_cover_every_event_on_the_host_clock():
         assert np.all((s.events.t >= s.window_start_ns) & (s.events.t < s.window_end_ns))
 
 
+def test_event_only_windows_take_the_event_frame_id_until_an_image_names_one():
+    events = make_events(0, 20_000_000, 100_000)
+    packets = make_packets(events)
+    for pkt in packets:
+        pkt.frame_id = "event_camera_optical_frame"
+    sync = Synchronizer(SyncConfig(rate_hz=200))
+    samples = run(sync, packets)
+    assert samples and {s.frame_id for s in samples} == {"event_camera_optical_frame"}
+    sync.add_image(np.zeros((H, W, 3), np.uint8), int(events.t[-1]) + HOST_OFFSET, "rgb_optical_frame")
+    assert sync._output_frame_id(None) == "rgb_optical_frame"
+    homography = Synchronizer(SyncConfig(registration="homography", homography=[1, 0, 0, 0, 1, 0, 0, 0, 1]))
+    assert {s.frame_id for s in run(homography, make_packets(events))} == {""}  # events not in an image frame
+
+
 def test_duplicated_packets_are_dropped_and_counted():
     events = make_events(0, 50_000_000, 100_000)
     packets = make_packets(events)

@@ -104,7 +104,7 @@ def decode_words(
 
     Stops early (``info[I_STOP]`` = index of the first unconsumed word) at the first TIME_LOW whose
     time is ``>= limit_ns`` when ``use_limit`` (that word is not consumed; ``info[I_NEXT_T]`` = its
-    time), or when an output is full (``info[I_FULL]`` = 1: grow the outputs and call again from
+    time), at an event or trigger word whose time is already ``>= limit_ns`` (after a TIME_HIGH), or when an output is full (``info[I_FULL]`` = 1: grow the outputs and call again from
     ``info[I_STOP]``; the CD outputs need 12 spare slots). Common codes come first and vector words
     are expanded by their set bits only (a lookup table gives the lowest set bit).
     """
@@ -138,10 +138,17 @@ def decode_words(
     dropped = 0
     unknown = 0
     t_ns = (time_high | time_low) * NS_PER_US
+    # A TIME_HIGH not yet followed by its TIME_LOW can put the time at or past the limit: then the next
+    # event word stops the decode instead of being emitted (one well-predicted test per event).
+    over = use_limit and t_ns >= limit_ns
     first = i
     for i in range(first, n):  # noqa: B020 - numba: i is the word index throughout
         w = words[i]
         code = w >> 12
+        if over and (code == ADDR_X or code == VECT_12 or code == VECT_8 or code == EXT_TRIGGER):
+            info[I_STOP] = i
+            info[I_NEXT_T] = t_ns
+            break
         if code == ADDR_X:
             x = w & 0x7FF
             if x < width and ey < height:
@@ -161,6 +168,7 @@ def decode_words(
                 info[I_STOP] = i
                 info[I_NEXT_T] = t_ns
                 break
+            over = False
         elif code == VECT_12 or code == VECT_8:
             nbits = 12 if code == VECT_12 else 8
             m = w & ((1 << nbits) - 1)
@@ -189,6 +197,7 @@ def decode_words(
         elif code == TIME_HIGH:
             time_high = _update_time_high(w & 0xFFF, time_high)
             t_ns = (time_high | time_low) * NS_PER_US
+            over = use_limit and t_ns >= limit_ns
         elif code == EXT_TRIGGER:
             if n_trig >= tcap:
                 info[I_FULL] = 1

@@ -21,9 +21,12 @@ KINDS = ("teacher", "student")
 
 def preset_dirs(area: str) -> list[Path]:
     """Directories searched for preset YAMLs of ``area`` (``models``, ``distill``, ``train``): source tree, then install."""
-    repo_config = Path(__file__).resolve().parents[2] / "config" / area
-    installed = Path(sys.prefix) / "share" / "had_tracker" / "config" / area
-    return [repo_config, installed]
+    package_dir = Path(__file__).resolve().parents[1]
+    repo_config = package_dir.parent / "config" / area
+    # data_files land in <prefix>/share/had_tracker: the venv (sys.prefix) for pip, install/had_tracker for
+    # colcon, whose package sits in <prefix>/lib/pythonX.Y/site-packages/had_tracker.
+    prefixes = dict.fromkeys([*package_dir.parents[3:4], Path(sys.prefix)])
+    return [repo_config, *(prefix / "share" / "had_tracker" / "config" / area for prefix in prefixes)]
 
 
 def resolve_preset(source: str | Path, area: str) -> Path:

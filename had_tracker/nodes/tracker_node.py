@@ -123,9 +123,12 @@ class TrackerNode(Node):
         box = (msg.box.x, msg.box.y, msg.box.width, msg.box.height)
         outcome = self.session.offer_ground_truth(msg.present, box, msg.target_id, stamp_to_ns(msg.header.stamp))
         if outcome is not None:
-            (self.get_logger().info if outcome[0] else self.get_logger().warning)(f"ground truth: {outcome[1]}")
-            if not outcome[0]:
+            # one call site per severity: rclpy raises if a call site's severity changes between calls
+            if outcome[0]:
+                self.get_logger().info(f"ground truth: {outcome[1]}")
+            else:
                 self._failed_inits_logged = self.session.failed_inits
+                self.get_logger().warning(f"ground truth: {outcome[1]}")
 
     def _on_start_tracking(self, request: StartTracking.Request, response: StartTracking.Response) -> Any:
         box = (request.box.x, request.box.y, request.box.width, request.box.height)
@@ -143,9 +146,11 @@ class TrackerNode(Node):
 
     def _request(self, request: InitRequest) -> tuple[bool, str]:
         ok, message = self.session.request_init(request)
-        if not ok:
+        if ok:
+            self.get_logger().info(f"start tracking: {message}")
+        else:  # a separate call site: rclpy forbids changing one call site's severity
             self._failed_inits_logged = self.session.failed_inits
-        (self.get_logger().info if ok else self.get_logger().warning)(f"start tracking: {message}")
+            self.get_logger().warning(f"start tracking: {message}")
         return ok, message
 
     def _apply_parameter(self, name: str, value: Any) -> str | None:

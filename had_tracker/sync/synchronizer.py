@@ -249,6 +249,11 @@ def _header_stamp_ns(msg: Any) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
+def _header_frame_id(msg: Any) -> str:
+    """``header.frame_id`` (rclpy/rosbags message), or ``frame_id`` (``EventPacketData``)."""
+    return str(getattr(getattr(msg, "header", msg), "frame_id", "") or "")
+
+
 class Synchronizer:
     """Packets and frames in, :class:`AlignedSample` out (see module docstring for every policy)."""
 
@@ -282,7 +287,8 @@ class Synchronizer:
         self._rgb_camera: CameraModel | None = None
         self._event_camera: CameraModel | None = None
         self._image_size: tuple[int, int] | None = None
-        self._frame_id = ""
+        self._frame_id = ""  # from images: the output image frame
+        self._event_frame_id = ""  # from event packets: the output frame when registration is identity
         self._seq = 0
         self._emitted_until_out: int | None = None  # output end of the last emitted window
         self._emitted_until_sensor: int | None = None  # sensor end of the last emitted window
@@ -296,12 +302,25 @@ class Synchronizer:
         self.activity_correction_ns: int | None = None  # activity clock: the measured correction
         self.activity_correlation: float | None = None
 
+    def _output_frame_id(self, frame: FrameItem | None) -> str:
+        """The window's frame: its image's, else the last image's, else the event packets' own frame.
+
+        The event frame is used only with identity registration (events already in the output frame).
+        """
+        if frame is not None and frame.frame_id:
+            return frame.frame_id
+        if self._frame_id or self.config.registration != "identity":
+            return self._frame_id
+        return self._event_frame_id
+
     # ------------------------------------------------------------------ inputs
 
     def add_event_packet(self, packet: Any, stream: str = DEFAULT_STREAM) -> None:
         """Decode and buffer one EventPacket / event_array_msgs EventArray, or a dvs/dv EventArray (duck-typed)."""
         self.stats.packets += 1
         stamp = _header_stamp_ns(packet)
+        if not self._event_frame_id:
+            self._event_frame_id = _header_frame_id(packet)
         if not hasattr(packet, "encoding"):
             self._decode_struct_array(packet, stamp)
             return
@@ -800,7 +819,7 @@ class Synchronizer:
             image=None if frame is None else frame.image,
             image_stamp_ns=None if frame is None else int(frame.stamp_ns),
             dropped_events=int(dropped),
-            frame_id=(frame.frame_id if frame is not None and frame.frame_id else self._frame_id),
+            frame_id=self._output_frame_id(frame),
             offset_ns=int(offset),
         )
         self._seq += 1

@@ -45,7 +45,7 @@ class TrackerConfig:
     checkpoint: str | None = None  # student (or teacher) checkpoint; None = the shipped student
     teacher_checkpoint: str | None = None  # optional teacher, used on windows with RGB
     device: str = "cpu"
-    num_threads: int = 0  # torch intra-op threads (0 = leave torch's default)
+    num_threads: int = 1  # torch intra-op threads (0 = leave torch's default; 1 is fastest for cpu-tiny)
     event_window_ns: int = 0  # event time support of the model input; 0 = the model's window_ms
     hann_weight: float = 1.0  # 1 = OSTrack (score x Hann); 0 = no motion prior
     min_template_events: int = 20  # events needed in the template crop to start tracking

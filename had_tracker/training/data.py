@@ -7,8 +7,10 @@
 - ``cache:DIR`` (or a directory holding ``sequences.json``) — sequences written by
   :func:`save_sequence_cache` (one ``.npy`` per array, memory-mapped on load, so parallel training
   processes share the pages);
-- another directory — a dataset folder readable by ``had_tracker.data.folder`` (the synthetic
-  engine's folder layout), when that reader is installed.
+- ``FORMAT:root=DIR[,split=S][,fps=F]`` with FORMAT one of fe108, visevent, coesot, synthetic — a dataset
+  folder read by :func:`had_tracker.data.datasets.load_dataset` (sequences need raw events: FE108/COESOT
+  ``.aedat4`` through the ``aedat`` extra, or synthetic folders);
+- another directory — a dataset folder of whichever of those formats is found in it.
 
 Sequence ``i`` of a generated set uses seed ``S + i``, so a training set and a held-out test set with
 disjoint seed ranges never share a sequence.
@@ -58,6 +60,13 @@ def load_sequences(spec: str) -> list[TrackingSequence]:
     if spec.startswith("cache:"):
         return load_sequence_cache(spec.partition(":")[2])
     kind, options = parse_spec(spec) if ":" in spec else (spec, {})
+    from had_tracker.data.datasets import FORMATS, detect_format, load_dataset
+
+    if kind in FORMATS and "root" in options:  # a dataset folder (synthetic:root=DIR is a written folder)
+        root, split, fps = options.pop("root"), options.pop("split", None), options.pop("fps", None)
+        if options:
+            raise ConfigError(f"data spec {spec!r}: unknown option(s) {sorted(options)}; expected root, split, fps")
+        return load_dataset(str(root), kind, split=None if split is None else str(split), fps=fps)
     if kind in ("synthetic", "toy"):
         count = int(options.pop("sequences", 8))
         seed = int(options.pop("seed", 0))
@@ -86,18 +95,11 @@ def load_sequences(spec: str) -> list[TrackingSequence]:
     if (path / CACHE_INDEX).is_file():
         return load_sequence_cache(path)
     if path.is_dir():
-        try:
-            folder = importlib.import_module("had_tracker.data.folder")
-        except ImportError as exc:
-            raise ConfigError(
-                f"reading dataset folders needs had_tracker.data.folder, which is not installed: {exc}"
-            ) from exc
-        reader = getattr(folder, "read_folder", None) or getattr(folder, "read_dataset", None)
-        if reader is None:
-            raise ConfigError("had_tracker.data.folder has no read_folder/read_dataset function")
-        result = reader(path)
-        return list(result) if not isinstance(result, TrackingSequence) else [result]
-    raise ConfigError(f"unknown data spec {spec!r}: use synthetic:preset=...,sequences=N,seed=S, toy:..., or a folder")
+        return load_dataset(path, detect_format(path))
+    raise ConfigError(
+        f"unknown data spec {spec!r}: use synthetic:preset=...,sequences=N,seed=S, toy:..., "
+        f"FORMAT:root=DIR ({', '.join(FORMATS)}), cache:DIR or a dataset folder"
+    )
 
 
 def _generate_synthetic(preset: str, seed: int, options: dict[str, Any]) -> TrackingSequence:

@@ -4,6 +4,7 @@ from had_tracker.data.datasets.aedat import aedat_available
 from had_tracker.data.datasets.common import DatasetError, LazyImages
 from had_tracker.data.datasets.readers import (
     FORMATS,
+    detect_format,
     find_sequences,
     load_dataset,
     read_coesot,
@@ -17,6 +18,7 @@ __all__ = [
     "DatasetError",
     "LazyImages",
     "aedat_available",
+    "detect_format",
     "find_sequences",
     "load_dataset",
     "read_coesot",

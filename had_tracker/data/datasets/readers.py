@@ -330,6 +330,20 @@ def find_sequences(root: Path, fmt: str) -> list[Path]:
     return found
 
 
+def detect_format(root: str | Path) -> str:
+    """The dataset format of the sequences under ``root``: the most specific layout that finds any.
+
+    Synthetic folders are tried first: they also have COESOT's ``<seq>_aps``/``<seq>_dvs`` layout, plus raw events.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset root {root} is not a folder")
+    for fmt in ("synthetic", "fe108", "visevent", "coesot"):
+        if find_sequences(root, fmt):
+            return fmt
+    raise DatasetError(f"no {', '.join(FORMATS)} sequences found under {root}")
+
+
 def _split_filter(root: Path, split: str) -> tuple[Path, list[str] | None]:
     """Resolve ``split``: a sub-folder (``train``, ``test_subset``, ...) or a list file in ``root``."""
     for name in (split, f"{split}_subset", f"{split}ing_subset", f"{split}ingset"):
