@@ -131,6 +131,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "best-effort with a deep queue; a reliable subscriber would never connect)", S, value_range=(100, 100_000)),
     _spec("image_topic", "string", "/camera/image_raw", "RGB/grey frames; empty = no RGB (event-only windows)", S),
     _spec("camera_info_topic", "string", "/camera/camera_info", "CameraInfo of image_topic; empty = do not subscribe", S),
+    _spec("event_camera_info_topic", "string", "", "CameraInfo of the event camera (sync.registration: "
+          "calibration needs it); empty = do not subscribe", S),
     _spec("reliability", "string", "best_effort", "QoS reliability of the image and camera_info subscriptions "
           "(best_effort accepts reliable and best-effort publishers)", S, choices=RELIABILITY),
     _spec("image_qos_depth", "int", 5, "keep-last depth of the image and camera_info subscriptions (sensor-data "
@@ -157,8 +159,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
           S, value_range=(1, 10**10)),
     _spec("sync.clock", "string", "header", "event time -> output clock: header (offset estimated from packet "
           "header stamps, the ROS 2 drivers' case), trigger (external-trigger edges matched to RGB stamps), sensor "
-          "(events already on the output clock: dvs/dv-ros2 arrays, synthetic bags)", S,
-          choices=("header", "trigger", "sensor")),
+          "(events already on the output clock: dvs/dv-ros2 arrays, synthetic bags), activity (header plus a "
+          "one-time correction from event activity vs RGB frame differences: rigs without a trigger wire)", S,
+          choices=("header", "trigger", "sensor", "activity")),
     _spec("sync.extra_offset_ns", "int", 0, "added after the sensor->host offset: event (host) clock -> RGB clock", S,
           value_range=(-(10**11), 10**11)),
     _spec("sync.offset_window_ns", "int", 10_000_000_000, "offset estimator: window of samples", S,
@@ -172,6 +175,14 @@ SCHEMA: tuple[ParamSpec, ...] = (
           choices=("rising", "falling", "any")),
     _spec("sync.trigger_max_match_ns", "int", 10_000_000, "trigger clock: max |frame stamp - prior - trigger|", S,
           value_range=(1, 10**10)),
+    _spec("activity.frames", "int", 15, "activity clock: RGB frames correlated with event activity", S,
+          value_range=(3, 1000)),
+    _spec("activity.range_ns", "int", 50_000_000, "activity clock: search the correction within +- this", S,
+          value_range=(1, 10**10)),
+    _spec("activity.step_ns", "int", 1_000_000, "activity clock: resolution of the correction", S,
+          value_range=(1, 10**9)),
+    _spec("activity.min_correlation", "double", 0.5, "activity clock: below this the estimate is retried on the "
+          "next frames", S, value_range=(-1.0, 1.0)),
     _spec("sync.registration", "string", "identity", "event pixel -> output image pixel: identity (co-located "
           "DAVIS), homography (sync.homography), calibration (two CameraInfo + extrinsic, planar scene)", S,
           choices=("identity", "homography", "calibration")),
@@ -366,6 +377,11 @@ def sync_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
+def activity_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``activity.*`` parameters as ``ActivityClockConfig`` keyword arguments."""
+    return section(values, "activity")
+
+
 def tracker_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     """``TrackerConfig.from_dict`` input: the ``tracker.*`` parameters plus ``model``/``teacher_model``/``device``."""
     config = section(values, "tracker")
@@ -373,3 +389,35 @@ def tracker_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     config["teacher_checkpoint"] = values.get("teacher_model") or None
     config["device"] = values.get("device", "cpu")
     return config
+
+
+def _markdown_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, str):
+        return f"`{value}`" if value else '`""`'
+    return _fmt(value) if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+
+
+def markdown_reference() -> str:
+    """Every parameter of every node as Markdown tables: the README's reference.
+
+    Regenerate it with ``python -m had_tracker.parameters``; a test keeps the README equal to it.
+    """
+    lines: list[str] = []
+    for node in NODES:
+        lines += [f"`{node}`:", "", "| parameter | type | default | constraints | meaning |", "|---|---|---|---|---|"]
+        for entry in specs_for(node):
+            meaning = entry.description.replace("|", "\\|")
+            constraints = entry.constraints.replace("|", "\\|")
+            lines.append(
+                f"| `{entry.name}` | {entry.type} | {_markdown_value(entry.default)} | {constraints} | {meaning} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_reference(), end="")

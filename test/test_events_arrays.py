@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from had_tracker.errors import DecodeError
@@ -67,6 +67,7 @@ def test_truncated_buffer_raises_decode_error():
 
 @settings(max_examples=200, deadline=None)
 @given(raw=st.binary(max_size=200), n_events=st.integers(0, 2**32 - 1), width=st.integers(0, 2**32 - 1))
+@example(raw=b"\x00\x00\x00\x00\x80\x00\x00\x00", n_events=0, width=0)  # stamp.sec = -2**31
 def test_random_buffers_parse_or_raise_decode_error(raw, n_events, width):
     header = bytes([0, 1, 0, 0]) + (0).to_bytes(8, "little") + (1).to_bytes(4, "little") + b"\x00\x00\x00\x00"
     crafted = header + (10).to_bytes(4, "little") + width.to_bytes(4, "little") + n_events.to_bytes(4, "little") + raw

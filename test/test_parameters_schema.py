@@ -95,6 +95,15 @@ def test_sync_section_covers_every_sync_config_field_with_its_default():
             assert getattr(config, field.name) == getattr(reference, field.name), field.name
 
 
+def test_activity_section_is_the_activity_clock_config_with_its_defaults():
+    from had_tracker.sync.clock import ActivityClockConfig
+    from had_tracker.sync.synchronizer import CLOCKS
+
+    values = schema.defaults(schema.SYNCHRONIZER)
+    assert ActivityClockConfig(**schema.activity_config_dict(values)) == ActivityClockConfig()
+    assert schema.spec(schema.SYNCHRONIZER, "sync.clock").choices == CLOCKS
+
+
 def test_tracker_section_covers_every_tracker_config_field_with_its_default():
     from had_tracker.tracking.tracker import TrackerConfig
 
@@ -173,3 +182,12 @@ def test_topic_defaults_are_the_documented_ones():
     assert defaults["reliability"] == "best_effort" and defaults["event_qos_depth"] >= 100
     assert schema.spec(schema.SYNCHRONIZER, "event_topic").read_only
     assert not schema.spec(schema.TRACKER, "init_box").read_only
+
+
+def test_readme_parameter_reference_is_current():
+    """The README's reference is exactly what the schema renders (python -m had_tracker.parameters)."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    begin, end = "<!-- PARAMETERS:BEGIN -->\n", "<!-- PARAMETERS:END -->"
+    assert begin in text and end in text, "README.md lacks the parameter reference markers"
+    block = text.split(begin, 1)[1].split(end, 1)[0]
+    assert block.strip() == schema.markdown_reference().strip(), "regenerate with: python -m had_tracker.parameters"

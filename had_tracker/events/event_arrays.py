@@ -81,7 +81,8 @@ def parse_event_array_cdr(raw: bytes | bytearray | memoryview | np.ndarray) -> E
             raise DecodeError(f"event array truncated: {len(data)} bytes, need more than {off + 4}")
         return int(data[off : off + 4].view(u32)[0])
 
-    sec = int(np.int32(read_u32(0)))
+    sec = read_u32(0)
+    sec -= (sec >> 31) << 32  # int32 stamp.sec (np.int32() of a Python int >= 2**31 raises in NumPy 2)
     nanosec = read_u32(4)
     str_len = read_u32(8)
     if 12 + str_len > len(data):

@@ -62,7 +62,12 @@ class SynchronizerNode(Node):
         from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
 
         self.params = declare_schema_parameters(self, schema.SYNCHRONIZER)
-        self.synchronizer = Synchronizer(SyncConfig.from_dict(schema.sync_config_dict(self.params)))
+        from had_tracker.sync.clock import ActivityClockConfig
+
+        self.synchronizer = Synchronizer(
+            SyncConfig.from_dict(schema.sync_config_dict(self.params)),
+            activity=ActivityClockConfig(**schema.activity_config_dict(self.params)),
+        )
         self._stream = self.params["event_topic"]
         self._image_fallback = _cv_bridge_fallback()
         self._rates = {name: RateMeter() for name in ("events", "images", "windows")}
@@ -78,6 +83,10 @@ class SynchronizerNode(Node):
             self.create_subscription(Image, self.params["image_topic"], self._on_image, image_qos)
         if self.params["camera_info_topic"]:
             self.create_subscription(CameraInfo, self.params["camera_info_topic"], self._on_camera_info, image_qos)
+        if self.params["event_camera_info_topic"]:
+            self.create_subscription(
+                CameraInfo, self.params["event_camera_info_topic"], self._on_event_camera_info, image_qos
+            )
         self._diagnostics = DiagnosticsPublisher(self)
         wall_timer(self, self.params["diagnostics_period_s"], self._publish_diagnostics)
         if self.params["flush_idle_s"] > 0:
@@ -110,11 +119,14 @@ class SynchronizerNode(Node):
             return
         self._publish_windows()
 
-    def _on_camera_info(self, msg: CameraInfo) -> None:
+    def _on_camera_info(self, msg: CameraInfo, camera: str = "rgb") -> None:
         try:
-            self.synchronizer.add_camera_info(msg, camera="rgb")
+            self.synchronizer.add_camera_info(msg, camera=camera)
         except (HadTrackerError, ValueError) as exc:
-            self._count_error("camera_infos", f"ignored a CameraInfo: {exc}")
+            self._count_error("camera_infos", f"ignored a {camera} CameraInfo: {exc}")
+
+    def _on_event_camera_info(self, msg: CameraInfo) -> None:
+        self._on_camera_info(msg, camera="event")
 
     def _flush_when_idle(self) -> None:
         """No packet for flush_idle_s (bag ended, camera paused): emit what is pending, once per silence."""
