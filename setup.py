@@ -54,6 +54,8 @@ setup(
             "pytest-timeout>=2.1",
             "hypothesis>=6.50",
             "ruff>=0.5",
+            "flake8>=6",
+            "pydocstyle>=6.3",
             "colcon-core>=0.15",
             "colcon-ros>=0.4",
             "colcon-package-information>=0.3",

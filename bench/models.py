@@ -50,7 +50,7 @@ def model_rows(preset: str, threads: int, repeats: int) -> list[dict]:
     return rows
 
 
-def train_throughput(steps: int, threads: int, batch: int = 16) -> list[tuple[str, float]]:
+def train_throughput(steps: int, threads: int, batch_size: int = 16) -> list[tuple[str, float]]:
     """Pairs per second of full training steps (sampling + forward + backward + AdamW) on toy sequences."""
     torch.set_num_threads(threads)
     sequences = [moving_square_sequence(s, num_frames=20) for s in range(4)]
@@ -76,12 +76,12 @@ def train_throughput(steps: int, threads: int, batch: int = 16) -> list[tuple[st
         collate([sampler[i] for i in range(2)])  # warm-up (numba, allocations)
         t0 = time.perf_counter()
         for i in range(steps):
-            batch = collate([sampler[i * batch + j] for j in range(batch)])
+            batch = collate([sampler[i * batch_size + j] for j in range(batch_size)])
             loss = step(batch)["total"]
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out.append((name, steps * batch / (time.perf_counter() - t0)))
+        out.append((name, steps * batch_size / (time.perf_counter() - t0)))
     return out
 
 

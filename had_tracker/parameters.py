@@ -60,7 +60,7 @@ class ParamSpec:
 
     @property
     def constraints(self) -> str:
-        """Human-readable constraints (the descriptor's ``additional_constraints``)."""
+        """The limits as text, for the descriptor's ``additional_constraints``."""
         parts = []
         if self.value_range is not None:
             parts.append(f"range [{_fmt(self.value_range[0])}, {_fmt(self.value_range[1])}]")
@@ -143,8 +143,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "message (needed for RGB debug images and the teacher; off = events only, smaller messages)", S),
     # --- synchronizer_node: sync.* = SyncConfig (had_tracker/sync/synchronizer.py); times in ns ---------------------
     _spec("sync.policy", "string", "fixed_rate", "window policy: fixed_rate (e.g. 200 Hz, works without RGB), "
-          "per_frame (one window per RGB frame), fixed_count (N events)", S, choices=("fixed_rate", "per_frame",
-          "fixed_count")),
+          "per_frame (one window per RGB frame), fixed_count (N events)", S,
+          choices=("fixed_rate", "per_frame", "fixed_count")),
     _spec("sync.rate_hz", "double", 200.0, "fixed_rate: windows per second", S, value_range=(0.1, 10_000.0)),
     _spec("sync.max_gap_windows", "int", 200, "fixed_rate: longest run of empty windows emitted after a silence", S,
           value_range=(1, 1_000_000)),

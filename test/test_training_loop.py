@@ -105,3 +105,10 @@ def test_two_process_gloo_ddp_smoke(tmp_path):
     payload = load_checkpoint(tmp_path / "final.pt")
     # 2 steps x 2 pairs x 2 ranks went through the optimiser
     assert payload["pairs_per_s"] * payload["train_seconds"] == pytest.approx(8)
+
+
+def test_bad_training_settings_are_config_errors_also_as_overrides():
+    with pytest.raises(ConfigError, match="steps=0"):
+        TrainConfig.from_yaml("cpu-tiny-student", steps=0)
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig.from_dict({"schedule": "linear"})

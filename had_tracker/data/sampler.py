@@ -42,7 +42,7 @@ class SamplerConfig:
 
 
 def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
-    """OSTrack jitter: size x exp(N(0, scale_jitter)), centre moved uniformly within +-sqrt(w*h)*center_jitter/2."""
+    """Jitter as OSTrack does it: size x exp(N(0, scale_jitter)), centre moved uniformly within +-sqrt(w*h)*center_jitter/2."""
     x, y, w, h = box_xywh
     size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale_jitter)
     max_offset = np.sqrt(size.prod()) * center_jitter

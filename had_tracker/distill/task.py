@@ -9,7 +9,7 @@ from torch import Tensor
 
 
 def gaussian_radius(height: Tensor, width: Tensor, min_overlap: float = 0.7) -> Tensor:
-    """CenterNet's radius (in cells) such that a box shifted by it keeps IoU >= ``min_overlap``."""
+    """The CenterNet radius (in cells) such that a box shifted by it keeps IoU >= ``min_overlap``."""
     b1 = height + width
     c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
     r1 = (b1 + torch.sqrt((b1**2 - 4 * c1).clamp_min(0))) / 2
@@ -39,7 +39,7 @@ def center_heatmap(boxes_cxcywh: Tensor, feat_size: int) -> Tensor:
 
 
 def focal_loss(pred: Tensor, target: Tensor, alpha: float = 2.0, beta: float = 4.0) -> Tensor:
-    """CenterNet focal loss on probabilities, normalised by the number of positive cells (target == 1)."""
+    """The CenterNet focal loss on probabilities, normalised by the number of positive cells (target == 1)."""
     pos = target.eq(1).to(pred.dtype)
     neg = 1.0 - pos
     pos_loss = torch.log(pred) * (1 - pred) ** alpha * pos

@@ -149,7 +149,7 @@ def _as_boxes(boxes: np.ndarray | Sequence, what: str) -> np.ndarray:
 
 
 def iou_pixel_inclusive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` xywh boxes with the +1 pixel convention (pytracking, OTB ``calcRectInt``)."""
+    """Intersection over union of ``(N, 4)`` xywh boxes with the +1 pixel convention (pytracking, OTB ``calcRectInt``)."""
     tl = np.maximum(a[:, :2], b[:, :2])
     br = np.minimum(a[:, :2] + a[:, 2:] - 1.0, b[:, :2] + b[:, 2:] - 1.0)
     inter = np.clip(br - tl + 1.0, 0.0, None).prod(axis=1)
@@ -159,7 +159,7 @@ def iou_pixel_inclusive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def iou_continuous(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` xywh boxes as continuous rectangles, ``+eps`` in the union, clipped to [0, 1] (got10k)."""
+    """Intersection over union of ``(N, 4)`` xywh boxes as continuous rectangles, ``+eps`` in the union, clipped to [0, 1] (got10k)."""
     tl = np.maximum(a[:, :2], b[:, :2])
     br = np.minimum(a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:])
     inter = np.maximum(br - tl, 0.0).prod(axis=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from had_tracker.data.sampler import SamplerConfig
+from had_tracker.errors import ConfigError
 from had_tracker.models.config import dataclass_from_dict, load_yaml, resolve_preset
 
 
@@ -39,9 +40,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("steps, batch_size must be >= 1 and lr > 0")
+            raise ConfigError(
+                f"train config: steps and batch_size must be >= 1 and lr > 0, got steps={self.steps}, "
+                f"batch_size={self.batch_size}, lr={self.lr}"
+            )
         if self.schedule not in ("cosine", "step", "constant"):
-            raise ValueError(f"schedule must be cosine, step or constant, got {self.schedule!r}")
+            raise ConfigError(f"train config: schedule must be cosine, step or constant, got {self.schedule!r}")
 
     @classmethod
     def from_yaml(cls, source: str | Path, **overrides: Any) -> TrainConfig:
