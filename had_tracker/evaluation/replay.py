@@ -213,6 +213,7 @@ def replay_bag(
     """
     from had_tracker.evaluation.plots import event_frame_image, frame_strip, plot_precision, plot_success
     from had_tracker.evaluation.report import new_report, write_report
+    from had_tracker.events.event_arrays import EVENT_ARRAY_TYPES, parse_event_array_cdr
     from had_tracker.nodes.session import InitRequest, TrackingSession
     from had_tracker.ros_io.bag import bag_info, read_bag
     from had_tracker.ros_io.image import image_to_numpy, to_rgb8
@@ -260,7 +261,10 @@ def replay_bag(
     for bm in read_bag(bag, topics=wanted):
         if bm.topic == topics.events:
             try:
-                sync.add_event_packet(bm.msg, stream=bm.topic)
+                if bm.msgtype in EVENT_ARRAY_TYPES:  # event structs: parsed from the CDR bytes, no per-event objects
+                    sync.add_event_array(parse_event_array_cdr(bm.raw))
+                else:
+                    sync.add_event_packet(bm.msg, stream=bm.topic)
             except BagError:
                 raise
             except HadTrackerError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rclpy.node import Node
@@ -19,6 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from had_msgs.msg import EventWindow
 from had_tracker import parameters as schema
 from had_tracker.errors import HadTrackerError
+from had_tracker.events.event_arrays import EVENT_ARRAY_TYPES, parse_event_array_cdr
 from had_tracker.nodes.common import (
     DiagnosticsPublisher,
     Throttle,
@@ -59,11 +61,10 @@ class SynchronizerNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(schema.SYNCHRONIZER, **kwargs)
+        from had_tracker.sync.clock import ActivityClockConfig
         from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
 
         self.params = declare_schema_parameters(self, schema.SYNCHRONIZER)
-        from had_tracker.sync.clock import ActivityClockConfig
-
         self.synchronizer = Synchronizer(
             SyncConfig.from_dict(schema.sync_config_dict(self.params)),
             activity=ActivityClockConfig(**schema.activity_config_dict(self.params)),
@@ -77,7 +78,16 @@ class SynchronizerNode(Node):
 
         self._windows_pub = self.create_publisher(EventWindow, "~/windows", output_qos())
         event_type = import_message(self.params["event_msg_type"])
-        self.create_subscription(event_type, self._stream, self._on_events, event_qos(self.params["event_qos_depth"]))
+        # Arrays of event structs arrive serialized (raw=True) and are parsed as numpy views of the CDR bytes:
+        # deserializing them would build one Python object per event.
+        struct_array = self.params["event_msg_type"] in EVENT_ARRAY_TYPES
+        self.create_subscription(
+            event_type,
+            self._stream,
+            self._on_event_array_bytes if struct_array else self._on_events,
+            event_qos(self.params["event_qos_depth"]),
+            raw=struct_array,
+        )
         image_qos = sensor_qos(self.params["reliability"], self.params["image_qos_depth"])
         if self.params["image_topic"]:
             self.create_subscription(Image, self.params["image_topic"], self._on_image, image_qos)
@@ -99,10 +109,16 @@ class SynchronizerNode(Node):
 
     # --- callbacks: convert, call the core, publish -------------------------------------------------------------------
     def _on_events(self, msg: Any) -> None:
+        self._ingest_events(lambda: self.synchronizer.add_event_packet(msg, stream=self._stream))
+
+    def _on_event_array_bytes(self, data: bytes) -> None:
+        self._ingest_events(lambda: self.synchronizer.add_event_array(parse_event_array_cdr(data)))
+
+    def _ingest_events(self, add: Callable[[], None]) -> None:
         self._rates["events"].tick()
         self._last_packet_wall = time.monotonic()
         try:
-            self.synchronizer.add_event_packet(msg, stream=self._stream)
+            add()
         except HadTrackerError as exc:
             self._count_error("event_packets", f"dropped an event packet: {exc}")
         self._publish_windows()

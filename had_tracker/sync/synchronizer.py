@@ -56,6 +56,7 @@ import numpy as np
 from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
 from had_tracker.events.decoders import DecoderRegistry
+from had_tracker.events.event_arrays import EventArrayData
 from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
@@ -322,7 +323,7 @@ class Synchronizer:
         if not self._event_frame_id:
             self._event_frame_id = _header_frame_id(packet)
         if not hasattr(packet, "encoding"):
-            self._decode_struct_array(packet, stamp)
+            self._decode_struct_array(packet)
             return
         state = self._streams.setdefault(stream, _StreamState())
         seq = getattr(packet, "seq", None)
@@ -331,6 +332,17 @@ class Synchronizer:
             return
         for pkt, pstamp in self._order(state, packet, int(seq), stamp, stream):
             self._decode_packet(pkt, pstamp, stream)
+
+    def add_event_array(self, array: EventArrayData) -> None:
+        """Buffer a dvs/dv/prophesee ``EventArray`` parsed from its serialized bytes (:func:`parse_event_array_cdr`).
+
+        The fast path for event-struct arrays: the node subscribes to them raw and bag replay reads the raw
+        CDR, so no Python object per event is ever built.
+        """
+        self.stats.packets += 1
+        if not self._event_frame_id:
+            self._event_frame_id = array.frame_id
+        self._add_struct_array(array)
 
     def add_events(self, events: Events, header_stamp_ns: int | None = None, triggers: Triggers | None = None) -> None:
         """Buffer already-decoded events (sensor time); ``header_stamp_ns`` feeds the offset estimator."""
@@ -529,13 +541,16 @@ class Synchronizer:
             self._sensor_size = (width, height)
         self._ingest(decoded.events, decoded.triggers, stamp)
 
-    def _decode_struct_array(self, msg: Any, stamp: int) -> None:
+    def _decode_struct_array(self, msg: Any) -> None:
         from had_tracker.events.event_arrays import events_from_event_array
 
-        events = events_from_event_array(msg).events
+        self._add_struct_array(events_from_event_array(msg))
+
+    def _add_struct_array(self, array: EventArrayData) -> None:
         if self._sensor_size is None:
-            self._sensor_size = (int(msg.width), int(msg.height))
-        self._ingest(events, Triggers.empty(), stamp)
+            self._sensor_size = (array.width, array.height)
+        self._drop("outside_sensor", array.dropped_out_of_geometry)
+        self._ingest(array.events, Triggers.empty(), array.stamp_ns)
 
     def _restart_stream(self, stream: str) -> None:
         """A new stream: hand out what the old one still holds, then forget its state."""
