@@ -200,3 +200,24 @@ def test_topic_detection_by_type_and_name():
     info["topics"] = info["topics"][1:2]
     with pytest.raises(BagError, match="no events topic"):
         detect_topics(info)
+
+
+def test_a_recorded_bag_reads_back_as_the_sequence_it_was_written_from(bags):
+    from had_tracker.evaluation.sequence_bag import read_sequence_bag
+    from had_tracker.training.data import load_sequences
+
+    seq = bags["seq"]
+    back = read_sequence_bag(bags["gt"])
+    np.testing.assert_array_equal(back.frame_t_ns, seq.frame_t_ns)
+    np.testing.assert_allclose(back.gt_boxes, seq.gt_boxes)
+    np.testing.assert_array_equal(back.absent, seq.absent)
+    for i in (0, len(seq) - 1):
+        np.testing.assert_array_equal(back.frames[i], seq.frames[i])
+    # evt3 keeps whole microseconds; every event the synchronizer saw is in the sequence, on the RGB clock
+    assert len(back.events) == len(seq.events)
+    np.testing.assert_array_equal(back.events.t, seq.events.t // 1000 * 1000)
+    np.testing.assert_array_equal(back.events.x, seq.events.x)
+    assert back.meta["source"] == "bag" and back.meta["sync"]["windows"] >= len(seq)
+    assert [s.name for s in load_sequences(f"bag:{bags['gt']}")] == ["with_gt"]
+    with pytest.raises(BagError, match="GroundTruth"):
+        read_sequence_bag(bags["no_gt"])

@@ -123,6 +123,54 @@ def detect_topics(
     )
 
 
+def add_sensor_message(
+    sync: Any, bm: Any, topics: ReplayTopics, counters: dict[str, int]
+) -> tuple[int, np.ndarray] | None:
+    """Hand one bag message of the events, image or camera-info topic to ``sync``, as the synchronizer node does.
+
+    Undecodable packets and images are counted in ``counters`` (``packet_errors``, ``image_errors``; the
+    first few logged) and skipped; a corrupt bag raises BagError. Returns ``(stamp_ns, rgb)`` for an image
+    that was added, else None.
+    """
+    from had_tracker.events.event_arrays import EVENT_ARRAY_TYPES, parse_event_array_cdr
+    from had_tracker.ros_io.image import image_to_numpy, to_rgb8
+    from had_tracker.ros_io.msgs import time_to_ns
+
+    if bm.topic == topics.events:
+        try:
+            if bm.msgtype in EVENT_ARRAY_TYPES:  # event structs: parsed from the CDR bytes, no per-event objects
+                sync.add_event_array(parse_event_array_cdr(bm.raw))
+            else:
+                sync.add_event_packet(bm.msg, stream=bm.topic)
+        except BagError:
+            raise
+        except HadTrackerError as exc:
+            counters["packet_errors"] = counters.get("packet_errors", 0) + 1
+            if counters["packet_errors"] <= MAX_WARNINGS:
+                log.warning("dropped an event packet at %d ns: %s", bm.recv_ns, exc)
+    elif bm.topic == topics.image:
+        msg = bm.msg
+        try:
+            rgb = to_rgb8(image_to_numpy(msg), msg.encoding)
+            stamp = time_to_ns(msg.header.stamp)
+            sync.add_image(rgb, stamp, msg.header.frame_id)
+        except BagError:
+            raise
+        except HadTrackerError as exc:
+            counters["image_errors"] = counters.get("image_errors", 0) + 1
+            if counters["image_errors"] <= MAX_WARNINGS:
+                log.warning("dropped an image at %d ns: %s", bm.recv_ns, exc)
+        else:
+            counters["images"] = counters.get("images", 0) + 1
+            return stamp, rgb
+    elif bm.topic == topics.camera_info:
+        try:
+            sync.add_camera_info(bm.msg, camera="rgb")
+        except (HadTrackerError, ValueError) as exc:
+            log.warning("ignored a CameraInfo: %s", exc)
+    return None
+
+
 class _Recorder:
     """Pass-through tracker wrapper that logs every initialize/update result into a TrackLog."""
 
@@ -213,11 +261,8 @@ def replay_bag(
     """
     from had_tracker.evaluation.plots import event_frame_image, frame_strip, plot_precision, plot_success
     from had_tracker.evaluation.report import new_report, write_report
-    from had_tracker.events.event_arrays import EVENT_ARRAY_TYPES, parse_event_array_cdr
     from had_tracker.nodes.session import InitRequest, TrackingSession
     from had_tracker.ros_io.bag import bag_info, read_bag
-    from had_tracker.ros_io.image import image_to_numpy, to_rgb8
-    from had_tracker.ros_io.msgs import time_to_ns
     from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
 
     bag = Path(bag)
@@ -259,46 +304,18 @@ def replay_bag(
 
     wanted = [t for t in (topics.events, topics.image, topics.camera_info, topics.gt) if t]
     for bm in read_bag(bag, topics=wanted):
-        if bm.topic == topics.events:
-            try:
-                if bm.msgtype in EVENT_ARRAY_TYPES:  # event structs: parsed from the CDR bytes, no per-event objects
-                    sync.add_event_array(parse_event_array_cdr(bm.raw))
-                else:
-                    sync.add_event_packet(bm.msg, stream=bm.topic)
-            except BagError:
-                raise
-            except HadTrackerError as exc:
-                counters["packet_errors"] += 1
-                if counters["packet_errors"] <= MAX_WARNINGS:
-                    log.warning("dropped an event packet at %d ns: %s", bm.recv_ns, exc)
-        elif bm.topic == topics.image:
-            msg = bm.msg
-            try:
-                rgb = to_rgb8(image_to_numpy(msg), msg.encoding)
-                stamp = time_to_ns(msg.header.stamp)
-                sync.add_image(rgb, stamp, msg.header.frame_id)
-            except BagError:
-                raise
-            except HadTrackerError as exc:
-                counters["image_errors"] += 1
-                if counters["image_errors"] <= MAX_WARNINGS:
-                    log.warning("dropped an image at %d ns: %s", bm.recv_ns, exc)
-            else:
-                counters["images"] += 1
-                if n_images_seen in keep_images:
-                    kept_rgb.append((stamp, rgb))
-                    want_event_pictures += 1
-                n_images_seen += 1
-        elif bm.topic == topics.camera_info:
-            try:
-                sync.add_camera_info(bm.msg, camera="rgb")
-            except (HadTrackerError, ValueError) as exc:
-                log.warning("ignored a CameraInfo: %s", exc)
-        elif bm.topic == topics.gt:
+        if bm.topic == topics.gt:
             counters["gt_messages"] += 1
             gt.add(bm.msg)
             for s in sessions.values():  # as the tracker node does: the first present GT box starts the target
                 s.offer_ground_truth(gt.present[-1], gt.boxes[-1], int(bm.msg.target_id), gt.t_ns[-1])
+        else:
+            added = add_sensor_message(sync, bm, topics, counters)
+            if added is not None:
+                if n_images_seen in keep_images:
+                    kept_rgb.append(added)
+                    want_event_pictures += 1
+                n_images_seen += 1
         feed(sync.poll())
     feed(sync.flush())
 
