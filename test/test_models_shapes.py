@@ -96,3 +96,46 @@ def test_unknown_preset_and_unknown_keys_are_config_errors(tmp_path):
     bad.write_text("template_size: 48\nsearch_size: 96\nstudent: {dim: 32, depht: 2}\n")
     with pytest.raises(ConfigError, match="depht"):
         ModelConfig.from_yaml(bad, "student")
+
+
+@pytest.mark.parametrize("kind", ["student", "teacher"])
+def test_fused_inference_head_gives_the_same_outputs_with_fewer_operators(kind):
+    from had_tracker.models.export import example_inputs
+    from had_tracker.models.heads import CenterHead, FusedCenterHead, fuse_for_inference
+
+    cfg = ModelConfig.from_yaml("cpu-tiny", kind)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    for module in model.head.modules():  # non-trivial batch-norm statistics, so folding is really exercised
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    inputs = example_inputs(cfg, batch=2)
+    with torch.no_grad():
+        reference = model(*inputs)
+        assert isinstance(model.head, CenterHead)
+        fused = fuse_for_inference(model)
+        assert isinstance(fused.head, FusedCenterHead)
+        out = fused(*inputs)
+    for key in ("score_map", "score_logits", "size_map", "offset_map", "pred_boxes"):
+        torch.testing.assert_close(out[key], reference[key], atol=1e-5, rtol=1e-4)
+    convs = [m for m in fused.head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.head.modules())
+    with pytest.raises(ValueError, match="eval-mode"):
+        FusedCenterHead(build_model(cfg).head.train())
+
+
+def test_the_tracker_runs_the_fused_head_of_a_checkpoint_but_leaves_a_given_model_alone(tmp_path):
+    from had_tracker.models.builder import save_checkpoint
+    from had_tracker.models.heads import CenterHead, FusedCenterHead
+    from had_tracker.tracking.tracker import Tracker
+
+    cfg = ModelConfig.from_yaml("cpu-tiny", "student")
+    model = build_model(cfg)
+    path = save_checkpoint(tmp_path / "s.pt", model, cfg)
+    assert isinstance(Tracker(checkpoint=path).student.model.head, FusedCenterHead)
+    Tracker(model=model, model_config=cfg)
+    assert isinstance(model.head, CenterHead)

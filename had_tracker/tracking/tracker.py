@@ -190,8 +190,11 @@ class Tracker:
         if model is None:
             from had_tracker.models.builder import default_student_checkpoint, load_model
 
+            from had_tracker.models.heads import fuse_for_inference
+
             path = checkpoint if checkpoint is not None else (default_student_checkpoint() if default else None)
             model, cfg = load_model(path, map_location=self.device)
+            fuse_for_inference(model)  # our own copy: the inference-only head is ~25 % faster at batch 1
         else:
             cfg = model_config if model_config is not None else getattr(model, "cfg", None)
             if cfg is None:
