@@ -44,3 +44,10 @@ def test_console_script_help_runs_in_a_fresh_interpreter():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "had-tracker" in result.stdout
+
+
+def test_unreadable_metadata_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "metadata.yaml").write_text("rosbag2_bagfile_information:\n  version: [8\n  storage: {\n")
+    assert main(["bag", "info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"had-tracker bag: error: cannot open bag {tmp_path}") and "\n" not in err

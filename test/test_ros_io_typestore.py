@@ -118,6 +118,19 @@ def test_malformed_msg_file_gives_one_line_error(tmp_path):
         had_msgs_types(tmp_path)
 
 
+def test_a_field_of_an_undefined_type_is_a_one_line_error(tmp_path, monkeypatch):
+    (tmp_path / "msg").mkdir()
+    (tmp_path / "msg" / "Box.msg").write_text("float64 x\n")
+    (tmp_path / "msg" / "Typo.msg").write_text("Boxx box  # meant Box\nfloat64 y\n")
+    monkeypatch.setenv(ts_module.HAD_MSGS_ENV, str(tmp_path))
+    ts_module.get_typestore.cache_clear()
+    try:
+        with pytest.raises(MessageTypeError, match=r"had_msgs/msg/Typo: field 'box' has unknown type 'had_msgs/Boxx'"):
+            ts_module.get_typestore()
+    finally:
+        ts_module.get_typestore.cache_clear()
+
+
 def test_service_without_separator_is_an_error(tmp_path):
     (tmp_path / "msg").mkdir()
     (tmp_path / "msg" / "Box.msg").write_text("float64 x\n")

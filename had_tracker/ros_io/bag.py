@@ -69,7 +69,8 @@ def _open_reader(path: Path) -> Reader:
         reader = Reader(path)
         reader.open()
     except Exception as exc:
-        raise BagError(f"cannot open bag {path}: {exc}") from None
+        detail = " ".join(str(exc).split())  # rosbags' YAML errors span several lines: keep the error one line
+        raise BagError(f"cannot open bag {path}: {detail or type(exc).__name__}") from None
     return reader
 
 

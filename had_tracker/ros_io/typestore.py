@@ -14,6 +14,7 @@ import re
 import sys
 from pathlib import Path
 
+from rosbags.interfaces import Nodetype
 from rosbags.typesys import Stores, get_types_from_msg
 from rosbags.typesys import get_typestore as _rosbags_typestore
 from rosbags.typesys.store import Typestore
@@ -97,8 +98,32 @@ def get_typestore(distro: str = "humble") -> Typestore:
     for name, text in external_definitions().items():
         types.update(_parse(text, name, f"<builtin {name}>"))
     store.register(types)
-    store.register(had_msgs_types())
+    own = had_msgs_types()
+    store.register(own)
+    _check_references(own, store)
     return store
+
+
+def _referenced_types(fielddef: tuple) -> list[str]:
+    """Message type names a rosbags field definition refers to (nested in arrays and sequences)."""
+    nodetype, details = fielddef
+    if nodetype == Nodetype.NAME:
+        return [details]
+    if nodetype in (Nodetype.ARRAY, Nodetype.SEQUENCE):
+        return _referenced_types(details[0])
+    return []
+
+
+def _check_references(types: dict, store: Typestore) -> None:
+    """MessageTypeError for a field whose type nobody defines (rosbags accepts such definitions silently)."""
+    for typename, (_, fields) in types.items():
+        for field_name, fielddef in fields:
+            for ref in _referenced_types(fielddef):
+                if ref not in store.fielddefs:
+                    raise MessageTypeError(
+                        f"{typename}: field {field_name!r} has unknown type {ref.replace('/msg/', '/')!r} "
+                        "(a typo in the .msg/.srv file?)"
+                    )
 
 
 def require_type(store: Typestore, msgtype: str) -> None:

@@ -189,7 +189,6 @@ class Tracker:
     def _make_runner(self, model: Any, model_config: Any, checkpoint: str | Path | None, default: bool) -> _Runner:
         if model is None:
             from had_tracker.models.builder import default_student_checkpoint, load_model
-
             from had_tracker.models.heads import fuse_for_inference
 
             path = checkpoint if checkpoint is not None else (default_student_checkpoint() if default else None)
