@@ -5,7 +5,7 @@ plain flake8 and pydocstyle so that CI runs them too. Settings agree with ruff.t
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import subprocess
 import sys
 
@@ -41,7 +41,7 @@ def test_pep257():
 @pytest.mark.linter
 def test_flake8_and_pydocstyle_with_the_ament_settings():
     """What the two ament tests check, run by plain flake8 and pydocstyle (test extras) where ROS is absent."""
-    if shutil.which("flake8") is None or shutil.which("pydocstyle") is None:
+    if importlib.util.find_spec("flake8") is None or importlib.util.find_spec("pydocstyle") is None:
         pytest.skip("flake8/pydocstyle are not installed (pip install '.[test]')")
     flake8 = subprocess.run(
         [sys.executable, "-m", "flake8", "--config", str(FLAKE8_CONFIG), "."],

@@ -218,6 +218,9 @@ def test_a_recorded_bag_reads_back_as_the_sequence_it_was_written_from(bags):
     np.testing.assert_array_equal(back.events.t, seq.events.t // 1000 * 1000)
     np.testing.assert_array_equal(back.events.x, seq.events.x)
     assert back.meta["source"] == "bag" and back.meta["sync"]["windows"] >= len(seq)
+    # default exposure (SyncConfig.exposure_ns, stamp in the middle)
+    np.testing.assert_array_equal(back.exposure_start_ns, seq.frame_t_ns - 5_000_000)
+    np.testing.assert_array_equal(back.exposure_end_ns, seq.frame_t_ns + 5_000_000)
     assert [s.name for s in load_sequences(f"bag:{bags['gt']}")] == ["with_gt"]
     with pytest.raises(BagError, match="GroundTruth"):
         read_sequence_bag(bags["no_gt"])

@@ -126,6 +126,11 @@ def test_fused_inference_head_gives_the_same_outputs_with_fewer_operators(kind):
     assert len(convs) == 3 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.head.modules())
     with pytest.raises(ValueError, match="eval-mode"):
         FusedCenterHead(build_model(cfg).head.train())
+    double = build_model(cfg).double().eval()
+    expected = double(*(x.double() for x in inputs))["score_map"]
+    fused_double = fuse_for_inference(double)  # follows the model's dtype (and device)
+    assert fused_double.head.conv1.weight.dtype == torch.float64
+    torch.testing.assert_close(fused_double(*(x.double() for x in inputs))["score_map"], expected)
 
 
 def test_the_tracker_runs_the_fused_head_of_a_checkpoint_but_leaves_a_given_model_alone(tmp_path):

@@ -48,14 +48,12 @@ def _replay(args: argparse.Namespace) -> int:
         from had_tracker.sync.synchronizer import SyncConfig
 
         sync_config = SyncConfig.from_yaml(args.sync_config)
-    if args.tracker_config:
-        from had_tracker.tracking.tracker import TrackerConfig
+    from dataclasses import replace
 
-        tracker_config = TrackerConfig.from_yaml(args.tracker_config)
-    if args.threads:
-        import torch
+    from had_tracker.tracking.tracker import TrackerConfig
 
-        torch.set_num_threads(args.threads)
+    tracker_config = TrackerConfig.from_yaml(args.tracker_config) if args.tracker_config else TrackerConfig()
+    tracker_config = replace(tracker_config, num_threads=args.threads)  # the Tracker applies it (0 = torch's)
     report = replay_bag(
         args.bag,
         args.out,

@@ -72,6 +72,7 @@ def run_demo(
     from had_tracker.data.writers import write_bag
     from had_tracker.evaluation.baselines import available_baselines, parse_baseline_name
     from had_tracker.evaluation.replay import replay_bag
+    from had_tracker.tracking.tracker import TrackerConfig
 
     torch.set_num_threads(max(1, int(threads)))
     t_start = time.perf_counter()
@@ -106,6 +107,7 @@ def run_demo(
         out_dir,
         tracker_names=names,
         model=model,
+        tracker_config=TrackerConfig(num_threads=max(1, int(threads))),
         gt_topic="/ground_truth",  # the frame-rate ground truth (the bag also has /ground_truth_hr)
         title="had-tracker demo: fast motion and harsh light (synthetic bag)",
     )

@@ -122,14 +122,16 @@ def read_sequence_bag(
     camera_info_topic: str | None = None,
     sync_config: object | None = None,
     max_gt_offset_ns: int | None = None,
+    target_id: int | None = None,
 ) -> object:
     """A bag with events, RGB images and had_msgs/GroundTruth as an aligned :class:`TrackingSequence`.
 
     The bag goes through the Synchronizer the nodes run (default: one window per RGB frame, covering the time
     since the previous frame, so every event is kept), so events end up on the RGB clock and in the image
-    frame exactly as online. Exposure = ``sync_config.exposure_ns`` centred on each stamp. Each frame takes the
-    ground-truth message nearest in time within ``max_gt_offset_ns`` (default: half the median frame
-    interval); frames without one are marked absent. Topics are found by type unless named. Raises BagError
+    frame exactly as online. Exposure = ``sync_config.exposure_ns`` placed on each stamp by its
+    ``stamp_position``. Each frame takes the ground-truth message of ``target_id`` (default: the first id in
+    the bag) nearest in time within ``max_gt_offset_ns`` (default: half the median frame interval); frames
+    without one are marked absent. Topics are found by type unless named. Raises BagError
     for a bag without images or ground truth, or whose frames none carry a ground-truth box.
     """
     from had_tracker.data.sequence import TrackingSequence
@@ -158,7 +160,10 @@ def read_sequence_bag(
 
     for bm in read_bag(path, topics=[t for t in (topics.events, topics.image, topics.camera_info, topics.gt) if t]):
         if bm.topic == topics.gt:
-            gt.add(bm.msg)
+            if target_id is None:
+                target_id = int(bm.msg.target_id)
+            if int(bm.msg.target_id) == target_id:
+                gt.add(bm.msg)
         else:
             add_sensor_message(sync, bm, topics, counters)
         collect(sync.poll())
@@ -186,14 +191,15 @@ def read_sequence_bag(
         absent[matched] = gt_absent[pick[matched]]
     if absent.all():
         raise BagError(f"bag {path}: no frame has a present ground-truth box within {tolerance} ns of its stamp")
-    half = int(config.exposure_ns) // 2
+    exposure = int(config.exposure_ns)
+    start = frame_t - {"start": 0, "middle": exposure // 2, "end": exposure}[config.stamp_position]
     height, width = images[0].shape[:2]
     return TrackingSequence(
         name=path.name,
         frames=images,
         frame_t_ns=frame_t,
-        exposure_start_ns=frame_t - half,
-        exposure_end_ns=frame_t + half,
+        exposure_start_ns=start,
+        exposure_end_ns=start + exposure,
         gt_boxes=boxes,
         absent=absent,
         width=int(width),

@@ -99,6 +99,8 @@ class FusedCenterHead(nn.Module):
             for group, (w, b) in enumerate(last):
                 self.conv3.weight[2 * group : 2 * group + len(b)] = w
                 self.conv3.bias[2 * group : 2 * group + len(b)] = b
+        reference = head.score[0].weight
+        self.to(device=reference.device, dtype=reference.dtype)  # where the model lives (e.g. cuda, float64)
         self.eval()
 
     def forward(self, feature_map: Tensor) -> dict[str, Tensor]:

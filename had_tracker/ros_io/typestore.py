@@ -115,7 +115,7 @@ def _referenced_types(fielddef: tuple) -> list[str]:
 
 
 def _check_references(types: dict, store: Typestore) -> None:
-    """MessageTypeError for a field whose type nobody defines (rosbags accepts such definitions silently)."""
+    """Raise MessageTypeError for a field whose type nobody defines (rosbags accepts such definitions silently)."""
     for typename, (_, fields) in types.items():
         for field_name, fielddef in fields:
             for ref in _referenced_types(fielddef):

@@ -38,6 +38,9 @@ CACHE_INDEX = "sequences.json"
 _CACHE_ARRAYS = ("frame_t_ns", "exposure_start_ns", "exposure_end_ns", "gt_boxes", "absent")
 
 
+_STRING_KEYS = ("root", "split", "preset")  # never read as numbers (a folder named 2024 stays "2024")
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"kind:k=v,k=v"`` -> ``(kind, {k: v})`` with ints/floats converted."""
     kind, _, rest = spec.partition(":")
@@ -46,6 +49,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"data spec {spec!r}: expected key=value, got {item!r}")
+        if key in _STRING_KEYS:
+            options[key] = value
+            continue
         for cast in (int, float):
             try:
                 options[key] = cast(value)
