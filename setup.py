@@ -61,6 +61,7 @@ setup(
             "colcon-package-information>=0.3",
             "onnx>=1.14",
             "onnxruntime>=1.16",
+            "dv-processing>=1.7",  # the aedat extra: FE108/COESOT .aedat4 reading is tested too
         ],
         "bench": ["expelliarmus", "tonic"],
         "contrib": ["opencv-contrib-python-headless>=4.5,<5"],

@@ -37,6 +37,10 @@ def test_fe108_raw_layout_with_offsets_and_no_aedat_reader(tmp_path):
     _write_boxes(seq / "groundtruth_rect.txt", _boxes(5))
     (seq / "events.aedat4").write_bytes(b"not really")
     (tmp_path / "pair.txt").write_text("airplane 105\r\nother 328")
+    if aedat_available():  # with dv_processing, a broken aedat4 is a clear error
+        with pytest.raises(DatasetError, match=r"cannot read .*events\.aedat4"):
+            load_dataset(tmp_path, "fe108")
+        (seq / "events.aedat4").unlink()
     (s,) = load_dataset(tmp_path, "fe108")
     assert s.name == "airplane" and len(s) == 5 and (s.width, s.height) == (W, H)
     assert s.meta["layout"] == "raw" and s.meta["first_frame_number"] == 1
@@ -46,8 +50,38 @@ def test_fe108_raw_layout_with_offsets_and_no_aedat_reader(tmp_path):
     assert s.frames[2].shape == (H, W, 3) and abs(int(s.frames[2][5, 5, 0]) - 120) <= 8  # RGB order (JPEG is lossy)
     assert s.frames[2][5, 5, 2] < 20
     assert s.meta["timing"] == "assumed" and np.all(np.diff(s.frame_t_ns) == 50_000_000)
+    assert s.events is None
     if not aedat_available():
-        assert s.events is None and "dv_processing" in s.meta["events"]
+        assert "dv_processing" in s.meta["events"]
+
+
+def test_fe108_raw_layout_reads_events_and_exposures_from_aedat4(tmp_path):
+    """A real aedat4 written by dv_processing (the 'aedat' extra, also in the test extra)."""
+    dv = pytest.importorskip("dv_processing", reason="dv_processing is not installed (pip install '.[aedat]')")
+    import datetime
+
+    seq = tmp_path / "bottle"
+    for i in range(1, 5):
+        _img(seq / "img" / f"{i:04d}.jpg", 40 * i)
+    _write_boxes(seq / "groundtruth_rect.txt", _boxes(4))
+    writer = dv.io.MonoCameraWriter(str(seq / "events.aedat4"), dv.io.MonoCameraWriter.DAVISConfig("DAVIS346", (W, H)))
+    store = dv.EventStore()
+    for i in range(60):  # 1 ms apart, all inside the 24 x 16 sensor
+        store.push_back(1_000_000 + 1000 * i, i % W, (3 * i) % H, bool(i % 2))
+    writer.writeEvents(store)
+    for k in range(5):  # one frame before the first annotated one (pair.txt offset 1)
+        frame = dv.Frame(1_000_000 + 10_000 * k, np.zeros((H, W), np.uint8))
+        frame.exposure = datetime.timedelta(microseconds=2000)
+        writer.writeFrame(frame)
+    del writer  # closes the file
+    (tmp_path / "pair.txt").write_text("bottle 1\n")
+    (s,) = load_dataset(tmp_path, "fe108")
+    assert len(s.events) == 60 and s.events.t[0] == 1_000_000_000 and s.events.t[-1] == 1_059_000_000
+    np.testing.assert_array_equal(s.events.x[:4], [0, 1, 2, 3])
+    np.testing.assert_array_equal(s.events.p[:4], [0, 1, 0, 1])
+    assert s.meta["timing"] == "aedat4"
+    np.testing.assert_array_equal(s.exposure_start_ns, [1_010_000_000 + 10_000_000 * k for k in range(4)])
+    np.testing.assert_array_equal(s.exposure_end_ns - s.exposure_start_ns, [2_000_000] * 4)
 
 
 def test_fe108_processed_layout_in_a_split_folder_with_list(tmp_path):

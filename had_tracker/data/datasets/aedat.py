@@ -1,4 +1,4 @@
-"""Optional aedat4 reading through ``dv_processing`` (the ``aedat`` extra); absent here -> readers use event images."""
+"""Optional aedat4 reading through ``dv_processing`` (the ``aedat`` extra); without it the readers use event images."""
 
 from __future__ import annotations
 
@@ -19,12 +19,20 @@ def aedat_available() -> bool:
 def read_aedat4(path: Path) -> tuple[Events, np.ndarray, np.ndarray]:
     """Events and APS frame exposure windows of an aedat4 file, via dv_processing.
 
-    Returns ``(events (sensor clock, ns), exposure_start_ns (N,), exposure_end_ns (N,))``.
-    UNVERIFIED: written against the dv-processing Python API docs; dv_processing is not installed on this
-    machine, so no test exercises it.
+    Returns ``(events (sensor clock, ns), exposure_start_ns (N,), exposure_end_ns (N,))``; an unreadable file
+    is a one-line DatasetError (dv_processing raises RuntimeErrors with C++ stack traces).
     """
     if not aedat_available():
         raise DatasetError("reading .aedat4 needs the optional 'aedat' extra (pip install dv-processing)")
+    try:
+        return _read_aedat4(path)
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = next((line for line in lines if "Error info" in line), lines[0] if lines else type(exc).__name__)
+        raise DatasetError(f"cannot read {path}: {detail}") from None
+
+
+def _read_aedat4(path: Path) -> tuple[Events, np.ndarray, np.ndarray]:
     import dv_processing as dv
 
     reader = dv.io.MonoCameraRecording(str(path))
