@@ -13,8 +13,8 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument(
         "--data",
         default=DEFAULT_DATA,
-        help="synthetic:preset=P,sequences=N,seed=S | toy:sequences=N,seed=S | cache:DIR | dataset folder "
-        f"(default {DEFAULT_DATA})",
+        help="synthetic:preset=P,sequences=N,seed=S | toy:sequences=N,seed=S | bag:PATH[,PATH] | "
+        f"FORMAT:root=DIR[,split=S] | cache:DIR | dataset folder (default {DEFAULT_DATA})",
     )
     parser.add_argument("--out", required=True, help="output folder (last.pt for --resume, final.pt, tb/)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides the config)")
