@@ -123,6 +123,12 @@ def detect_topics(
     )
 
 
+def _count_dropped_input(counters: dict[str, int], key: str, what: str, recv_ns: int, exc: Exception) -> None:
+    counters[key] = counters.get(key, 0) + 1
+    if counters[key] <= MAX_WARNINGS:
+        log.warning("dropped %s at %d ns: %s", what, recv_ns, exc)
+
+
 def add_sensor_message(
     sync: Any, bm: Any, topics: ReplayTopics, counters: dict[str, int]
 ) -> tuple[int, np.ndarray] | None:
@@ -145,9 +151,7 @@ def add_sensor_message(
         except BagError:
             raise
         except HadTrackerError as exc:
-            counters["packet_errors"] = counters.get("packet_errors", 0) + 1
-            if counters["packet_errors"] <= MAX_WARNINGS:
-                log.warning("dropped an event packet at %d ns: %s", bm.recv_ns, exc)
+            _count_dropped_input(counters, "packet_errors", "an event packet", bm.recv_ns, exc)
     elif bm.topic == topics.image:
         msg = bm.msg
         try:
@@ -157,9 +161,7 @@ def add_sensor_message(
         except BagError:
             raise
         except HadTrackerError as exc:
-            counters["image_errors"] = counters.get("image_errors", 0) + 1
-            if counters["image_errors"] <= MAX_WARNINGS:
-                log.warning("dropped an image at %d ns: %s", bm.recv_ns, exc)
+            _count_dropped_input(counters, "image_errors", "an image", bm.recv_ns, exc)
         else:
             counters["images"] = counters.get("images", 0) + 1
             return stamp, rgb
