@@ -144,3 +144,16 @@ def test_the_tracker_runs_the_fused_head_of_a_checkpoint_but_leaves_a_given_mode
     assert isinstance(Tracker(checkpoint=path).student.model.head, FusedCenterHead)
     Tracker(model=model, model_config=cfg)
     assert isinstance(model.head, CenterHead)
+
+
+def test_patch_embedding_as_one_matrix_product_equals_the_convolution():
+    from had_tracker.models.complexity import count_macs
+    from had_tracker.models.vit import PatchEmbed
+
+    torch.manual_seed(0)
+    embed = PatchEmbed(6, 48, 8)
+    for shape in ((2, 6, 96, 96), (1, 6, 100, 90)):  # the second is not a multiple of the patch: conv fallback
+        x = torch.randn(*shape)
+        reference = embed.proj(x).flatten(2).transpose(1, 2)
+        torch.testing.assert_close(embed(x), reference, atol=1e-5, rtol=1e-5)
+        assert count_macs(embed, (x,)) == reference.numel() * 6 * 8 * 8  # counted once, whichever path ran

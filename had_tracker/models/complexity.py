@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from had_tracker.models.vit import Attention
+from had_tracker.models.vit import Attention, PatchEmbed
 
 
 def count_params(model: nn.Module) -> int:
@@ -32,14 +32,21 @@ def count_macs(model: nn.Module, inputs: tuple[Tensor, ...]) -> int:
         b, n, d = args[0].shape
         total[0] += 2 * b * n * n * d  # q @ k^T and attn @ v
 
+    def patch_embed_hook(module: PatchEmbed, args: tuple, output: Tensor) -> None:
+        # its convolution may run as a matrix product that no Conv2d hook sees
+        total[0] += output.numel() * module.proj.in_channels * module.patch * module.patch
+
+    embed_convs = {id(m.proj) for m in model.modules() if isinstance(m, PatchEmbed)}
     handles = []
     for m in model.modules():
         if isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-        elif isinstance(m, nn.Conv2d):
+        elif isinstance(m, nn.Conv2d) and id(m) not in embed_convs:
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, Attention):
             handles.append(m.register_forward_hook(attention_hook))
+        elif isinstance(m, PatchEmbed):
+            handles.append(m.register_forward_hook(patch_embed_hook))
     try:
         model.eval()(*inputs)
     finally:
