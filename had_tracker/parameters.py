@@ -286,6 +286,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
     # --- replay_evaluator ------------------------------------------------------------------------------------------
     _spec("track_topic", "string", "tracker_node/track", "had_msgs/Track estimates to evaluate", E),
     _spec("ground_truth_topic", "string", "/ground_truth", "had_msgs/GroundTruth of the replayed bag", E),
+    _spec("image_topic", "string", "/camera/image_raw", "RGB frames of the replayed bag, sampled for the report's "
+          "annotated frame strip; empty = no strip", E),
     _spec("output_dir", "string", "replay_eval", "folder for the report (JSON + Markdown + plots)", E),
     _spec("bag", "string", "", "path of the replayed bag, recorded in the report", E),
     _spec("sequence_name", "string", "", "name of the sequence in the report; empty = 'ros_replay'", E),

@@ -118,6 +118,7 @@ def _launch_setup(context, *args, **kwargs):
                 {
                     **sim_time,
                     "ground_truth_topic": arg["ground_truth_topic"],
+                    "image_topic": arg["image_topic"],  # frames for the report's annotated strip
                     "output_dir": os.path.abspath(os.path.expanduser(arg["output_dir"])),
                     "sequence_name": sequence_name,
                     "bag": bag,

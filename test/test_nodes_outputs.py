@@ -165,3 +165,16 @@ def test_box_markers_fill_real_marker_fields_and_survive_cdr(store):
     assert (box.color.g, box.color.a) == pytest.approx((0.9, 1.0)) and box.pose.orientation.w == 1.0
     assert (box.lifetime.sec, box.lifetime.nanosec) == (0, 500_000_000)
     assert text.text == "id 4 0.80" and text.ns != box.ns
+
+
+def test_replay_collector_keeps_a_bounded_evenly_spread_frame_sample():
+    from had_tracker.nodes.replay_collector import STRIP_FRAMES
+
+    collector = ReplayCollector()
+    for i in range(1000):
+        collector.add_image(i * 1000, np.full((2, 2, 3), i % 256, np.uint8))
+        assert len(collector._frames) < 4 * STRIP_FRAMES  # bounded however long the replay runs
+    stamps = [t for t, _ in collector.strip_frames()]
+    assert len(stamps) == STRIP_FRAMES and stamps == sorted(stamps)
+    assert stamps[0] == 0 and stamps[-1] >= 900_000  # spread from the start to near the end
+    assert collector.counts["images"] == 1000

@@ -91,9 +91,9 @@ def ros_replay(bag, tracker, out_dir) -> dict:
             synchronizer.add_event_packet(msg, stream=message.topic)
             publish_windows(synchronizer.poll())
         elif message.topic == IMAGE_TOPIC:
-            synchronizer.add_image(
-                to_rgb8(image_to_numpy(msg), msg.encoding), time_to_ns(msg.header.stamp), msg.header.frame_id
-            )
+            rgb = to_rgb8(image_to_numpy(msg), msg.encoding)
+            synchronizer.add_image(rgb, time_to_ns(msg.header.stamp), msg.header.frame_id)
+            collector.add_image(time_to_ns(msg.header.stamp), rgb)  # evaluator: frames for the strip
             publish_windows(synchronizer.poll())
         else:
             collector.add_ground_truth(msg)  # evaluator
@@ -131,6 +131,9 @@ def test_ros_replay_report_matches_offline_replay(bag, tmp_path, tracker_kind):
         tmp_path / "offline" / off["files"]["predictions"]
     )
     assert (tmp_path / "ros" / "gt.csv").read_text() == (tmp_path / "offline" / "gt.csv").read_text()
+    # the same annotated frames (same sampled stamps, ground truth and estimates), pixel for pixel
+    assert ros["files"]["frames"] == offline["files"]["frames"] == "frames.png"
+    assert (tmp_path / "ros" / "frames.png").read_bytes() == (tmp_path / "offline" / "frames.png").read_bytes()
     assert ros["title"] == offline["title"] and ros["convention"] == offline["convention"]
     assert (
         json.loads((tmp_path / "ros" / "report.json").read_text())["trackers"]["HAD student"]["overall"]

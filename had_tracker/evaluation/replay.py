@@ -123,6 +123,30 @@ def detect_topics(
     )
 
 
+def write_frame_strip(
+    kept: list[tuple[int, np.ndarray]],
+    gt: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    logs: dict[str, TrackLog],
+    path: Path,
+) -> Path:
+    """Save the annotated frames ``(stamp_ns, image)`` as one strip; returns its path.
+
+    Each frame shows the ground truth in force at its stamp (``gt`` = sorted ``(t_ns, boxes, absent)``, or
+    None) and every tracker's estimate at that time.
+    """
+    from had_tracker.evaluation.plots import frame_strip
+
+    stamps = np.asarray([s for s, _ in kept], np.int64)
+    gt_at: list[np.ndarray | None] = [None] * len(kept)
+    if gt is not None and len(gt[0]):
+        gt_t, gt_boxes, gt_absent = gt
+        idx = np.clip(np.searchsorted(gt_t, stamps, side="right") - 1, 0, len(gt_t) - 1)
+        gt_at = [None if gt_absent[i] else gt_boxes[i] for i in idx]
+    preds = {name: list(lg.boxes_at(stamps)) for name, lg in logs.items() if len(lg)}
+    labels = [f"t={(s - stamps[0]) / 1e9:.2f}s" for s in stamps]
+    return frame_strip([im for _, im in kept], gt_at, preds, path, labels)
+
+
 def _count_dropped_input(counters: dict[str, int], key: str, what: str, recv_ns: int, exc: Exception) -> None:
     counters[key] = counters.get(key, 0) + 1
     if counters[key] <= MAX_WARNINGS:
@@ -261,7 +285,7 @@ def replay_bag(
     ``trackers`` (name -> tracker object) overrides ``tracker_names``/``model``. Returns the report dict.
     Raises BagError (missing/empty/corrupt bag, unknown topic), ConfigError (no way to start the target).
     """
-    from had_tracker.evaluation.plots import event_frame_image, frame_strip, plot_precision, plot_success
+    from had_tracker.evaluation.plots import event_frame_image, plot_precision, plot_success
     from had_tracker.evaluation.report import new_report, write_report
     from had_tracker.nodes.session import InitRequest, TrackingSession
     from had_tracker.ros_io.bag import bag_info, read_bag
@@ -366,16 +390,9 @@ def replay_bag(
         files["precision_plot"] = plot_precision(summaries, out_dir / "precision.png", f"Precision — {bag.name}").name
     strips = {"frames": kept_rgb, "event_frames": kept_events}
     for key, kept in strips.items():
-        if not kept:
-            continue
-        stamps = np.asarray([s for s, _ in kept], np.int64)
-        gt_at = [None] * len(kept)
-        if metrics_ok:
-            idx = np.clip(np.searchsorted(gt_t, stamps, side="right") - 1, 0, len(gt_t) - 1)
-            gt_at = [None if gt_absent[i] else gt_boxes[i] for i in idx]
-        preds = {name: list(lg.boxes_at(stamps)) for name, lg in logs.items() if len(lg)}
-        labels = [f"t={(s - stamps[0]) / 1e9:.2f}s" for s in stamps]
-        files[key] = frame_strip([im for _, im in kept], gt_at, preds, out_dir / f"{key}.png", labels).name
+        if kept:
+            gt = (gt_t, gt_boxes, gt_absent) if metrics_ok else None
+            files[key] = write_frame_strip(kept, gt, logs, out_dir / f"{key}.png").name
     report["files"] = files
     write_report(report, out_dir)
     return report

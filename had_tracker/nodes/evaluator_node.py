@@ -4,7 +4,8 @@ Used by ``replay_eval.launch.py``; writes the report ``had-tracker replay`` writ
 writes it when no track arrived for ``idle_timeout_s`` of wall time (after some did) and then exits, which ends
 the launch; it also writes it on shutdown (Ctrl-C). Subscriptions: ``track_topic`` (had_msgs/Track, reliable
 depth 1000), ``ground_truth_topic`` (had_msgs/GroundTruth, best-effort depth 1000: accepts the bag player's
-reliable or best-effort QoS).
+reliable or best-effort QoS), ``image_topic`` (sensor_msgs/Image, best-effort: a bounded sample of frames for the
+report's annotated frame strip).
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ import time
 from typing import Any
 
 from rclpy.node import Node
+from sensor_msgs.msg import Image
 
 from had_msgs.msg import GroundTruth, Track
 from had_tracker import parameters as schema
-from had_tracker.nodes.common import declare_schema_parameters, output_qos, run_nodes, sensor_qos, wall_timer
+from had_tracker.errors import HadTrackerError
+from had_tracker.nodes.common import (
+    declare_schema_parameters,
+    output_qos,
+    run_nodes,
+    sensor_qos,
+    stamp_to_ns,
+    wall_timer,
+)
 from had_tracker.nodes.replay_collector import ReplayCollector
+from had_tracker.ros_io.image import image_to_numpy, to_rgb8
 
 _QUEUE_DEPTH = 1000
 
@@ -40,12 +51,24 @@ class ReplayEvaluatorNode(Node):
             self.collector.add_ground_truth,
             sensor_qos("best_effort", _QUEUE_DEPTH),
         )
+        if self.params["image_topic"]:
+            self.create_subscription(
+                Image, self.params["image_topic"], self._on_image, sensor_qos("best_effort", _QUEUE_DEPTH)
+            )
         if self.params["idle_timeout_s"] > 0:
             wall_timer(self, 0.5, self._check_idle)
         self.get_logger().info(
             f"collecting {self.params['track_topic']} against {self.params['ground_truth_topic']}; "
             f"report -> {self.params['output_dir']}"
         )
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            rgb = to_rgb8(image_to_numpy(msg), msg.encoding)
+        except HadTrackerError as exc:  # the strip is a nicety: skip frames that do not convert
+            self.get_logger().warning(f"image not used for the frame strip: {exc}", throttle_duration_sec=5.0)
+            return
+        self.collector.add_image(stamp_to_ns(msg.header.stamp), rgb)
 
     def _on_track(self, msg: Track) -> None:
         self.collector.add_track(msg)

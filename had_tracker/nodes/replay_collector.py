@@ -4,8 +4,10 @@ No rclpy here. The report is the one ``had-tracker replay`` writes (:func:`had_t
 the same ground-truth handling (:class:`GroundTruthTrack`, scored from the first estimate on), the same estimate
 times (an event tracker's estimate counts from its window end, the ``had_msgs/Track`` stamp; see
 :func:`~had_tracker.evaluation.harness.estimate_time_ns`), the same metrics, plots and file names.
-What ROS cannot give is left out and said so in the notes (the annotated frame strips). Latency is the tracker's
-wall-time ``latency_ms``, never a difference of header stamps (those stay in the bag's clock).
+The annotated RGB frame strip comes from the frames handed to :meth:`ReplayCollector.add_image` (a bounded sample
+spread over the whole replay, since its length is unknown while it runs); the event-frame strip is left out
+(the evaluator does not see the events). Latency is the tracker's wall-time ``latency_ms``, never a difference of
+header stamps (those stay in the bag's clock).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from had_tracker.evaluation.harness import TrackLog
 from had_tracker.evaluation.metrics import DEFAULT_CONVENTION, evaluate_sequence, headline, summarize
-from had_tracker.evaluation.replay import GroundTruthTrack, safe_name
+from had_tracker.evaluation.replay import GroundTruthTrack, safe_name, write_frame_strip
 from had_tracker.ros_io.event_window import track_msg_to_result
 
 TRACKER_NAME = "HAD student"  # the name replay_bag gives our tracker
 MAX_TRACKS = 10_000_000
 MAX_GROUND_TRUTH = 10_000_000
+STRIP_FRAMES = 8  # as had-tracker replay's default strip
 
 
 class ReplayCollector:
@@ -31,7 +36,9 @@ class ReplayCollector:
         self._results: dict[int, Any] = {}  # window end -> TrackResult
         self.gt = GroundTruthTrack()
         self.target_id: int | None = None
-        self.counts = {"tracks": 0, "gt_messages": 0}
+        self.counts = {"tracks": 0, "gt_messages": 0, "images": 0}
+        self._frames: list[tuple[int, Any]] = []  # (stamp, RGB image), every _frame_stride-th image
+        self._frame_stride = 1
         self.dropped = {"tracks_duplicate": 0, "tracks_other_target": 0, "tracks_overflow": 0, "gt_overflow": 0}
 
     def add_track(self, msg: Any) -> bool:
@@ -60,6 +67,28 @@ class ReplayCollector:
             return
         self.counts["gt_messages"] += 1
         self.gt.add(msg)
+
+    def add_image(self, stamp_ns: int, rgb: Any) -> None:
+        """Offer one RGB frame for the annotated strip; at most ``4 * STRIP_FRAMES`` are held at any time.
+
+        Every ``stride``-th frame is kept; when the store is full every other one is dropped and the stride
+        doubles, so the kept frames stay evenly spread over the replay however long it runs.
+        """
+        index = self.counts["images"]
+        self.counts["images"] += 1
+        if index % self._frame_stride:
+            return
+        self._frames.append((int(stamp_ns), rgb))
+        if len(self._frames) >= 4 * STRIP_FRAMES:
+            self._frames = self._frames[::2]
+            self._frame_stride *= 2
+
+    def strip_frames(self) -> list[tuple[int, Any]]:
+        """``STRIP_FRAMES`` of the kept frames, evenly spaced, in time order."""
+        if len(self._frames) <= STRIP_FRAMES:
+            return list(self._frames)
+        picks = np.linspace(0, len(self._frames) - 1, STRIP_FRAMES).round().astype(int)
+        return [self._frames[i] for i in picks]
 
     @property
     def num_tracks(self) -> int:
@@ -120,7 +149,11 @@ class ReplayCollector:
             report["notes"].append(f"Metrics unavailable: {why}; predictions and timing only.")
         if any(self.dropped.values()):
             report["notes"].append("dropped: " + ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v))
-        report["notes"].append("ROS replay: annotated frame strips are not written (see ~/debug_image instead).")
+        kept = self.strip_frames()
+        if kept:
+            gt = (gt_t, gt_boxes, gt_absent) if metrics_ok else None
+            files["frames"] = write_frame_strip(kept, gt, {self.tracker_name: log}, out_dir / "frames.png").name
+        report["notes"].append("ROS replay: no event-frame strip (the evaluator does not receive the events).")
         if summaries:
             files["success_plot"] = plot_success(summaries, out_dir / "success.png", f"Success — {bag_name}").name
             files["precision_plot"] = plot_precision(
