@@ -178,3 +178,8 @@ def test_replay_collector_keeps_a_bounded_evenly_spread_frame_sample():
     assert len(stamps) == STRIP_FRAMES and stamps == sorted(stamps)
     assert stamps[0] == 0 and stamps[-1] >= 900_000  # spread from the start to near the end
     assert collector.counts["images"] == 1000
+    converted = []
+    lazy = ReplayCollector()
+    for i in range(100):  # a callable is only called for the frames that are kept
+        lazy.add_image(i, lambda i=i: converted.append(i) or np.zeros((2, 2, 3), np.uint8))
+    assert len(converted) < 100 and {t for t, _ in lazy._frames} <= set(converted)

@@ -4,7 +4,7 @@ Used by ``replay_eval.launch.py``; writes the report ``had-tracker replay`` writ
 writes it when no track arrived for ``idle_timeout_s`` of wall time (after some did) and then exits, which ends
 the launch; it also writes it on shutdown (Ctrl-C). Subscriptions: ``track_topic`` (had_msgs/Track, reliable
 depth 1000), ``ground_truth_topic`` (had_msgs/GroundTruth, best-effort depth 1000: accepts the bag player's
-reliable or best-effort QoS), ``image_topic`` (sensor_msgs/Image, best-effort: a bounded sample of frames for the
+reliable or best-effort QoS), ``image_topic`` (sensor_msgs/Image, sensor-data QoS: a bounded sample of frames for the
 report's annotated frame strip).
 """
 
@@ -52,9 +52,7 @@ class ReplayEvaluatorNode(Node):
             sensor_qos("best_effort", _QUEUE_DEPTH),
         )
         if self.params["image_topic"]:
-            self.create_subscription(
-                Image, self.params["image_topic"], self._on_image, sensor_qos("best_effort", _QUEUE_DEPTH)
-            )
+            self.create_subscription(Image, self.params["image_topic"], self._on_image, sensor_qos("best_effort", 5))
         if self.params["idle_timeout_s"] > 0:
             wall_timer(self, 0.5, self._check_idle)
         self.get_logger().info(
@@ -63,12 +61,10 @@ class ReplayEvaluatorNode(Node):
         )
 
     def _on_image(self, msg: Image) -> None:
-        try:
-            rgb = to_rgb8(image_to_numpy(msg), msg.encoding)
+        try:  # converted only when the collector keeps the frame
+            self.collector.add_image(stamp_to_ns(msg.header.stamp), lambda: to_rgb8(image_to_numpy(msg), msg.encoding))
         except HadTrackerError as exc:  # the strip is a nicety: skip frames that do not convert
             self.get_logger().warning(f"image not used for the frame strip: {exc}", throttle_duration_sec=5.0)
-            return
-        self.collector.add_image(stamp_to_ns(msg.header.stamp), rgb)
 
     def _on_track(self, msg: Track) -> None:
         self.collector.add_track(msg)

@@ -71,14 +71,16 @@ class ReplayCollector:
     def add_image(self, stamp_ns: int, rgb: Any) -> None:
         """Offer one RGB frame for the annotated strip; at most ``4 * STRIP_FRAMES`` are held at any time.
 
-        Every ``stride``-th frame is kept; when the store is full every other one is dropped and the stride
-        doubles, so the kept frames stay evenly spread over the replay however long it runs.
+        ``rgb`` is the ``(H, W, 3)`` uint8 frame, or a function returning it (called only for kept frames, so
+        the others are never converted). Every ``stride``-th frame is kept; when the store is full every other
+        one is dropped and the stride doubles, so the kept frames stay evenly spread over the replay however
+        long it runs.
         """
         index = self.counts["images"]
         self.counts["images"] += 1
         if index % self._frame_stride:
             return
-        self._frames.append((int(stamp_ns), rgb))
+        self._frames.append((int(stamp_ns), rgb() if callable(rgb) else rgb))
         if len(self._frames) >= 4 * STRIP_FRAMES:
             self._frames = self._frames[::2]
             self._frame_stride *= 2
