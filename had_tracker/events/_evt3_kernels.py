@@ -37,6 +37,8 @@ NS_PER_US = 1000
 # Index of the lowest set bit, and the number of set bits, of every 12-bit vector mask.
 _CTZ = np.array([0] + [(i & -i).bit_length() - 1 for i in range(1, 4096)], np.int64)
 _POPCOUNT = np.array([i.bit_count() for i in range(4096)], np.int64)
+# Codes of the words that emit an event or a trigger.
+_EMITS = (1 << ADDR_X) | (1 << VECT_12) | (1 << VECT_8) | (1 << EXT_TRIGGER)
 
 
 @njit(cache=True, nogil=True)
@@ -124,8 +126,9 @@ def decode_words(
             info[I_STOP] = i - 1
             info[I_NEXT_T] = t_sync
             return
-    # Room invariant: n_cd + (n - i) <= len(t_out) - 12, so ADDR_X never needs a check; vector
-    # words (up to 12 events from one word) check it and stop when the outputs must grow.
+    # Room invariant: n_cd + (n - i) <= len(t_out) - 12, so the slot at n_cd always exists for an
+    # ADDR_X/ADDR_Y word; vector words (up to 12 events from one word) check it and stop when the
+    # outputs must grow.
     out_len = t_out.shape[0] - 12
     tcap = trig_t.shape[0]
     time_high = state[S_TIME_HIGH]
@@ -145,22 +148,24 @@ def decode_words(
     for i in range(first, n):  # noqa: B020 - numba: i is the word index throughout
         w = words[i]
         code = w >> 12
-        if over and (code == ADDR_X or code == VECT_12 or code == VECT_8 or code == EXT_TRIGGER):
+        if over and (_EMITS >> code) & 1:
             info[I_STOP] = i
             info[I_NEXT_T] = t_ns
             break
-        if code == ADDR_X:
-            x = w & 0x7FF
-            if x < width and ey < height:
-                t_out[n_cd] = t_ns
-                x_out[n_cd] = x
-                y_out[n_cd] = ey
-                p_out[n_cd] = (w >> 11) & 1
-                n_cd += 1
-            else:
-                dropped += 1
-        elif code == ADDR_Y:
-            ey = w & 0x7FF
+        if (code | 2) == 2:
+            # ADDR_Y or ADDR_X (nine words in ten), without a data-dependent branch: the event slot is
+            # always written and the count advances only for an in-geometry ADDR_X (the word types
+            # interleave unpredictably; a mispredicted branch costs more than the four stores).
+            payload = w & 0x7FF
+            isx = code >> 1
+            ey = ey if isx else payload
+            t_out[n_cd] = t_ns
+            x_out[n_cd] = payload
+            y_out[n_cd] = ey
+            p_out[n_cd] = (w >> 11) & 1
+            ok = isx & (payload < width) & (ey < height)
+            n_cd += ok
+            dropped += isx - ok
         elif code == TIME_LOW:
             time_low = w & 0xFFF
             t_ns = (time_high | time_low) * NS_PER_US

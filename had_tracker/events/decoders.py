@@ -287,7 +287,9 @@ class Evt3Decoder(StreamDecoder):
         k = self._k
         # One pass into outputs sized for one event per word (ADDR_X gives at most one); vector
         # words can give up to 12: the kernel then stops, we grow the outputs and resume.
-        cap = len(words) - start + 13
+        # 12 slots more than the kernel's room invariant needs, so that only runs of vector words
+        # that give more events than words make it grow the outputs.
+        cap = len(words) - start + 25
         t, x, y, p = np.empty(cap, T_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, P_DTYPE)
         tt, te, ti = np.empty(16, np.int64), np.empty(16, np.uint8), np.empty(16, np.uint8)
         info = self._info
@@ -303,9 +305,11 @@ class Evt3Decoder(StreamDecoder):
             start = int(info[k.I_STOP])
             need = int(info[k.I_N_CD]) + (len(words) - start) + 25  # the kernel's room invariant
             if len(t) < need:
-                t, x, y, p = (np.resize(a, max(2 * len(a), need)) for a in (t, x, y, p))
+                used = int(info[k.I_N_CD])
+                t, x, y, p = (_grown(a, used, max(2 * len(a), need)) for a in (t, x, y, p))
             if int(info[k.I_N_TRIG]) >= len(tt):
-                tt, te, ti = (np.resize(a, 2 * len(a)) for a in (tt, te, ti))
+                used = int(info[k.I_N_TRIG])
+                tt, te, ti = (_grown(a, used, 2 * len(a)) for a in (tt, te, ti))
         n, m = int(info[k.I_N_CD]), int(info[k.I_N_TRIG])
         self.stats.dropped_out_of_geometry += int(info[k.I_DROPPED_GEOMETRY])
         self.stats.unknown_codes += int(info[k.I_UNKNOWN])
@@ -317,6 +321,13 @@ class Evt3Decoder(StreamDecoder):
         triggers = Triggers(tt[:m].copy(), te[:m].copy(), ti[:m].copy())
         next_t = int(info[k.I_NEXT_T]) if info[k.I_NEXT_T] >= 0 else None
         return events, triggers, int(info[k.I_STOP]), next_t
+
+
+def _grown(a: np.ndarray, used: int, size: int) -> np.ndarray:
+    """A larger output array holding the first ``used`` elements of ``a`` (only those are copied)."""
+    out = np.empty(size, a.dtype)
+    out[:used] = a[:used]
+    return out
 
 
 def _first_at_or_after(t: np.ndarray, limit_ns: int | None) -> int:
