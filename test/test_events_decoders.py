@@ -80,6 +80,23 @@ def test_evt3_vector_words_emit_per_bit_and_advance_base():
     assert len(set(ev.t.tolist())) == 1
 
 
+def test_evt3_full_vector_group_equals_word_by_word_decoding():
+    # VECT_BASE_X, VECT_12, VECT_12, VECT_8 is decoded as one 32-pixel mask; an OTHERS word between
+    # the base and the vectors forces the word-by-word path: both give the same events and drops.
+    group = [vbase(1260, 1), v12(0b100000000011), v12(0b000000010001), v8(0b10000001)]
+    stream = [th(0), tl(1), ay(10), *group, ay(719), *group, ay(720), *group, ax(7)]
+    split = [*stream[:3], group[0], 0xE000, *stream[4:]]
+    a, b = evt3(), evt3()
+    whole, by_word = a.decode_bytes(words(*stream)).events, b.decode_bytes(words(*split)).events
+    for name in ("t", "x", "y", "p"):
+        assert getattr(whole, name).tolist() == getattr(by_word, name).tolist()
+    assert whole.x.tolist() == [1260, 1261, 1271, 1272, 1276] * 2  # 1284 and 1291 are off the sensor
+    assert whole.y.tolist() == [10] * 5 + [719] * 5
+    assert set(whole.p.tolist()) == {1}
+    # 2 off the sensor in each of rows 10 and 719, all 7 of row 720, and the ADDR_X in row 720.
+    assert a.stats.dropped_out_of_geometry == b.stats.dropped_out_of_geometry == 2 + 2 + 7 + 1
+
+
 def test_evt3_out_of_geometry_dropped_and_counted():
     dec = evt3(width=100, height=50)
     out = dec.decode_bytes(words(th(0), tl(0), ay(10), ax(99), ax(100), ay(50), ax(3), ay(49), vbase(95, 1), v8(0xFF)))
