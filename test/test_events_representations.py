@@ -26,9 +26,9 @@ def reference_voxel(ev, bins, t0, t1, crop, out_hw, polarity_channels, bilinear)
     h, w = out_hw
     out = np.zeros(((2 if polarity_channels else 1) * bins, h, w), np.float64)
     for t, x, y, p in zip(ev.t.tolist(), ev.x.tolist(), ev.y.tolist(), ev.p.tolist(), strict=True):
-        tn = (bins - 1) * (t - t0) / (t1 - t0) if t1 > t0 else 0.0
-        if not 0 <= tn <= bins - 1:
+        if not t0 <= t <= t1:
             continue
+        tn = (bins - 1) * (t - t0) / (t1 - t0) if t1 > t0 else 0.0
         u = (x + 0.5 - x0) * w / cw - 0.5
         v = (y + 0.5 - y0) * h / ch - 0.5
         taps = []
@@ -75,8 +75,6 @@ def test_voxel_grid_matches_reference(bins, polarity_channels, bilinear, crop, o
     t0, t1 = window[0], window[0] + window[1]
     got = voxel_grid(ev, bins, t0, t1, crop=crop, out_hw=out_hw, polarity_channels=polarity_channels,
                      bilinear=bilinear)  # fmt: skip
-    if t1 == t0:  # degenerate window: only events exactly at t0, in bin 0
-        ev = ev[ev.t == t0]
     expect = reference_voxel(ev, bins, t0, t1, crop, out_hw, polarity_channels, bilinear)
     assert got.shape == expect.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-4)
@@ -130,27 +128,41 @@ def test_invalid_arguments_raise():
         voxel_grid(ev, 3, 100, 50)
 
 
-def test_bucketed_kernel_for_large_outputs_is_bit_identical():
+@pytest.mark.parametrize("bins, polarity_channels", [(5, False), (1, True), (3, True), (1, False)])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_identity_kernel_equals_general_kernel(bins, polarity_channels, shuffled):
+    # The full-sensor kernel (carried bin offset, prefetching) against the general kernel with the
+    # identity mapping, on a 1280x720 sensor, in time order and shuffled, with events outside the
+    # window and p values other than 0/1 (taken as ON).
     from had_tracker.events import representations as rep
 
     ev = random_events(n=300_000, width=1280, height=720, seed=3, t_span=10**9)
     t, x, y, p = rep._arrays(ev)
-    for bins, pol in ((5, False), (1, True), (3, True)):
-        direct = np.zeros(((2 if pol else 1) * bins, 720, 1280), np.float32)
-        scale = (bins - 1) / (int(t[-1]) - int(t[0]))
-        rep._splat(t, x, y, p, int(t[0]), scale, bins, pol, 0.0, 0.0, 1.0, 1.0, False, True, direct)
-        bucketed = np.zeros_like(direct)
-        rep._splat_rows_bucketed(t, x, y, p, int(t[0]), scale, bins, pol, 5, 70_000, bucketed)
-        np.testing.assert_array_equal(bucketed, direct)
-    # and the public functions take that path for a full 1280x720 sensor
-    np.testing.assert_array_equal(voxel_grid(ev, 5), reference_direct_voxel(ev, 5))
+    p[::7] = 5
+    if shuffled:
+        order = np.random.default_rng(0).permutation(len(t))
+        t, x, y, p = t[order].copy(), x[order].copy(), y[order].copy(), p[order].copy()
+    t0, t1 = int(ev.t[1000]), int(ev.t[-1000])
+    scale = (bins - 1) / (t1 - t0)
+    shape = ((2 if polarity_channels else 1) * bins, 720, 1280)
+    general, identity = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    rep._splat(t, x, y, p, t0, t1, t0, scale, bins, polarity_channels, 0.0, 0.0, 1.0, 1.0, False, general)
+    rep._splat_identity(t, x, y, p, t0, t1, t0, scale, bins, polarity_channels, identity)
+    np.testing.assert_allclose(identity, general, rtol=1e-6, atol=1e-5)
+    inside = (t >= t0) & (t <= t1)
+    on = p != 0
+    mass = inside.sum() if polarity_channels else (inside & on).sum() - (inside & ~on).sum()
+    assert identity.sum(dtype=np.float64) == pytest.approx(mass, abs=1e-3 * len(t))
 
 
-def reference_direct_voxel(ev, bins):
+def test_full_sensor_voxel_grid_and_count_frame_take_the_identity_kernel(monkeypatch):
     from had_tracker.events import representations as rep
 
-    t, x, y, p = rep._arrays(ev)
-    out = np.zeros((bins, ev.height, ev.width), np.float32)
-    rep._splat(t, x, y, p, int(t[0]), (bins - 1) / (int(t[-1]) - int(t[0])), bins, False, 0.0, 0.0, 1.0, 1.0, False,
-               True, out)  # fmt: skip
-    return out
+    calls = []
+    monkeypatch.setattr(rep, "_splat_identity", lambda *a: calls.append("identity"))
+    monkeypatch.setattr(rep, "_splat", lambda *a: calls.append("general"))
+    ev = random_events(n=100, width=64, height=32, seed=1)
+    voxel_grid(ev, 3)
+    count_frame(ev)
+    voxel_grid(ev, 3, crop=(0, 0, 32, 32), out_hw=(16, 16))
+    assert calls == ["identity", "identity", "general"]

@@ -21,37 +21,34 @@ import math
 import numpy as np
 from numba import njit
 
+from had_tracker.events._prefetch import prefetch_for_write
 from had_tracker.events.container import Events
 
 Crop = tuple[float, float, float, float]
+_T_MIN, _T_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 @njit(cache=True, nogil=True)
-def _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, identity, out):
-    """Accumulate events into ``out`` (C, H, W): bilinear in time over ``num_bins``, nearest/bilinear in space."""
+def _splat(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out):
+    """Accumulate events with ``t_lo <= t <= t_hi`` into ``out`` (C, H, W).
+
+    Bilinear in time over ``num_bins`` (bin position ``(t - t0) * scale_t``), nearest or bilinear in space.
+    """
     height = out.shape[1]
     width = out.shape[2]
     last_bin = num_bins - 1
     for i in range(t.shape[0]):
-        tn = (t[i] - t0) * scale_t
-        if tn < 0.0 or tn > last_bin:
+        if t[i] < t_lo or t[i] > t_hi:
             continue
+        tn = min(max((t[i] - t0) * scale_t, 0.0), last_bin)  # clamped: rounding at the window ends
         b0 = int(tn)
         fb = tn - b0
         if polarity_channels:
-            c0 = p[i] * num_bins + b0
+            c0 = (1 if p[i] else 0) * num_bins + b0
             val = 1.0
         else:
             c0 = b0
             val = 1.0 if p[i] else -1.0
-        if identity:  # full sensor at native resolution: the event's own pixel
-            iu = np.int64(x[i])
-            iv = np.int64(y[i])
-            if iu < width and iv < height:
-                out[c0, iv, iu] += val * (1.0 - fb)
-                if fb > 0.0 and b0 < last_bin:
-                    out[c0 + 1, iv, iu] += val * fb
-            continue
         u = (x[i] + 0.5 - x0) * sx - 0.5
         v = (y[i] + 0.5 - y0) * sy - 0.5
         if bilinear:
@@ -84,55 +81,65 @@ def _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy,
                 out[c0 + 1, iv, iu] += val * fb
 
 
+# Events ahead of the current one whose output cells are prefetched (the identity kernel's writes
+# are scattered over a grid far larger than the caches).
+PREFETCH_AHEAD = 16
+
+
 @njit(cache=True, nogil=True)
-def _splat_rows_bucketed(t, x, y, p, t0, scale_t, num_bins, polarity_channels, row_shift, chunk, out):
-    """Identity-mapping ``_splat`` with better memory locality for large outputs.
+def _splat_identity(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, out):
+    """``_splat`` for the full sensor at native resolution (each event in its own pixel), the hot path.
 
-    Events are taken ``chunk`` at a time, stably regrouped by blocks of ``2**row_shift`` rows
-    (a counting sort), then accumulated block by block, so the output rows being written stay in
-    cache. The per-pixel order of additions is unchanged: results are bit-identical to ``_splat``.
+    The time bin changes rarely along time-ordered events, so the current bin's plane offset is
+    carried from event to event; the output cells of the event ``PREFETCH_AHEAD`` places later are
+    prefetched with it (a wrong guess only costs a useless prefetch). Any event order is correct.
     """
+    height = out.shape[1]
+    width = out.shape[2]
+    plane = height * width
+    flat = out.reshape(-1)
+    last_bin = num_bins - 1
+    pol_stride = num_bins * plane if polarity_channels else 0
     n = t.shape[0]
-    n_blocks = (out.shape[1] >> row_shift) + 2
-    ts = np.empty(min(n, chunk), np.int64)
-    xs = np.empty(min(n, chunk), np.uint16)
-    ys = np.empty(min(n, chunk), np.uint16)
-    ps = np.empty(min(n, chunk), np.uint8)
-    for start in range(0, n, chunk):
-        end = min(n, start + chunk)
-        first = np.zeros(n_blocks + 1, np.int64)
-        for i in range(start, end):
-            first[min(np.int64(y[i]) >> row_shift, n_blocks - 1) + 1] += 1
-        for b in range(n_blocks):
-            first[b + 1] += first[b]
-        for i in range(start, end):
-            b = min(np.int64(y[i]) >> row_shift, n_blocks - 1)
-            j = first[b]
-            first[b] = j + 1
-            ts[j] = t[i]
-            xs[j] = x[i]
-            ys[j] = y[i]
-            ps[j] = p[i]
-        m = end - start
-        _splat(ts[:m], xs[:m], ys[:m], ps[:m], t0, scale_t, num_bins, polarity_channels, 0.0, 0.0, 1.0, 1.0,
-               False, True, out)  # fmt: skip
+    base = 0
+    b_cur = 0
+    for i in range(n):
+        j = min(i + PREFETCH_AHEAD, n - 1)
+        xj = np.int64(x[j])
+        yj = np.int64(y[j])
+        if xj < width and yj < height:
+            kp = base + np.int64(p[j] != 0) * pol_stride + yj * width + xj
+            prefetch_for_write(flat, kp)
+            if b_cur < last_bin:
+                prefetch_for_write(flat, kp + plane)
+        if t[i] < t_lo or t[i] > t_hi:
+            continue
+        tn = min(max((t[i] - t0) * scale_t, 0.0), last_bin)  # clamped: rounding at the window ends
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi >= width or yi >= height:
+            continue
+        b0 = int(tn)
+        if b0 != b_cur:
+            b_cur = b0
+            base = b0 * plane
+        fb = np.float32(tn - b0)
+        pi = np.int64(p[i] != 0)
+        val = np.float32(1.0) if polarity_channels else np.float32(2 * pi - 1)
+        k = base + pi * pol_stride + yi * width + xi
+        flat[k] += val * (np.float32(1.0) - fb)
+        if fb > 0.0:  # implies b0 < last_bin
+            flat[k + plane] += val * fb
 
 
-# Outputs larger than this (bytes) with at least _BUCKET_MIN_EVENTS events use the bucketed kernel.
-_BUCKET_MIN_BYTES = 4 << 20
-_BUCKET_MIN_EVENTS = 100_000
-_BUCKET_ROW_SHIFT = 5  # 32-row blocks: 32 x 1280 px x 5 bins x 4 B = 0.8 MB
-_BUCKET_CHUNK = 1 << 22  # events regrouped per pass (60 MB of scratch at most)
-
-
-def _accumulate(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out) -> None:
-    """Pick the kernel: bucketed for big full-sensor outputs, direct otherwise."""
-    identity = _is_identity(x0, y0, sx, sy)
-    if identity and out.nbytes >= _BUCKET_MIN_BYTES and len(t) >= _BUCKET_MIN_EVENTS:
-        _splat_rows_bucketed(t, x, y, p, t0, scale_t, num_bins, polarity_channels, _BUCKET_ROW_SHIFT,
-                             _BUCKET_CHUNK, out)  # fmt: skip
+def _accumulate(
+    t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out
+) -> None:
+    """Pick the kernel: the identity kernel for the full sensor at native resolution, else the general one."""
+    if _is_identity(x0, y0, sx, sy):
+        _splat_identity(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, out)
     else:
-        _splat(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, identity, out)
+        _splat(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out)
 
 
 @njit(cache=True, nogil=True)
@@ -192,7 +199,7 @@ def count_frame(
     out = np.zeros((2, h, w), np.float32)
     if len(events):
         t, x, y, p = _arrays(events)
-        _accumulate(t, x, y, p, 0, 0.0, 1, True, x0, y0, sx, sy, bilinear, out)
+        _accumulate(t, x, y, p, _T_MIN, _T_MAX, 0, 0.0, 1, True, x0, y0, sx, sy, bilinear, out)
     return out
 
 
@@ -224,11 +231,8 @@ def voxel_grid(
     t1 = int(t[-1]) if t_end_ns is None else int(t_end_ns)
     if t1 < t0:
         raise ValueError(f"t_end_ns {t1} is before t_start_ns {t0}")
-    scale_t = (num_bins - 1) / (t1 - t0) if t1 > t0 else 0.0
-    if t1 == t0:  # a zero-length window: keep only events exactly at t0, all in bin 0
-        keep = t == t0
-        t, x, y, p = t[keep], x[keep], y[keep], p[keep]
-    _accumulate(t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out)
+    scale_t = (num_bins - 1) / (t1 - t0) if t1 > t0 else 0.0  # a zero-length window: all in bin 0
+    _accumulate(t, x, y, p, t0, t1, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out)
     return out
 
 
