@@ -26,5 +26,6 @@ def warm_up() -> float:
         make_decoder(encoding, 4, 4).decode_bytes(payload if encoding == "evt3" else np.zeros(8, np.uint8))
     count_frame(events)
     voxel_grid(events, 2)
+    voxel_grid(events, 2, crop=(0.0, 0.0, 4.0, 4.0), out_hw=(2, 2))  # the general (crop-and-resize) kernel
     time_surface(events, 1000, 1000.0)
     return time.perf_counter() - t0
