@@ -3,8 +3,8 @@
     python bench/models.py [--presets cpu-tiny gpu-base] [--threads 2] [--repeats 30] [--train-steps 4]
 
 Goals for cpu-tiny: student forward <= 10 ms (batch 1, 2 threads), >= 4x faster than its teacher,
-<= 25 % of its parameters. Latency on a shared machine varies with load: the table shows median and
-min of ``--repeats`` runs, and the machine load when it ran. Latency is that of the inference form the
+<= 25 % of its parameters. Latency on a shared machine varies with load: teacher and student run
+interleaved, and the table shows median and min of ``--repeats`` runs, and the machine load when it ran. Latency is that of the inference form the
 tracker runs (batch norms folded, fused center head); parameters and MACs are those of the trained network.
 """
 
@@ -22,7 +22,7 @@ from had_tracker.data.sampler import PairSampler, collate
 from had_tracker.distill.config import DistillConfig
 from had_tracker.distill.hierarchical import Distiller
 from had_tracker.models.builder import ModelConfig, build_model
-from had_tracker.models.complexity import count_macs, count_params, measure_latency_ms
+from had_tracker.models.complexity import count_macs, count_params, measure_latencies_ms
 from had_tracker.models.export import example_inputs
 from had_tracker.models.heads import fuse_for_inference
 from had_tracker.training.config import TrainConfig
@@ -31,16 +31,14 @@ from had_tracker.training.toy import moving_square_sequence
 
 
 def model_rows(preset: str, threads: int, repeats: int) -> list[dict]:
-    rows = []
+    rows, runs = [], []
     for kind in ("teacher", "student"):
         cfg = ModelConfig.from_yaml(preset, kind)
         torch.manual_seed(0)
         model = build_model(cfg).eval()
         inputs = example_inputs(cfg, batch=1)
-        reps = repeats if preset == "cpu-tiny" else max(3, repeats // 10)
         # latency of the inference form the tracker runs (fused head); params/MACs of the trained model
-        inference = fuse_for_inference(copy.deepcopy(model))
-        latency = measure_latency_ms(inference, inputs, threads=threads, warmup=2, repeats=reps)
+        runs.append((fuse_for_inference(copy.deepcopy(model)), inputs))
         rows.append(
             {
                 "preset": preset,
@@ -48,10 +46,12 @@ def model_rows(preset: str, threads: int, repeats: int) -> list[dict]:
                 "tokens": (2 if kind == "teacher" else 1) * (cfg.template_tokens + cfg.search_tokens),
                 "params": count_params(model),
                 "macs": count_macs(model, inputs),
-                "median_ms": latency["median"],
-                "min_ms": latency["min"],
             }
         )
+    reps = repeats if preset == "cpu-tiny" else max(3, repeats // 10)
+    # teacher and student interleaved, so that load changes on a shared machine hit both alike
+    for row, latency in zip(rows, measure_latencies_ms(runs, threads=threads, warmup=2, repeats=reps), strict=True):
+        row.update(median_ms=latency["median"], min_ms=latency["min"])
     return rows
 
 

@@ -55,23 +55,42 @@ def count_macs(model: nn.Module, inputs: tuple[Tensor, ...]) -> int:
     return int(total[0])
 
 
-@torch.no_grad()
 def measure_latency_ms(
     model: nn.Module, inputs: tuple[Tensor, ...], threads: int = 2, warmup: int = 5, repeats: int = 30
 ) -> dict[str, float]:
-    """Median / p90 / min forward time [ms] with ``threads`` intra-op threads (restored afterwards)."""
+    """Median / p90 / min forward time [ms] with ``threads`` intra-op threads (restored afterwards).
+
+    Runs under ``torch.inference_mode()``, as the tracker does.
+    """
+    return measure_latencies_ms([(model, inputs)], threads, warmup, repeats)[0]
+
+
+@torch.inference_mode()
+def measure_latencies_ms(
+    runs: list[tuple[nn.Module, tuple[Tensor, ...]]], threads: int = 2, warmup: int = 5, repeats: int = 30
+) -> list[dict[str, float]]:
+    """:func:`measure_latency_ms` of several models, interleaved (a, b, a, b, ...).
+
+    On a shared machine the load changes while a benchmark runs; interleaving makes such changes hit
+    every model alike, so their ratio is what stays meaningful.
+    """
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    times: list[list[float]] = [[] for _ in runs]
     try:
-        model.eval()
-        for _ in range(warmup):
-            model(*inputs)
-        times = []
+        for model, inputs in runs:
+            model.eval()
+            for _ in range(warmup):
+                model(*inputs)
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(*inputs)
-            times.append((time.perf_counter() - t0) * 1e3)
+            for k, (model, inputs) in enumerate(runs):
+                t0 = time.perf_counter()
+                model(*inputs)
+                times[k].append((time.perf_counter() - t0) * 1e3)
     finally:
         torch.set_num_threads(previous)
-    arr = np.asarray(times)
-    return {"median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)), "min": float(arr.min())}
+    out = []
+    for t in times:
+        arr = np.asarray(t)
+        out.append({"median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)), "min": float(arr.min())})
+    return out

@@ -13,6 +13,9 @@ import torch
 from torch import Tensor, nn
 
 SCORE_CLAMP = 1e-4  # the score map stays inside [1e-4, 1 - 1e-4] so focal/log terms stay finite
+# FusedCenterHead runs its grouped 3x3 convolution as a dense one (zero off-diagonal blocks) up to this many
+# weights: at batch 1 on a CPU the grouped primitive's set-up then costs more than the extra arithmetic.
+DENSE_CONV2_MAX_WEIGHTS = 32_768
 
 
 def _branch(in_channels: int, channels: int, out_channels: int) -> nn.Sequential:
@@ -69,12 +72,14 @@ def _fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> tuple[Tens
 
 
 class FusedCenterHead(nn.Module):
-    """The inference form of an eval-mode :class:`CenterHead`: the same outputs from 3 convolutions instead of 9.
+    """The inference form of an eval-mode :class:`CenterHead`: the same outputs from 2 convolutions and a matmul, not 9.
 
     Batch norms are folded into their convolutions, and the three branches run side by side: one convolution
-    over the shared input, then two grouped ones (the score branch's single output channel is padded to two
-    so that every group has the same width). On CPU at batch 1 the per-operator overhead, not arithmetic,
-    dominates this head, so fewer operators is what makes it faster.
+    over the shared input, one grouped (or, when small, dense block-diagonal) convolution, then the three
+    1x1 convolutions as one block-diagonal matrix product (the score branch's single output channel is
+    padded to two so that every block has the same width); one sigmoid covers the three maps. On CPU at
+    batch 1 the per-operator overhead, not arithmetic, dominates this head, so fewer operators is what makes
+    it faster.
     """
 
     def __init__(self, head: CenterHead) -> None:
@@ -86,27 +91,45 @@ class FusedCenterHead(nn.Module):
         second = [_fold_batch_norm(b[3], b[4]) for b in branches]
         last = [_fold_batch_norm(b[6], None) for b in branches]
         width, mid = first[0][0].shape[0], second[0][0].shape[0]
-        self.conv1 = nn.Conv2d(first[0][0].shape[1], 3 * width, 3, padding=1)
-        self.conv2 = nn.Conv2d(3 * width, 3 * mid, 3, padding=1, groups=3)
-        self.conv3 = nn.Conv2d(3 * mid, 6, 1, groups=3)
+        # built where the model lives (e.g. cuda, float64), so the folded weights are copied without rounding
+        like = {"device": head.score[0].weight.device, "dtype": head.score[0].weight.dtype}
+        self.conv1 = nn.Conv2d(first[0][0].shape[1], 3 * width, 3, padding=1, **like)
+        # Small grouped convolutions run faster as one dense convolution with zero off-diagonal blocks.
+        dense = (3 * mid) * (3 * width) * 9 <= DENSE_CONV2_MAX_WEIGHTS
+        self.conv2 = nn.Conv2d(3 * width, 3 * mid, 3, padding=1, groups=1 if dense else 3, **like)
+        # The last 1x1 convolution as a (6, 3 * mid) matrix (block diagonal) applied to every cell.
+        self.proj_weight = nn.Parameter(torch.zeros(6, 3 * mid, **like), requires_grad=False)
+        self.proj_bias = nn.Parameter(torch.zeros(6, 1, **like), requires_grad=False)
         with torch.no_grad():
             self.conv1.weight.copy_(torch.cat([w for w, _ in first]))
             self.conv1.bias.copy_(torch.cat([b for _, b in first]))
-            self.conv2.weight.copy_(torch.cat([w for w, _ in second]))
             self.conv2.bias.copy_(torch.cat([b for _, b in second]))
-            self.conv3.weight.zero_()
-            self.conv3.bias.zero_()
-            for group, (w, b) in enumerate(last):
-                self.conv3.weight[2 * group : 2 * group + len(b)] = w
-                self.conv3.bias[2 * group : 2 * group + len(b)] = b
-        reference = head.score[0].weight
-        self.to(device=reference.device, dtype=reference.dtype)  # where the model lives (e.g. cuda, float64)
+            if dense:
+                self.conv2.weight.zero_()
+                for group, (w, _) in enumerate(second):
+                    self.conv2.weight[group * mid : (group + 1) * mid, group * width : (group + 1) * width] = w
+            else:
+                self.conv2.weight.copy_(torch.cat([w for w, _ in second]))
+            for group, (w, b) in enumerate(last):  # the score branch's one channel padded to two
+                rows = slice(2 * group, 2 * group + len(b))
+                self.proj_weight[rows, group * mid : (group + 1) * mid] = w[:, :, 0, 0]
+                self.proj_bias[rows, 0] = b
         self.eval()
 
     def forward(self, feature_map: Tensor) -> dict[str, Tensor]:
-        y = torch.relu(self.conv1(feature_map))
-        y = self.conv3(torch.relu(self.conv2(y)))
-        return _head_outputs(y[:, 0:1], y[:, 2:4], y[:, 4:6])
+        y = torch.relu(self.conv2(torch.relu(self.conv1(feature_map))))
+        b, _, f, _ = y.shape
+        logits = torch.matmul(self.proj_weight, y.reshape(b, -1, f * f)).add_(self.proj_bias).reshape(b, 6, f, f)
+        maps = torch.sigmoid(logits)  # one sigmoid for the three maps (elementwise: the same values)
+        score_map = maps[:, 0:1].clamp(SCORE_CLAMP, 1.0 - SCORE_CLAMP)
+        boxes, _ = _decode(score_map, maps[:, 2:6])
+        return {
+            "score_map": score_map,
+            "score_logits": logits[:, 0:1],
+            "size_map": maps[:, 2:4],
+            "offset_map": maps[:, 4:6],
+            "pred_boxes": boxes,
+        }
 
 
 def fuse_for_inference(model: nn.Module) -> nn.Module:
@@ -124,14 +147,16 @@ def decode_boxes(score_map: Tensor, size_map: Tensor, offset_map: Tensor) -> tup
 
     Differentiable with respect to the size and offset maps (the cell index is not).
     """
+    return _decode(score_map, torch.cat([size_map, offset_map], dim=1))
+
+
+def _decode(score_map: Tensor, size_offset: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`decode_boxes` with the size and offset maps stacked ``(B, 4, F, F)``: one gather reads all four."""
     b, _, f, _ = score_map.shape
-    flat = score_map.reshape(b, -1)
-    scores, index = flat.max(dim=1)
-    gather = index[:, None, None].expand(b, 2, 1)
-    size = size_map.reshape(b, 2, -1).gather(2, gather).squeeze(2)
-    offset = offset_map.reshape(b, 2, -1).gather(2, gather).squeeze(2)
+    scores, index = score_map.reshape(b, -1).max(dim=1)
+    at_max = size_offset.reshape(b, 4, -1).gather(2, index[:, None, None].expand(b, 4, 1)).squeeze(2)
     col = (index % f).to(score_map.dtype)
     row = torch.div(index, f, rounding_mode="floor").to(score_map.dtype)
-    cx = (col + offset[:, 0]) / f
-    cy = (row + offset[:, 1]) / f
-    return torch.stack([cx, cy, size[:, 0], size[:, 1]], dim=1), scores
+    cx = (col + at_max[:, 2]) / f
+    cy = (row + at_max[:, 3]) / f
+    return torch.stack([cx, cy, at_max[:, 0], at_max[:, 1]], dim=1), scores
