@@ -21,7 +21,6 @@ import math
 import numpy as np
 from numba import njit
 
-from had_tracker.events._prefetch import prefetch_for_write
 from had_tracker.events.container import Events
 
 Crop = tuple[float, float, float, float]
@@ -81,55 +80,78 @@ def _splat(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, x0,
                 out[c0 + 1, iv, iu] += val * fb
 
 
-# Events ahead of the current one whose output cells are prefetched (the identity kernel's writes
-# are scattered over a grid far larger than the caches).
-PREFETCH_AHEAD = 16
+# Events per chunk of the full-sensor kernel: their cells and weights stay in cache between its passes.
+IDENTITY_CHUNK = 4096
+
+
+@njit(cache=True, nogil=True)
+def _cells_and_weights(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, width, height, cells, w0, w1):
+    """Flat output cell of each event's lower time bin and its weights there (``w0``) and one plane up (``w1``).
+
+    Branch-free so that it vectorizes: an event that is ignored gets cell 0 and zero weights. The lower
+    bin is at most ``num_bins - 2`` (an event at the last bin position puts weight 1 on ``w1``), so the
+    upper cell always exists when ``num_bins > 1``.
+    """
+    last_bin = num_bins - 1
+    b_max = max(last_bin - 1, 0)
+    tn_max = np.float64(last_bin)
+    plane = height * width
+    pol_stride = num_bins * plane if polarity_channels else 0
+    for i in range(t.shape[0]):
+        ti = t[i]
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        keep = (ti >= t_lo) & (ti <= t_hi) & (xi < width) & (yi < height)
+        tn = min(max(np.float64(ti - t0) * scale_t, 0.0), tn_max)  # clamped: rounding at the window ends
+        b0 = min(np.int64(tn), b_max)
+        fb = np.float32(tn - b0)
+        pi = np.int64(p[i] != 0)
+        val = np.float32(1.0) if polarity_channels else np.float32(2 * pi - 1)
+        val = val if keep else np.float32(0.0)
+        cells[i] = np.uint64(b0 * plane + pi * pol_stride + yi * width + xi) if keep else np.uint64(0)
+        w0[i] = val * (np.float32(1.0) - fb)
+        w1[i] = val * fb
+
+
+@njit(cache=True, nogil=True)
+def _scatter_add(cells, w0, w1, plane, flat):
+    """``flat[cells] += w0`` and, when ``plane`` > 0, ``flat[cells + plane] += w1`` (repeated cells add up)."""
+    if plane > 0:
+        up = np.uint64(plane)
+        for j in range(cells.shape[0]):
+            k = cells[j]
+            flat[k] += w0[j]
+            flat[k + up] += w1[j]
+    else:
+        for j in range(cells.shape[0]):
+            flat[cells[j]] += w0[j]
 
 
 @njit(cache=True, nogil=True)
 def _splat_identity(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, out):
     """``_splat`` for the full sensor at native resolution (each event in its own pixel), the hot path.
 
-    The time bin changes rarely along time-ordered events, so the current bin's plane offset is
-    carried from event to event; the output cells of the event ``PREFETCH_AHEAD`` places later are
-    prefetched with it (a wrong guess only costs a useless prefetch). Any event order is correct.
+    Chunk by chunk: the cells and weights first (vectorized), then the scattered adds, whose addresses
+    are then all known ahead so the CPU overlaps their cache misses (the grid is far larger than the
+    caches). Any event order is correct.
     """
     height = out.shape[1]
     width = out.shape[2]
-    plane = height * width
+    plane = height * width if num_bins > 1 else 0
     flat = out.reshape(-1)
-    last_bin = num_bins - 1
-    pol_stride = num_bins * plane if polarity_channels else 0
     n = t.shape[0]
-    base = 0
-    b_cur = 0
-    for i in range(n):
-        j = min(i + PREFETCH_AHEAD, n - 1)
-        xj = np.int64(x[j])
-        yj = np.int64(y[j])
-        if xj < width and yj < height:
-            kp = base + np.int64(p[j] != 0) * pol_stride + yj * width + xj
-            prefetch_for_write(flat, kp)
-            if b_cur < last_bin:
-                prefetch_for_write(flat, kp + plane)
-        if t[i] < t_lo or t[i] > t_hi:
-            continue
-        tn = min(max((t[i] - t0) * scale_t, 0.0), last_bin)  # clamped: rounding at the window ends
-        xi = np.int64(x[i])
-        yi = np.int64(y[i])
-        if xi >= width or yi >= height:
-            continue
-        b0 = int(tn)
-        if b0 != b_cur:
-            b_cur = b0
-            base = b0 * plane
-        fb = np.float32(tn - b0)
-        pi = np.int64(p[i] != 0)
-        val = np.float32(1.0) if polarity_channels else np.float32(2 * pi - 1)
-        k = base + pi * pol_stride + yi * width + xi
-        flat[k] += val * (np.float32(1.0) - fb)
-        if fb > 0.0:  # implies b0 < last_bin
-            flat[k + plane] += val * fb
+    chunk = max(min(IDENTITY_CHUNK, n), 1)
+    cells = np.empty(chunk, np.uint64)
+    w0 = np.empty(chunk, np.float32)
+    w1 = np.empty(chunk, np.float32)
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        m = e - s
+        _cells_and_weights(
+            t[s:e], x[s:e], y[s:e], p[s:e], t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, width, height,
+            cells[:m], w0[:m], w1[:m],
+        )  # fmt: skip
+        _scatter_add(cells[:m], w0[:m], w1[:m], plane, flat)
 
 
 def _accumulate(
