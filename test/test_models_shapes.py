@@ -126,6 +126,16 @@ def test_fused_inference_head_gives_the_same_outputs_with_fewer_operators(kind):
     assert len(convs) == 2 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.head.modules())
     # the student's small grouped convolution runs dense (block diagonal), the teacher's stays grouped
     assert fused.head.conv2.groups == (1 if kind == "student" else 3)
+    head = build_model(cfg).eval().head
+    feature_map = torch.randn(1, cfg.arch.dim, cfg.feat_size, cfg.feat_size)
+    with torch.no_grad():
+        with_boxes, maps_only = (
+            FusedCenterHead(head)(feature_map),
+            FusedCenterHead(head, decode_boxes=False)(feature_map),
+        )
+    assert "pred_boxes" in with_boxes and set(maps_only) == set(with_boxes) - {"pred_boxes"}
+    for key, value in maps_only.items():
+        torch.testing.assert_close(value, with_boxes[key], rtol=0, atol=0)
     with pytest.raises(ValueError, match="eval-mode"):
         FusedCenterHead(build_model(cfg).head.train())
     double = build_model(cfg).double().eval()
@@ -143,7 +153,8 @@ def test_the_tracker_runs_the_fused_head_of_a_checkpoint_but_leaves_a_given_mode
     cfg = ModelConfig.from_yaml("cpu-tiny", "student")
     model = build_model(cfg)
     path = save_checkpoint(tmp_path / "s.pt", model, cfg)
-    assert isinstance(Tracker(checkpoint=path).student.model.head, FusedCenterHead)
+    head = Tracker(checkpoint=path).student.model.head
+    assert isinstance(head, FusedCenterHead) and not head.decode_boxes  # the tracker decodes its own peak
     Tracker(model=model, model_config=cfg)
     assert isinstance(model.head, CenterHead)
 

@@ -80,10 +80,14 @@ class FusedCenterHead(nn.Module):
     padded to two so that every block has the same width); one sigmoid covers the three maps. On CPU at
     batch 1 the per-operator overhead, not arithmetic, dominates this head, so fewer operators is what makes
     it faster.
+
+    With ``decode_boxes=False`` the output has no ``pred_boxes``: for callers that read the maps themselves
+    (the tracker decodes its own peak, after a motion prior), which saves the dozen small decoding operators.
     """
 
-    def __init__(self, head: CenterHead) -> None:
+    def __init__(self, head: CenterHead, decode_boxes: bool = True) -> None:
         super().__init__()
+        self.decode_boxes = decode_boxes
         if head.training:
             raise ValueError("fuse an eval-mode CenterHead (batch-norm statistics are frozen into the weights)")
         branches = (head.score, head.size, head.offset)
@@ -122,23 +126,25 @@ class FusedCenterHead(nn.Module):
         logits = torch.matmul(self.proj_weight, y.reshape(b, -1, f * f)).add_(self.proj_bias).reshape(b, 6, f, f)
         maps = torch.sigmoid(logits)  # one sigmoid for the three maps (elementwise: the same values)
         score_map = maps[:, 0:1].clamp(SCORE_CLAMP, 1.0 - SCORE_CLAMP)
-        boxes, _ = _decode(score_map, maps[:, 2:6])
-        return {
+        out = {
             "score_map": score_map,
             "score_logits": logits[:, 0:1],
             "size_map": maps[:, 2:4],
             "offset_map": maps[:, 4:6],
-            "pred_boxes": boxes,
         }
+        if self.decode_boxes:
+            out["pred_boxes"], _ = _decode(score_map, maps[:, 2:6])
+        return out
 
 
-def fuse_for_inference(model: nn.Module) -> nn.Module:
+def fuse_for_inference(model: nn.Module, decode_boxes: bool = True) -> nn.Module:
     """Swap the eval-mode ``model``'s center head for its :class:`FusedCenterHead` (in place; returns ``model``).
 
-    For inference only: the fused head has no batch norms to train. Outputs agree to float rounding.
+    For inference only: the fused head has no batch norms to train. Outputs agree to float rounding;
+    ``decode_boxes=False`` leaves out ``pred_boxes`` (see :class:`FusedCenterHead`).
     """
     if isinstance(getattr(model, "head", None), CenterHead):
-        model.head = FusedCenterHead(model.head)
+        model.head = FusedCenterHead(model.head, decode_boxes)
     return model
 
 
