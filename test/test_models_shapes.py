@@ -170,3 +170,25 @@ def test_patch_embedding_as_one_matrix_product_equals_the_convolution():
         reference = embed.proj(x).flatten(2).transpose(1, 2)
         torch.testing.assert_close(embed(x), reference, atol=1e-5, rtol=1e-5)
         assert count_macs(embed, (x,)) == reference.numel() * 6 * 8 * 8  # counted once, whichever path ran
+
+
+def test_interleaved_latency_runs_each_model_repeats_times_in_blocks():
+    from had_tracker.models.complexity import measure_latencies_ms
+
+    calls: list[str] = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def forward(self, x):
+            calls.append(self.name)
+            return x
+
+    x = torch.zeros(1)
+    out = measure_latencies_ms([(Probe("a"), (x,)), (Probe("b"), (x,))], threads=1, warmup=1, repeats=5, block=2)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b", "a", "a", "b", "b", "a", "b"]
+    assert len(out) == 2 and all(r["min"] <= r["median"] <= r["p90"] for r in out)
+    with pytest.raises(ValueError, match="block"):
+        measure_latencies_ms([(Probe("a"), (x,))], block=0)

@@ -67,13 +67,21 @@ def measure_latency_ms(
 
 @torch.inference_mode()
 def measure_latencies_ms(
-    runs: list[tuple[nn.Module, tuple[Tensor, ...]]], threads: int = 2, warmup: int = 5, repeats: int = 30
+    runs: list[tuple[nn.Module, tuple[Tensor, ...]]],
+    threads: int = 2,
+    warmup: int = 5,
+    repeats: int = 30,
+    block: int = 1,
 ) -> list[dict[str, float]]:
-    """:func:`measure_latency_ms` of several models, interleaved (a, b, a, b, ...).
+    """:func:`measure_latency_ms` of several models, interleaved in blocks of ``block`` calls (a, b, a, b, ...).
 
     On a shared machine the load changes while a benchmark runs; interleaving makes such changes hit
-    every model alike, so their ratio is what stays meaningful.
+    every model alike, so their ratio is what stays meaningful. With ``block=1`` every call follows a
+    call of another model, whose weights have just displaced its own from the caches; ``block > 1`` runs
+    each model that many times in a row, as a tracker runs its one network. ``repeats`` calls per model.
     """
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     times: list[list[float]] = [[] for _ in runs]
@@ -82,11 +90,12 @@ def measure_latencies_ms(
             model.eval()
             for _ in range(warmup):
                 model(*inputs)
-        for _ in range(repeats):
+        for start in range(0, repeats, block):
             for k, (model, inputs) in enumerate(runs):
-                t0 = time.perf_counter()
-                model(*inputs)
-                times[k].append((time.perf_counter() - t0) * 1e3)
+                for _ in range(min(block, repeats - start)):
+                    t0 = time.perf_counter()
+                    model(*inputs)
+                    times[k].append((time.perf_counter() - t0) * 1e3)
     finally:
         torch.set_num_threads(previous)
     out = []
