@@ -1,4 +1,7 @@
-"""Compiled kernels for the fixed-size 8-byte encodings (``mono``, ``libcaer``): one pass, no temporaries."""
+"""Compiled kernels for the 8-byte (``mono``, ``libcaer``) and token (``libcaer_cmp``) encodings: one pass.
+
+Output slots are indexed with unsigned integers: numba then emits no negative-index wrap-around code.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +30,11 @@ def decode_mono(words, time_base, width, height, use_limit, limit_ns, t_out, x_o
         x = (w >> 32) & 0xFFFF
         y = (w >> 48) & 0x7FFF
         if x < width and y < height:
-            t_out[k] = t
-            x_out[k] = x
-            y_out[k] = y
-            p_out[k] = w >> 63
+            u = np.uint64(k)
+            t_out[u] = t
+            x_out[u] = x
+            y_out[u] = y
+            p_out[u] = w >> 63
             k += 1
         else:
             dropped += 1
@@ -67,10 +71,11 @@ def decode_libcaer(words, time_base, width, height, use_limit, limit_ns, t_out, 
         x = (data >> 17) & 0x7FFF
         y = (data >> 2) & 0x7FFF
         if x < width and y < height:
-            t_out[k] = t
-            x_out[k] = x
-            y_out[k] = y
-            p_out[k] = (data >> 1) & 1
+            u = np.uint64(k)
+            t_out[u] = t
+            x_out[u] = x
+            y_out[u] = y
+            p_out[u] = (data >> 1) & 1
             k += 1
         else:
             dropped += 1
@@ -108,10 +113,11 @@ def decode_libcaer_cmp(words, start, time_base, state, width, height, use_limit,
         if code == 3:
             y = w & 0x7FF
             if ex < width and y < height:
-                t_out[k] = t_ns
-                x_out[k] = ex
-                y_out[k] = y
-                p_out[k] = (w >> 11) & 1
+                u = np.uint64(k)
+                t_out[u] = t_ns
+                x_out[u] = ex
+                y_out[u] = y
+                p_out[u] = (w >> 11) & 1
                 k += 1
             else:
                 dropped += 1
@@ -133,10 +139,11 @@ def decode_libcaer_cmp(words, start, time_base, state, width, height, use_limit,
                 if (m >> b) & 1:
                     y = (base_y + b) & 0xFFFF
                     if ex < width and y < height:
-                        t_out[k] = t_ns
-                        x_out[k] = ex
-                        y_out[k] = y
-                        p_out[k] = pol
+                        u = np.uint64(k)
+                        t_out[u] = t_ns
+                        x_out[u] = ex
+                        y_out[u] = y
+                        p_out[u] = pol
                         k += 1
                     else:
                         dropped += 1
