@@ -121,6 +121,8 @@ EVENT_MSG_TYPES = (
     "prophesee_event_msgs/msg/EventArray",
 )
 RELIABILITY = ("best_effort", "reliable", "system_default")
+# had_msgs/EventWindow stores event times as uint32 nanoseconds from the window start (and x/y as uint16).
+MAX_WINDOW_NS = 2**32 - 1
 
 # fmt: off
 SCHEMA: tuple[ParamSpec, ...] = (
@@ -151,12 +153,12 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("sync.frame_window", "string", "exposure", "per_frame: exposure (around the frame stamp) or interval "
           "(since the previous frame)", S, choices=("exposure", "interval")),
     _spec("sync.exposure_ns", "int", 10_000_000, "per_frame: exposure length when the frame does not say", S,
-          value_range=(1, 10**10)),
+          value_range=(1, MAX_WINDOW_NS)),
     _spec("sync.stamp_position", "string", "middle", "per_frame: where the RGB stamp sits in the exposure", S,
           choices=("start", "middle", "end")),
     _spec("sync.events_per_window", "int", 20_000, "fixed_count: events per window", S, value_range=(1, 10**8)),
     _spec("sync.max_window_ns", "int", 50_000_000, "fixed_count: close a window that does not fill after this long",
-          S, value_range=(1, 10**10)),
+          S, value_range=(1, MAX_WINDOW_NS)),
     _spec("sync.clock", "string", "header", "event time -> output clock: header (offset estimated from packet "
           "header stamps, the ROS 2 drivers' case), trigger (external-trigger edges matched to RGB stamps), sensor "
           "(events already on the output clock: dvs/dv-ros2 arrays, synthetic bags), activity (header plus a "
@@ -195,9 +197,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "0 = infinitely far (rotation-only homography)", S, value_range=(0.0, 1e6)),
     _spec("sync.use_distortion", "bool", False, "calibration: use the CameraInfo distortion coefficients", S),
     _spec("sync.output_width", "int", 0, "output image width [px]; 0 = from the RGB CameraInfo, the first image, "
-          "else the event sensor (set with output_height)", S, value_range=(0, 100_000)),
+          "else the event sensor (set with output_height)", S, value_range=(0, 65_535)),
     _spec("sync.output_height", "int", 0, "output image height [px]; 0 = automatic (see output_width)", S,
-          value_range=(0, 100_000)),
+          value_range=(0, 65_535)),
     _spec("sync.buffer_duration_ns", "int", 1_000_000_000, "event buffer bound by time (oldest dropped, counted)",
           S, value_range=(1, 10**12)),
     _spec("sync.buffer_max_events", "int", 10_000_000, "event buffer bound by count (oldest dropped, counted)", S,

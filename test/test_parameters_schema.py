@@ -191,3 +191,15 @@ def test_readme_parameter_reference_is_current():
     assert begin in text and end in text, "README.md lacks the parameter reference markers"
     block = text.split(begin, 1)[1].split(end, 1)[0]
     assert block.strip() == schema.markdown_reference().strip(), "regenerate with: python -m had_tracker.parameters"
+
+
+def test_window_shaping_parameters_fit_the_event_window_message():
+    # had_msgs/EventWindow: event times are uint32 ns from the window start, x/y are uint16; a parameter
+    # that allowed longer windows or larger images would make the synchronizer build unpublishable windows.
+    for name, high in (
+        ("sync.exposure_ns", 2**32 - 1),
+        ("sync.max_window_ns", 2**32 - 1),
+        ("sync.output_width", 2**16 - 1),
+        ("sync.output_height", 2**16 - 1),
+    ):
+        assert schema.spec(schema.SYNCHRONIZER, name).value_range[1] <= high, name

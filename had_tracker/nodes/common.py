@@ -201,6 +201,7 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
     """
     rclpy.init(args=args if args is not None else sys.argv)
     nodes: list[Node] = []
+    executor = None
     try:
         try:
             for factory in factories:
@@ -223,11 +224,17 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
             pass
         return 0
     finally:
+        if executor is not None:
+            executor.shutdown()  # no callback may still run (other threads) while the nodes are destroyed
         for node in nodes:
             close = getattr(node, "close", None)
-            if callable(close):
-                close()
-            node.destroy_node()
+            try:
+                if callable(close):
+                    close()
+            except Exception as exc:  # noqa: BLE001 - one node's failed clean-up must not skip the others'
+                print(f"[had_tracker] error while closing {node.get_name()}: {exc}", file=sys.stderr, flush=True)
+            finally:
+                node.destroy_node()
         rclpy.try_shutdown()
 
 

@@ -72,7 +72,7 @@ class SynchronizerNode(Node):
         self._stream = self.params["event_topic"]
         self._image_fallback = _cv_bridge_fallback()
         self._rates = {name: RateMeter() for name in ("events", "images", "windows")}
-        self._input_errors = {"event_packets": 0, "images": 0, "camera_infos": 0}
+        self._input_errors = {"event_packets": 0, "images": 0, "camera_infos": 0, "windows": 0}
         self._warn = Throttle(5.0)
         self._last_packet_wall: float | None = None  # monotonic time of the newest packet; None once flushed
 
@@ -154,7 +154,11 @@ class SynchronizerNode(Node):
     def _publish_windows(self, flush: bool = False) -> None:
         for sample in self.synchronizer.flush() if flush else self.synchronizer.poll():
             msg = EventWindow()
-            sample_to_window_msg(sample, msg, include_image=self.params["include_images_in_windows"])
+            try:
+                sample_to_window_msg(sample, msg, include_image=self.params["include_images_in_windows"])
+            except ValueError as exc:  # e.g. a window longer than EventWindow's uint32 event offsets can hold
+                self._count_error("windows", f"dropped an event window: {exc}")
+                continue
             self._windows_pub.publish(msg)
             self._rates["windows"].tick()
 
