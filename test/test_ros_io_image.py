@@ -155,3 +155,11 @@ def test_colour_conversions_reorder_and_scale():
     assert to_bgr8(np.array([[0x1234]], np.uint16), "mono16").tolist() == [[[0x12, 0x12, 0x12]]]
     assert to_bgr8(np.array([[[1, 2, 3, 4]]], np.uint8), "rgba8").tolist() == [[[3, 2, 1]]]
     assert to_bgr8(np.zeros((4, 4), np.uint8), "bayer_rggb8").shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuyv", "bayer_rggb8"])
+def test_an_image_opencv_cannot_convert_is_a_decode_error(encoding):
+    # An odd width for 4:2:2, or a Bayer frame with extra channels: OpenCV refuses; the nodes count a DecodeError.
+    pixels = np.zeros((5, 7, 3), np.uint8)
+    with pytest.raises(DecodeError, match=encoding):
+        to_rgb8(pixels, encoding)

@@ -104,7 +104,7 @@ class TrackerNode(Node):
         try:
             sample = window_msg_to_sample(msg)
             results = self.session.process(sample)
-        except (HadTrackerError, ValueError) as exc:
+        except (HadTrackerError, ValueError, RuntimeError) as exc:  # RuntimeError: torch (e.g. CUDA out of memory)
             self._window_errors += 1
             if self._warn.ready():
                 self.get_logger().warning(f"window {msg.seq} not tracked: {exc} ({self._window_errors} so far)")

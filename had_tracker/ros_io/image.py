@@ -189,7 +189,11 @@ def fill_image_msg(
 def to_bgr8(pixels: np.ndarray, encoding: str) -> np.ndarray:
     """A (H, W, 3) uint8 BGR copy of an image array in ``encoding``, for display (16-bit scaled by >> 8)."""
     if encoding in _CV2_TO_BGR:
-        return cv2.cvtColor(np.ascontiguousarray(pixels), _CV2_TO_BGR[encoding])
+        try:
+            return cv2.cvtColor(np.ascontiguousarray(pixels), _CV2_TO_BGR[encoding])
+        except cv2.error as exc:  # e.g. an odd width for a 4:2:2 encoding
+            message = str(exc).strip().splitlines()[-1]
+            raise DecodeError(f"cannot convert a {encoding} image of shape {pixels.shape}: {message}") from exc
     dtype, channels = encoding_layout(encoding)
     image = pixels if pixels.ndim == 3 else pixels[:, :, None]
     if dtype == np.uint16:
