@@ -203,8 +203,9 @@ def _is_identity(x0: float, y0: float, sx: float, sy: float) -> bool:
 
 def _arrays(events: Events) -> tuple[np.ndarray, ...]:
     """Contiguous, writable arrays of the events (numba's code for read-only arrays is slower)."""
+    columns = ((events.t, np.int64), (events.x, np.uint16), (events.y, np.uint16), (events.p, np.uint8))
     out = []
-    for arr, dtype in ((events.t, np.int64), (events.x, np.uint16), (events.y, np.uint16), (events.p, np.uint8)):
+    for arr, dtype in columns:  # four columns, not a loop over events
         a = np.ascontiguousarray(arr, dtype)
         out.append(a if a.flags.writeable else a.copy())
     return tuple(out)
