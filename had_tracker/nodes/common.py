@@ -225,7 +225,10 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
         return 0
     finally:
         if executor is not None:
-            executor.shutdown()  # no callback may still run (other threads) while the nodes are destroyed
+            try:
+                executor.shutdown()  # no callback may still run (other threads) while the nodes are destroyed
+            except Exception as exc:  # noqa: BLE001 - the nodes must still be destroyed and rclpy shut down
+                print(f"[had_tracker] error while stopping the executor: {exc}", file=sys.stderr, flush=True)
         for node in nodes:
             close = getattr(node, "close", None)
             try:
