@@ -9,6 +9,7 @@ tracker, not from header stamps (which stay in the bag's clock). The nodes use `
 player publishes /clock at ``clock_hz`` (well above the window rate).
 """
 
+import contextlib
 import os
 import tempfile
 
@@ -23,7 +24,7 @@ from launch.actions import (
     RegisterEventHandler,
     TimerAction,
 )
-from launch.event_handlers import OnProcessExit
+from launch.event_handlers import OnProcessExit, OnShutdown
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -54,16 +55,29 @@ ARGUMENTS = (
 )
 
 
-def _overrides_file(values: dict) -> str:
+def _overrides_file(values: dict, created: list) -> str:
     """Parameter overrides as a params file (applied after params_file).
 
     Not a launch_ros parameter dict: it YAML-parses string values, so "" (event-only image_topic) would be
-    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings.
+    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings. The path is
+    appended to ``created``, whose files :func:`_remove_on_shutdown` deletes.
     """
     handle, path = tempfile.mkstemp(prefix="had_tracker_overrides_", suffix=".yaml")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         yaml.safe_dump({"/**": {"ros__parameters": values}}, stream)
+    created.append(path)
     return path
+
+
+def _remove_on_shutdown(paths: list) -> RegisterEventHandler:
+    """Delete the override files when the launch shuts down (each node read its files when it started)."""
+
+    def remove(event, context):
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    return RegisterEventHandler(OnShutdown(on_shutdown=remove))
 
 
 def _default_params_file() -> str:
@@ -80,6 +94,7 @@ def _launch_setup(context, *args, **kwargs):
     namespace = arg["namespace"].strip("/")
     sim_time = {"use_sim_time": arg["use_sim_time"].strip().lower() in ("true", "1", "yes", "on")}
     node_options = {"package": PACKAGE, "output": "screen", "emulate_tty": True}
+    created: list = []  # override files, deleted at shutdown
     if namespace:
         node_options["namespace"] = namespace
 
@@ -94,7 +109,8 @@ def _launch_setup(context, *args, **kwargs):
                     "event_topic": arg["event_topic"],
                     "image_topic": arg["image_topic"],
                     "camera_info_topic": arg["camera_info_topic"],
-                }
+                },
+                created,
             ),
         ],
         **node_options,
@@ -105,7 +121,9 @@ def _launch_setup(context, *args, **kwargs):
         name="tracker_node",
         parameters=[
             params_file,
-            _overrides_file({**sim_time, **tracker_overrides, "init_ground_truth_topic": arg["ground_truth_topic"]}),
+            _overrides_file(
+                {**sim_time, **tracker_overrides, "init_ground_truth_topic": arg["ground_truth_topic"]}, created
+            ),
         ],
         **node_options,
     )
@@ -123,7 +141,8 @@ def _launch_setup(context, *args, **kwargs):
                     "sequence_name": sequence_name,
                     "bag": bag,
                     "idle_timeout_s": float(arg["idle_timeout_s"]),
-                }
+                },
+                created,
             ),
         ],
         **node_options,
@@ -133,7 +152,13 @@ def _launch_setup(context, *args, **kwargs):
         output="screen",
         name="bag_play",
     )
-    actions = [synchronizer, tracker, evaluator, TimerAction(period=float(arg["start_delay_s"]), actions=[play])]
+    actions = [
+        synchronizer,
+        tracker,
+        evaluator,
+        TimerAction(period=float(arg["start_delay_s"]), actions=[play]),
+        _remove_on_shutdown(created),
+    ]
     if arg["shutdown_when_done"].strip().lower() not in ("true", "1", "yes", "on"):
         return actions
     return [

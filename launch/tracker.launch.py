@@ -6,12 +6,14 @@
 Topic arguments override the params file; model and device override it only when given (non-empty).
 """
 
+import contextlib
 import os
 import tempfile
 
 import yaml
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -43,16 +45,29 @@ def _is_true(value: str) -> bool:
     return value.strip().lower() in TRUE_VALUES
 
 
-def _overrides_file(values: dict) -> str:
+def _overrides_file(values: dict, created: list) -> str:
     """Parameter overrides as a params file (applied after params_file).
 
     Not a launch_ros parameter dict: it YAML-parses string values, so "" (event-only image_topic) would be
-    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings.
+    rejected and a name like "123" would become an integer; yaml.safe_dump quotes them as strings. The path is
+    appended to ``created``, whose files :func:`_remove_on_shutdown` deletes.
     """
     handle, path = tempfile.mkstemp(prefix="had_tracker_overrides_", suffix=".yaml")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         yaml.safe_dump({"/**": {"ros__parameters": values}}, stream)
+    created.append(path)
     return path
+
+
+def _remove_on_shutdown(paths: list) -> RegisterEventHandler:
+    """Delete the override files when the launch shuts down (each node read its files when it started)."""
+
+    def remove(event, context):
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    return RegisterEventHandler(OnShutdown(on_shutdown=remove))
 
 
 def _default_params_file() -> str:
@@ -65,6 +80,7 @@ def _launch_setup(context, *args, **kwargs):
     params_file = arg["params_file"] or _default_params_file()
     namespace = arg["namespace"].strip("/")
     common = {"use_sim_time": _is_true(arg["use_sim_time"])}
+    created: list = []  # override files, deleted at shutdown
     sync_overrides = {
         "event_topic": arg["event_topic"],
         "image_topic": arg["image_topic"],
@@ -84,7 +100,7 @@ def _launch_setup(context, *args, **kwargs):
         nodes = [
             Node(
                 executable="tracker_pipeline",
-                parameters=[params_file, _overrides_file({**common, **sync_overrides, **tracker_overrides})],
+                parameters=[params_file, _overrides_file({**common, **sync_overrides, **tracker_overrides}, created)],
                 **node_options,
             )
         ]
@@ -93,13 +109,13 @@ def _launch_setup(context, *args, **kwargs):
             Node(
                 executable="synchronizer_node",
                 name="synchronizer_node",
-                parameters=[params_file, _overrides_file({**common, **sync_overrides})],
+                parameters=[params_file, _overrides_file({**common, **sync_overrides}, created)],
                 **node_options,
             ),
             Node(
                 executable="tracker_node",
                 name="tracker_node",
-                parameters=[params_file, _overrides_file({**common, **tracker_overrides})],
+                parameters=[params_file, _overrides_file({**common, **tracker_overrides}, created)],
                 **node_options,
             ),
         ]
@@ -120,7 +136,7 @@ def _launch_setup(context, *args, **kwargs):
                 output="screen",
             )
         )
-    return nodes
+    return [*nodes, _remove_on_shutdown(created)]
 
 
 def generate_launch_description():

@@ -199,6 +199,8 @@ def test_parameter_overrides_keep_empty_and_numeric_looking_strings_as_strings(n
     exec(compile(ast.Module(body=[helper], type_ignores=[]), name, "exec"), namespace)  # noqa: S102
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     values = {"image_topic": "", "sequence_name": "123", "use_sim_time": True, "idle_timeout_s": 5.0}
-    path = namespace["_overrides_file"](values)
+    created = []
+    path = namespace["_overrides_file"](values, created)
     assert Path(path).parent == tmp_path
+    assert created == [path]  # what the launch deletes at shutdown (_remove_on_shutdown)
     assert yaml.safe_load(Path(path).read_text()) == {"/**": {"ros__parameters": values}}

@@ -141,6 +141,20 @@ def test_replay_collector_without_ground_truth_still_reports(store, tmp_path):
     assert json.loads((tmp_path / "report.json").read_text())["metrics_available"] is False
 
 
+def test_replay_collector_reports_messages_lost_in_transport(store, tmp_path):
+    collector = ReplayCollector()
+    collector.add_track(make_track_msg(store, _result(1_000_000_000), "cam"))
+    collector.lost_in_transport = {"tracks": 0, "ground_truth": 3}
+    report = collector.write_report(tmp_path / "lost", "seq", {})
+    assert report["replay"]["lost_ground_truth"] == 3 and report["replay"]["lost_tracks"] == 0
+    assert any("lost in transport" in note and "ground_truth 3" in note for note in report["notes"])
+
+    collector.lost_in_transport = {"tracks": None, "ground_truth": None}  # the rmw cannot tell
+    report = collector.write_report(tmp_path / "unknown", "seq", {})
+    assert report["replay"]["lost_ground_truth"] is None
+    assert any("transport losses unknown" in note for note in report["notes"])
+
+
 def test_box_markers_fill_real_marker_fields_and_survive_cdr(store):
     from had_tracker.ros_io.track_outputs import fill_box_markers
 

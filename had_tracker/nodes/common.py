@@ -1,7 +1,8 @@
 """rclpy plumbing shared by the had_tracker nodes: schema parameters, QoS profiles, diagnostics, spinning.
 
 Works on Humble and Jazzy: only APIs present in both are used (``declare_parameter`` with a descriptor,
-``QoSProfile`` with policy enums, ``add_on_set_parameters_callback``, ``rclpy.try_shutdown``).
+``QoSProfile`` with policy enums, ``add_on_set_parameters_callback``, ``rclpy.try_shutdown``; the subscription
+event callbacks come from ``rclpy.event_handler``, or ``rclpy.qos_event`` on Humble).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+try:  # Iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 from had_tracker import parameters as schema
 from had_tracker.errors import ConfigError, HadTrackerError
@@ -138,6 +144,49 @@ def output_qos(depth: int = OUTPUT_DEPTH) -> QoSProfile:
         reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.VOLATILE,
     )
+
+
+class LostMessages:
+    """Subscriptions that count the messages the middleware lost before they reached the node.
+
+    :meth:`subscribe` registers the rmw "message lost" event (a best-effort reader that missed samples, a full
+    history), as ``ros2 topic echo`` does; where the rmw implementation does not support that event, the
+    subscription is made without it, a warning says so once, and the counts read "unknown".
+    """
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self.counts: dict[str, int] = {}
+        self.supported = True
+        self._warn = Throttle(5.0)
+
+    def subscribe(
+        self, name: str, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile, raw: bool = False
+    ) -> Any:
+        """``node.create_subscription`` whose lost messages are counted under ``name``."""
+        self.counts.setdefault(name, 0)
+        events = SubscriptionEventCallbacks(message_lost=lambda info: self._on_lost(name, topic, info))
+        try:
+            return self._node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events, raw=raw)
+        except UnsupportedEventTypeError:
+            if self.supported:
+                self._node.get_logger().warning(
+                    "this rmw implementation does not report lost messages: transport losses are not counted"
+                )
+            self.supported = False
+            return self._node.create_subscription(msg_type, topic, callback, qos, raw=raw)
+
+    def _on_lost(self, name: str, topic: str, info: Any) -> None:
+        self.counts[name] += int(info.total_count_change)
+        if self._warn.ready():
+            self._node.get_logger().warning(
+                f"{topic}: the middleware lost {int(info.total_count_change)} message(s) "
+                f"({self.counts[name]} {name} lost so far; raise the QoS depth or lower the publish rate)"
+            )
+
+    def values(self) -> dict[str, str]:
+        """Diagnostic values ``lost_<name>``: the count, or "unknown" where the rmw does not report losses."""
+        return {f"lost_{name}": str(count) if self.supported else "unknown" for name, count in self.counts.items()}
 
 
 # --- messages ---------------------------------------------------------------------------------------------------------

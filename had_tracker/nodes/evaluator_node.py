@@ -21,6 +21,7 @@ from had_msgs.msg import GroundTruth, Track
 from had_tracker import parameters as schema
 from had_tracker.errors import HadTrackerError
 from had_tracker.nodes.common import (
+    LostMessages,
     declare_schema_parameters,
     output_qos,
     run_nodes,
@@ -44,8 +45,11 @@ class ReplayEvaluatorNode(Node):
         self._last_track_wall = None
         self._written = False
         self.finished = False
-        self.create_subscription(Track, self.params["track_topic"], self._on_track, output_qos(_QUEUE_DEPTH))
-        self.create_subscription(
+        # Messages the middleware loses are counted into the report (a best-effort reader can miss samples).
+        self._lost = LostMessages(self)
+        self._lost.subscribe("tracks", Track, self.params["track_topic"], self._on_track, output_qos(_QUEUE_DEPTH))
+        self._lost.subscribe(
+            "ground_truth",
             GroundTruth,
             self.params["ground_truth_topic"],
             self.collector.add_ground_truth,
@@ -89,6 +93,9 @@ class ReplayEvaluatorNode(Node):
             "gt_topic": self.params["ground_truth_topic"],
             "track_topic": self.params["track_topic"],
             "mode": "ros2 replay (replay_eval.launch.py)",
+        }
+        self.collector.lost_in_transport = {
+            kind: count if self._lost.supported else None for kind, count in self._lost.counts.items()
         }
         report = self.collector.write_report(self.params["output_dir"], name, source)
         print(

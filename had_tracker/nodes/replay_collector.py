@@ -40,6 +40,8 @@ class ReplayCollector:
         self._frames: list[tuple[int, Any]] = []  # (stamp, RGB image), every _frame_stride-th image
         self._frame_stride = 1
         self.dropped = {"tracks_duplicate": 0, "tracks_other_target": 0, "tracks_overflow": 0, "gt_overflow": 0}
+        # Messages the middleware lost before they arrived, per input (None: the rmw does not report losses).
+        self.lost_in_transport: dict[str, int | None] = {}
 
     def add_track(self, msg: Any) -> bool:
         """Record one had_msgs/Track; False (counted) for another target, a repeated window or overflow."""
@@ -151,6 +153,14 @@ class ReplayCollector:
             report["notes"].append(f"Metrics unavailable: {why}; predictions and timing only.")
         if any(self.dropped.values()):
             report["notes"].append("dropped: " + ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v))
+        report["replay"].update({f"lost_{k}": v for k, v in self.lost_in_transport.items()})
+        lost = {k: v for k, v in self.lost_in_transport.items() if v}
+        if lost:
+            report["notes"].append(
+                "lost in transport (never received, so not scored): " + ", ".join(f"{k} {v}" for k, v in lost.items())
+            )
+        elif None in self.lost_in_transport.values():
+            report["notes"].append("the rmw implementation does not report lost messages: transport losses unknown")
         kept = self.strip_frames()
         if kept:
             gt = (gt_t, gt_boxes, gt_absent) if metrics_ok else None

@@ -23,6 +23,7 @@ from had_tracker.errors import HadTrackerError
 from had_tracker.events.event_arrays import EVENT_ARRAY_TYPES, parse_event_array_cdr
 from had_tracker.nodes.common import (
     DiagnosticsPublisher,
+    LostMessages,
     Throttle,
     declare_schema_parameters,
     event_qos,
@@ -81,7 +82,9 @@ class SynchronizerNode(Node):
         # Arrays of event structs arrive serialized (raw=True) and are parsed as numpy views of the CDR bytes:
         # deserializing them would build one Python object per event.
         struct_array = self.params["event_msg_type"] in EVENT_ARRAY_TYPES
-        self.create_subscription(
+        self._lost = LostMessages(self)
+        self._lost.subscribe(
+            "event_packets",
             event_type,
             self._stream,
             self._on_event_array_bytes if struct_array else self._on_events,
@@ -90,7 +93,7 @@ class SynchronizerNode(Node):
         )
         image_qos = sensor_qos(self.params["reliability"], self.params["image_qos_depth"])
         if self.params["image_topic"]:
-            self.create_subscription(Image, self.params["image_topic"], self._on_image, image_qos)
+            self._lost.subscribe("images", Image, self.params["image_topic"], self._on_image, image_qos)
         if self.params["camera_info_topic"]:
             self.create_subscription(CameraInfo, self.params["camera_info_topic"], self._on_camera_info, image_qos)
         if self.params["event_camera_info_topic"]:
@@ -173,6 +176,7 @@ class SynchronizerNode(Node):
         values = {f"{name}_rate_hz": format_value(meter.rate_hz()) for name, meter in self._rates.items()}
         values.update({key: format_value(value) for key, value in stats.as_dict().items()})
         values.update({f"rejected_{kind}": str(count) for kind, count in self._input_errors.items()})
+        values.update(self._lost.values())
         offset = self.synchronizer.offset_ns
         values["offset_ns"] = "unknown" if offset is None else str(offset)
         values["drift_ppm"] = format_value(float(self.synchronizer.drift_ppm))
@@ -181,8 +185,8 @@ class SynchronizerNode(Node):
             level, message = "warn", f"no event packets on {self._stream} (QoS must be best-effort compatible)"
         elif offset is None:
             level, message = "warn", "clock offset not known yet"
-        elif stats.dropped_events or sum(self._input_errors.values()):
-            message = f"aligned; {stats.dropped_events} events dropped (see drop_* values)"
+        elif stats.dropped_events or sum(self._input_errors.values()) or sum(self._lost.counts.values()):
+            message = f"aligned; {stats.dropped_events} events dropped (see drop_*, rejected_* and lost_* values)"
         self._diagnostics.publish(DiagnosticReport("synchronizer", level, message, values))
 
 
