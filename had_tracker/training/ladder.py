@@ -18,7 +18,7 @@ import torch
 
 from had_tracker.errors import HadTrackerError
 from had_tracker.models.builder import load_checkpoint, load_model, save_checkpoint
-from had_tracker.models.complexity import count_macs, count_params, measure_latency_ms
+from had_tracker.models.complexity import count_macs, count_params, measure_latencies_ms
 from had_tracker.models.export import example_inputs
 from had_tracker.training.data import load_sequences, save_sequence_cache
 from had_tracker.training.evaluate import evaluate_model
@@ -82,7 +82,7 @@ def _run_all(commands: dict[str, list[str]], logs: Path, jobs: int) -> dict[str,
 
 
 def describe(ckpt: Path, test_sequences: list, threads: int = 2) -> dict:
-    """Params, MACs, CPU latency (batch 1) and held-out metrics of a checkpoint."""
+    """Params, MACs and held-out metrics of a checkpoint (latency: :func:`measure_latencies`)."""
     model, cfg = load_model(ckpt)
     inputs = example_inputs(cfg, batch=1)
     previous = torch.get_num_threads()
@@ -97,13 +97,27 @@ def describe(ckpt: Path, test_sequences: list, threads: int = 2) -> dict:
         "kind": cfg.kind,
         "params": count_params(model),
         "macs": count_macs(model, inputs),
-        "latency_ms": measure_latency_ms(model, inputs, threads=threads),
-        "latency_ms_1thread": measure_latency_ms(model, inputs, threads=1),
-        "file_bytes": ckpt.stat().st_size,
+        "file_bytes": Path(ckpt).stat().st_size,
         "train_seconds": payload.get("train_seconds"),
         "pairs_per_s": payload.get("pairs_per_s"),
         **metrics,
     }
+
+
+def measure_latencies(rows: dict[str, dict], threads: int = 2, repeats: int = 30) -> None:
+    """Add ``latency_ms`` (``threads`` threads) and ``latency_ms_1thread`` to every row, batch 1.
+
+    All checkpoints are measured interleaved, in blocks of 10 calls (as a tracker runs its one network), so
+    that a change of load on a shared machine hits every row alike and the rows stay comparable.
+    """
+    runs = []
+    for row in rows.values():
+        model, cfg = load_model(row["checkpoint"])
+        runs.append((model.eval(), example_inputs(cfg, batch=1)))
+    for key, n in (("latency_ms", threads), ("latency_ms_1thread", 1)):
+        latencies = measure_latencies_ms(runs, threads=n, warmup=3, repeats=repeats, block=min(10, repeats))
+        for row, latency in zip(rows.values(), latencies, strict=True):
+            row[key] = latency
 
 
 def format_table(rows: dict[str, dict]) -> str:
@@ -163,14 +177,19 @@ def run_ladder(
     rows = {"teacher": describe(teacher_ckpt, test_sequences)}
     for rung in rungs:
         rows[rung] = describe(out / "students" / rung / "final.pt", test_sequences)
+    measure_latencies(rows)
     table = format_table(rows)
+    recorded = {k: " ".join(v) for k, v in commands.items()}
+    previous = out / "results.json"
+    if previous.is_file():  # keep the commands of the runs an earlier invocation trained
+        recorded = {**json.loads(previous.read_text(encoding="utf-8")).get("commands", {}), **recorded}
     record = {
         "train_data": train_data,
         "test_data": test_data,
         "teacher_config": teacher_config,
         "student_config": student_config,
         "seed": seed,
-        "commands": {k: " ".join(v) for k, v in commands.items()},
+        "commands": recorded,
         "results": rows,
     }
     (out / "results.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
