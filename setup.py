@@ -62,6 +62,7 @@ setup(
             "onnx>=1.14",
             "onnxruntime>=1.16",
             "dv-processing>=1.7",  # the aedat extra: FE108/COESOT .aedat4 reading is tested too
+            "tensorboard>=2.10",  # the tensorboard extra: the per-term loss scalars are tested too
         ],
         "bench": ["expelliarmus", "tonic"],
         "contrib": ["opencv-contrib-python-headless>=4.5,<5"],

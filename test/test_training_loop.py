@@ -112,3 +112,16 @@ def test_bad_training_settings_are_config_errors_also_as_overrides():
         TrainConfig.from_yaml("cpu-tiny-student", steps=0)
     with pytest.raises(ConfigError, match="schedule"):
         TrainConfig.from_dict({"schedule": "linear"})
+
+
+def test_tensorboard_gets_every_loss_term_as_its_own_scalar(tmp_path, sequences, teacher_ckpt):
+    pytest.importorskip("tensorboard", reason="tensorboard is an optional extra (pip install -e '.[tensorboard]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(replace(TINY, distill="had"), "student", sequences, tmp_path, teacher_ckpt=teacher_ckpt, progress=False)
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    terms = {"focal", "giou", "l1", "feature", "relation", "response", "ot", "temporal", "total"}
+    assert {f"loss/{t}" for t in terms} | {"train/lr", "train/pairs_per_s"} <= tags
+    assert [s.step for s in events.Scalars("loss/total")] == [2, 4]
