@@ -98,3 +98,80 @@ def test_matches_a_plain_list_model(sizes, max_events, max_duration, t0, t1):
     assert buf.window(-1, 10**9).t.tolist() == model
     assert buf.window(t0, t1).t.tolist() == [v for v in model if t0 <= v < t1]
     assert buf.appended == sum(sizes) and buf.dropped_overflow + buf.evicted_by_age + len(buf) == sum(sizes)
+
+
+def _model_run(buf, batches, max_events, max_duration):
+    """Append ``batches`` to ``buf`` and to a plain-list model of it; return both contents."""
+    model: list[int] = []
+    t = 0
+    for n, step in batches:
+        ts = list(range(t, t + n * step, step))
+        t += n * step
+        buf.append(batch(ts))
+        model = (model + ts)[-max_events:]
+        if model:
+            model = [v for v in model if v >= model[-1] - max_duration]
+    return buf.window(-1, 10**9).t.tolist(), model
+
+
+# Rising and falling rates (events per batch, time step) from a tiny initial ring, so that the ring grows while
+# its events are contiguous and while they are wrapped (either piece the smaller one).
+RATES = st.lists(st.tuples(st.integers(0, 60), st.integers(1, 4)), min_size=1, max_size=25)
+
+
+@settings(max_examples=80, deadline=None)
+@given(batches=RATES, max_events=st.integers(1, 300), max_duration=st.integers(1, 400))
+def test_a_growing_ring_keeps_every_event_in_order(batches, max_events, max_duration):
+    from unittest import mock
+
+    import had_tracker.events.buffer as module
+
+    with mock.patch.object(module, "_INITIAL_CAPACITY", 4):
+        buf = EventBuffer(max_duration_ns=max_duration, max_events=max_events)
+        held, model = _model_run(buf, batches, max_events, max_duration)
+    assert held == model
+    assert buf.dropped_overflow + buf.evicted_by_age + len(buf) == buf.appended
+
+
+def test_storage_is_reserved_once_and_growth_copies_no_storage():
+    from unittest import mock
+
+    import had_tracker.events.buffer as module
+
+    with mock.patch.object(module, "_INITIAL_CAPACITY", 4):
+        buf = EventBuffer(max_duration_ns=10**9, max_events=1000)
+        buf.append(batch(range(3)))
+        storage = buf._t
+        for start in range(3, 900, 50):  # the ring widens 4 -> 8 -> ... -> 1000 over the same storage
+            buf.append(batch(range(start, start + 50)))
+    assert buf._t is storage and len(storage) == 1000
+    assert buf.window(0, 10**6).t.tolist() == list(range(903))
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches=RATES, max_events=st.integers(1, 300), max_duration=st.integers(1, 400))
+def test_where_the_reservation_is_refused_the_storage_grows_by_doubling(batches, max_events, max_duration):
+    from unittest import mock
+
+    import had_tracker.events.buffer as module
+
+    request = {}
+    allocate = EventBuffer._allocate
+
+    def remember_the_request(self, min_size):
+        request["min_size"] = min_size
+        return allocate(self, min_size)
+
+    def refuse_the_reservation(size, dtype):  # as an OS would refuse max_events that do not fit
+        if size == max_events and request["min_size"] < max_events:
+            raise MemoryError
+        return np.empty(size, dtype)
+
+    with (
+        mock.patch.object(module, "_INITIAL_CAPACITY", 4),
+        mock.patch.object(module, "_empty", refuse_the_reservation),
+        mock.patch.object(EventBuffer, "_allocate", remember_the_request),
+    ):
+        buf = EventBuffer(max_duration_ns=max_duration, max_events=max_events)
+        held, model = _model_run(buf, batches, max_events, max_duration)
+    assert held == model

@@ -179,16 +179,47 @@ class EventBuffer:
             self._size -= old
 
     def _reserve(self, needed: int) -> None:
-        """Grow the ring (doubling, up to max_events) so it can hold ``needed`` events if allowed."""
+        """Grow the ring's capacity (doubling, up to max_events) so it can hold ``needed`` events if allowed.
+
+        Storage for ``max_events`` is reserved once, at the first growth: pages never written cost no memory
+        (the OS maps them on first write), so growing only widens the ring over storage that is already there.
+        That copies nothing while the held events are contiguous, and only the smaller piece of a wrapped
+        ring otherwise; re-allocating and copying millions of events stalled the stream for tens of ms, just
+        when the event rate rises. Where the OS refuses the reservation, the storage grows by doubling.
+        """
         if needed <= self._cap or self._cap >= self.max_events:
             return
         new_cap = min(self.max_events, max(_INITIAL_CAPACITY, self._cap * 2, needed))
-        order = np.concatenate([np.arange(a, b) for a, b in self._segments()]) if self._size else np.empty(0, int)
-        arrays = []
-        for old in (self._t, self._x, self._y, self._p):
-            new = np.empty(new_cap, old.dtype)
-            new[: self._size] = old[order]
-            arrays.append(new)
-        self._t, self._x, self._y, self._p = arrays
+        if len(self._t) < new_cap:
+            self._allocate(new_cap)
+        end = self._head + self._size - self._cap  # > 0: the ring is wrapped, [head, cap) + [0, end)
+        if end > 0:
+            first = self._cap - self._head
+            columns = (self._t, self._x, self._y, self._p)
+            if end <= first and self._cap + end <= new_cap:  # the wrapped tail moves behind the head piece
+                for column in columns:
+                    column[self._cap : self._cap + end] = column[:end]
+            else:  # the head piece moves to the end of the wider ring (new_cap >= size: clear of the tail)
+                for column in columns:
+                    column[new_cap - first : new_cap] = column[self._head : self._cap]
+                self._head = new_cap - first
         self._cap = new_cap
-        self._head = 0
+
+    def _allocate(self, min_size: int) -> None:
+        """New storage of ``max_events`` (else ``min_size``) slots per column; slots [0, cap) keep their events."""
+        columns = (self._t, self._x, self._y, self._p)
+        try:
+            arrays = [_empty(self.max_events, column.dtype) for column in columns]
+        except MemoryError:
+            if min_size >= self.max_events:
+                raise
+            log.info("EventBuffer: could not reserve %d events up front; growing by doubling", self.max_events)
+            arrays = [_empty(min_size, column.dtype) for column in columns]
+        for new, old in zip(arrays, columns, strict=True):
+            new[: self._cap] = old[: self._cap]
+        self._t, self._x, self._y, self._p = arrays
+
+
+def _empty(size: int, dtype: np.dtype) -> np.ndarray:
+    """Uninitialised storage (its pages are mapped only when written)."""
+    return np.empty(size, dtype)
