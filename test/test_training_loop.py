@@ -123,5 +123,6 @@ def test_tensorboard_gets_every_loss_term_as_its_own_scalar(tmp_path, sequences,
     events.Reload()
     tags = set(events.Tags()["scalars"])
     terms = {"focal", "giou", "l1", "feature", "relation", "response", "ot", "temporal", "total"}
-    assert {f"loss/{t}" for t in terms} | {"train/lr", "train/pairs_per_s"} <= tags
+    assert {f"loss/{t}" for t in terms} | {"train/lr", "train/pairs_per_s", "train/iou"} <= tags
+    assert "loss/iou" not in tags  # the IoU is monitored, not a loss term
     assert [s.step for s in events.Scalars("loss/total")] == [2, 4]

@@ -260,10 +260,9 @@ def train(
             if ctx.is_main:
                 log.info("step %d %s", done, " ".join(f"{k}={v:.4g}" for k, v in means.items()))
                 if writer is not None:
-                    for k, v in means.items():
-                        writer.add_scalar(
-                            f"{'loss' if k not in ('pairs_per_s', 'lr') else 'train'}/{k.lstrip('_')}", v, done
-                        )
+                    for k, v in means.items():  # "_name": a monitored quantity, not a loss term
+                        group = "train" if k.startswith("_") or k in ("pairs_per_s", "lr") else "loss"
+                        writer.add_scalar(f"{group}/{k.lstrip('_')}", v, done)
                 if on_log is not None:
                     on_log(done, means)
     final = out_dir / FINAL_CHECKPOINT
