@@ -177,3 +177,19 @@ def test_teacher_template_is_built_when_rgb_first_arrives_after_initialisation()
     for k in range(2, 5):
         tracker.update(blob_sample(k, 100, 100, image=True))
     assert tracker.teacher.template_events is not None and teacher.calls == 3
+
+
+def test_warm_up_runs_each_network_once_and_leaves_the_tracker_untouched():
+    student, teacher = DensityModel("student"), DensityModel("teacher")
+    tracker = Tracker(TrackerConfig(), model=student, teacher=teacher)
+    stats = dict(tracker.stats)
+    assert tracker.warm_up() > 0.0
+    assert student.calls == 1 and teacher.calls == 1
+    assert tracker.stats == stats and not tracker.initialized and tracker.box_xywh is None
+    tracker.initialize(blob_sample(0, 100.0, 80.0), (80.0, 60.0, 40.0, 40.0))
+    assert tracker.update(blob_sample(1, 102.0, 80.0)).state == TrackState.TRACKING
+
+
+def test_warm_up_runs_the_shipped_student():
+    tracker = Tracker(TrackerConfig())
+    assert tracker.warm_up() > 0.0 and not tracker.initialized

@@ -100,6 +100,10 @@ class SynchronizerNode(Node):
             self.create_subscription(
                 CameraInfo, self.params["event_camera_info_topic"], self._on_event_camera_info, image_qos
             )
+        from had_tracker.events.warmup import warm_up
+
+        # the first packet would otherwise pay the decoders' cache load (a second or more)
+        self.get_logger().info(f"warmed up the event kernels in {warm_up():.2f} s")
         self._diagnostics = DiagnosticsPublisher(self)
         wall_timer(self, self.params["diagnostics_period_s"], self._publish_diagnostics)
         if self.params["flush_idle_s"] > 0:

@@ -57,6 +57,8 @@ class TrackerNode(Node):
         self.params = declare_schema_parameters(self, schema.TRACKER)
         config = TrackerConfig.from_dict(schema.tracker_config_dict(self.params))
         tracker = Tracker(config, device=self.params["device"])
+        # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
+        self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
         self.session = TrackingSession(tracker)
         self._failed_inits_logged = 0
         self._rates = {"windows": RateMeter(), "tracks": RateMeter()}

@@ -203,6 +203,34 @@ class Tracker:
                 model.eval()
         return _Runner(model, cfg, self.device)
 
+    def warm_up(self) -> float:
+        """Load the compiled event kernels and run each network once on zeros; returns seconds spent.
+
+        The first call of each costs a second or more (numba cache load, torch's first-call set-up); a node
+        pays it at start-up instead of on its first window. The tracker's state and counters are untouched.
+        """
+        import torch
+
+        from had_tracker.events.warmup import warm_up as warm_up_kernels
+
+        t0 = time.perf_counter()
+        warm_up_kernels()
+        for runner in self._runners():
+            if not isinstance(runner.model, torch.nn.Module):
+                continue  # not a torch network: nothing to warm
+            cfg = runner.cfg
+            events = [
+                torch.zeros(1, cfg.events.channels, n, n, device=self.device)
+                for n in (cfg.template_size, cfg.search_size)
+            ]
+            with torch.inference_mode():
+                if runner.is_teacher:
+                    rgb = [torch.zeros(1, 3, n, n, device=self.device) for n in (cfg.template_size, cfg.search_size)]
+                    runner.model(rgb[0], events[0], rgb[1], events[1])
+                else:
+                    runner.model(*events)
+        return time.perf_counter() - t0
+
     def _runners(self) -> list[_Runner]:
         return [r for r in (self.student, self.teacher) if r is not None]
 
