@@ -57,8 +57,15 @@ def test_small_step_back_is_clamped_and_counted():
 def test_large_step_back_resets_with_warning(caplog):
     buf = EventBuffer(max_duration_ns=10**12, max_events=100, backward_tolerance_ns=1000)
     buf.append(batch([10_000, 20_000]))
-    with caplog.at_level(logging.WARNING):
-        assert buf.append(batch([5, 6])) == 2
+    # caplog's handler goes on the module's own logger: under colcon test, launch_testing's plugin imports
+    # `launch`, which stops propagation to the root logger, where caplog listens by default.
+    logger = logging.getLogger("had_tracker.events.buffer")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger=logger.name):
+            assert buf.append(batch([5, 6])) == 2
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "reset" in caplog.text
     assert buf.window(0, 10**9).t.tolist() == [5, 6]
     assert buf.time_resets == 1 and buf.cleared_by_reset == 2

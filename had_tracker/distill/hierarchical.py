@@ -9,7 +9,7 @@ token i with the teacher's event-template token i, event-search with event-searc
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from had_tracker.distill.config import DistillConfig
@@ -120,7 +120,7 @@ class Distiller(nn.Module):
             losses = []
             for (t, s), proj in zip(self.layer_map, self.projectors, strict=True):
                 target = self._event_tokens(teacher_out["tokens"][t].detach(), teacher_out["layout"])
-                target = F.layer_norm(target, target.shape[-1:])
+                target = nnf.layer_norm(target, target.shape[-1:])
                 error = (proj(student_out["tokens"][s]) - target).pow(2).mean(-1)
                 losses.append((self._weights(error, confidence) * error).mean())
             terms["feature"] = cfg.feature.weight * torch.stack(losses).mean()
@@ -136,22 +136,22 @@ class Distiller(nn.Module):
             terms["relation"] = cfg.relation.weight * (self._weights(error, confidence) * error).mean()
         if cfg.response.enabled:
             tau = cfg.response.temperature
-            p_t = F.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)
-            log_p_s = F.log_softmax(student_out["score_logits"].flatten(1) / tau, dim=1)
+            p_t = nnf.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)
+            log_p_s = nnf.log_softmax(student_out["score_logits"].flatten(1) / tau, dim=1)
             kl = p_t * (torch.log(p_t.clamp_min(1e-12)) - log_p_s)
             w = self._weights((p_t - log_p_s.exp()).abs(), p_t)
             terms["response"] = cfg.response.weight * tau**2 * (w * kl).sum(1).mean()
         if cfg.ot.enabled:
             tau = cfg.ot.temperature
-            p_t = F.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)
-            p_s = F.softmax(student_out["score_logits"].flatten(1) / tau, dim=1)
+            p_t = nnf.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)
+            p_s = nnf.softmax(student_out["score_logits"].flatten(1) / tau, dim=1)
             ot = sinkhorn_divergence(p_t, p_s, cfg.ot.epsilon, cfg.ot.iterations)
             terms["ot"] = cfg.ot.weight * ot.mean()
         if cfg.temporal.enabled:
             if bin_tokens is None:
                 raise ValueError("the temporal term needs the student's per-sub-window search tokens")
             target = teacher_out["search_tokens"].detach()
-            target = F.layer_norm(target, target.shape[-1:])
+            target = nnf.layer_norm(target, target.shape[-1:])
             error = (self.aligner(bin_tokens) - target).pow(2).mean(-1)
             conf = teacher_out["score_map"].detach().flatten(1)
             terms["temporal"] = cfg.temporal.weight * (self._weights(error, conf) * error).mean()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 
@@ -29,7 +29,7 @@ class PatchEmbed(nn.Module):
         # The same convolution as one matrix product over the flattened patches: at batch 1 on a CPU the
         # convolution primitive's set-up costs more than the arithmetic.
         patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, -1, c * p * p)
-        return F.linear(patches, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
+        return nnf.linear(patches, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
 
 
 class Attention(nn.Module):
@@ -50,7 +50,7 @@ class Attention(nn.Module):
             out = attn @ v
         else:
             attn = None
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = nnf.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, d)), attn
 
 
@@ -142,5 +142,5 @@ def positional_embedding(tokens: int, dim: int) -> nn.Parameter:
     parts += [torch.sin(ys.flatten()[:, None] * omega), torch.cos(ys.flatten()[:, None] * omega)]
     table = torch.cat(parts, dim=1)[:, :dim]
     if table.shape[1] < dim:
-        table = F.pad(table, (0, dim - table.shape[1]))
+        table = nnf.pad(table, (0, dim - table.shape[1]))
     return nn.Parameter(0.1 * table.unsqueeze(0))
