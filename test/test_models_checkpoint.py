@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,76 @@ def test_shipped_student_loads_and_is_small():
         torch.zeros(1, c, cfg.template_size, cfg.template_size), torch.zeros(1, c, cfg.search_size, cfg.search_size)
     )
     assert out["pred_boxes"].shape == (1, 4)
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256)) * 20], ids=["zero-bytes", "random-bytes"])
+def test_empty_or_random_file_is_one_clear_error(tmp_path, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match="empty|not a torch checkpoint") as info:
+        load_model(bad)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x8a\x0b garbage" * 300], ids=["zero-bytes", "random-bytes"])
+def test_cli_export_of_a_bad_checkpoint_exits_nonzero_with_one_line(tmp_path, capsys, content):
+    from had_tracker.cli import main
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    assert main(["export", "--ckpt", str(bad), "--format", "torchscript", "--out", str(tmp_path / "x.ts.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "checkpoint" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_inf_weights_are_rejected_at_load(tmp_path, value):
+    from had_tracker.tracking.tracker import Tracker, TrackerConfig
+
+    cfg = ModelConfig.from_yaml("cpu-tiny", "student")
+    model = build_model(cfg)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = value
+    path = save_checkpoint(tmp_path / "diverged.pt", model, cfg)
+    with pytest.raises(CheckpointError, match="NaN/Inf weights"):
+        load_model(path)
+    with pytest.raises(CheckpointError, match="NaN/Inf weights"):  # the tracker (and node start) use the same loader
+        Tracker(TrackerConfig(checkpoint=str(path)))
+
+
+def test_stale_temp_file_of_a_killed_save_is_removed_by_the_next_save_and_load(student_ckpt):
+    import os
+
+    path, model = student_ckpt
+    stale = path.parent / f".{path.name}.abc123.tmp"
+    stale.write_bytes(b"\x00" * 1024)  # what a save killed half-way leaves
+    fresh = path.parent / f".{path.name}.def456.tmp"
+    fresh.write_bytes(b"\x00")  # a save in progress right now: kept
+    old = stale.stat().st_mtime - 3600
+    os.utime(stale, (old, old))
+    load_model(path)
+    assert not stale.exists() and fresh.exists()
+    stale.write_bytes(b"\x00" * 1024)
+    os.utime(stale, (old, old))
+    save_checkpoint(path, model, ModelConfig.from_yaml("cpu-tiny", "student"))
+    assert not stale.exists()
+
+
+def test_tracker_never_reports_tracking_with_a_nan_score():
+    from had_tracker.tracking.tracker import Tracker, TrackerConfig, TrackState
+    from test.standin_models import DensityModel
+    from test.test_tracking_tracker import blob_sample
+
+    class NaNModel(DensityModel):
+        def forward(self, *inputs):
+            out = super().forward(*inputs)
+            return {k: torch.full_like(v, float("nan")) for k, v in out.items()}
+
+    tracker = Tracker(TrackerConfig(lost_patience=3), model=NaNModel())
+    tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
+    states = []
+    for k in range(1, 6):
+        result = tracker.update(blob_sample(k, 100, 100))
+        assert np.isfinite(result.score) and np.isfinite(result.box_xywh).all()
+        states.append(result.state)
+    assert states[-1] == TrackState.LOST

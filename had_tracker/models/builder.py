@@ -8,9 +8,11 @@ preset, training state for ``--resume``, metrics). Everything in it loads with `
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,14 +31,19 @@ __all__ = [
     "ModelConfig",
     "build_model",
     "default_student_checkpoint",
+    "check_finite_weights",
     "load_checkpoint",
     "load_model",
+    "remove_stale_temp_files",
     "save_checkpoint",
 ]
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "had_tracker/checkpoint"
 CHECKPOINT_VERSION = 1
 DEFAULT_STUDENT_FILE = "student_cpu_tiny.pt"
+STALE_TMP_AGE_S = 60.0  # a temp file untouched this long belongs to a save that died (killed, disk full)
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -65,6 +72,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, extra:
         if key in payload:
             raise ValueError(f"extra key {key!r} clashes with a checkpoint field")
         payload[key] = value
+    remove_stale_temp_files(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -81,18 +89,60 @@ def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, extra:
     return path
 
 
+def remove_stale_temp_files(path: str | Path, max_age_s: float = STALE_TMP_AGE_S) -> list[Path]:
+    """Delete the temp files that earlier, crashed saves of ``path`` left (``.NAME.*.tmp``, idle > ``max_age_s``)."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # gone already, or not ours to delete
+    for tmp in removed:
+        log.warning("removed %s, left by an interrupted checkpoint save", tmp)
+    return removed
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:160]}" if lines else type(exc).__name__
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint dict, validated to be a had_tracker checkpoint; CheckpointError otherwise."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    remove_stale_temp_files(path)
     try:
         data = path.read_bytes()
-        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({_first_line(exc)})") from exc
+    if not data:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted save or copy?")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        # torch.save has written zip archives since torch 1.6; anything else is not a checkpoint of ours
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-        ) from exc
+            f"checkpoint {path} is corrupt or truncated: not a torch checkpoint file ({len(data)} bytes)"
+        )
+    try:
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({_first_line(exc)})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a had_tracker checkpoint (no '{CHECKPOINT_FORMAT}' format tag); "
@@ -104,6 +154,23 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if key not in payload:
             raise CheckpointError(f"checkpoint {path} lacks '{key}'")
     return payload
+
+
+def check_finite_weights(state: dict[str, Any], ckpt_path: str | Path) -> None:
+    """CheckpointError when a floating-point tensor of ``state`` holds NaN or Inf (a diverged training run)."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {ckpt_path}: 'model' is not a state dict")
+    bad = [
+        name
+        for name, value in state.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise CheckpointError(
+            f"checkpoint {ckpt_path} holds NaN/Inf weights (in {bad[0]}{more}): the training run diverged; "
+            "use an earlier checkpoint"
+        )
 
 
 def load_model(
@@ -124,6 +191,7 @@ def load_model(
         raise CheckpointError(f"checkpoint {ckpt_path} has an invalid model config: {exc}") from exc
     if cfg.kind != kind:
         raise CheckpointError(f"checkpoint {ckpt_path}: kind {kind!r} disagrees with its config ({cfg.kind!r})")
+    check_finite_weights(payload["model"], ckpt_path)
     model = build_model(cfg)
     try:
         model.load_state_dict(payload["model"], strict=True)

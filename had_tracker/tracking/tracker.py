@@ -379,8 +379,11 @@ class Tracker:
         box = limit_scale_change(peak.box_xywh, self._box, c.max_scale_change)
         if width > 0 and height > 0:
             box = clip_box(box, width, height, c.min_box_size)
-        self._score = peak.score
-        self._after_score(peak.score, box)
+        if not (math.isfinite(peak.score) and np.isfinite(box).all()):  # a diverged network: low, never TRACKING at NaN
+            self._score, box = 0.0, None
+        else:
+            self._score = peak.score
+        self._after_score(self._score, box)
         if (
             c.template_update_interval
             and self.state == TrackState.TRACKING
