@@ -237,12 +237,25 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(0, 2**32 - 1), read_only=False),
     _spec("init_ground_truth_topic", "string", "", "had_msgs/GroundTruth topic used to initialise (and re-initialise "
           "after reset) from the first present box, as bag replay does; empty = off", T),
+    _spec("init_point_topic", "string", "~/init_point", "geometry_msgs/PointStamped (rviz 'Publish Point') in the "
+          "marker plane (1 px = marker_scale_m m, frame marker_frame_id or the window's): starts a target of "
+          "init_default_size centred there; empty = off", T),
+    _spec("init_pose_topic", "string", "~/init_pose", "geometry_msgs/PoseStamped (rviz '2D Goal Pose') in the marker "
+          "plane: starts a target of init_default_size centred at its position; empty = off (never /goal_pose "
+          "where nav2 runs)", T),
+    _spec("init_detections_topic", "string", "", "vision_msgs/Detection2DArray of an external detector: its "
+          "highest-scoring detection starts the target while none is tracked (again after ~/reset); empty = off",
+          T),
+    _spec("init_default_size", "double_array", [40.0, 40.0], "[width, height] in pixels of a target started from a "
+          "point (init_point_topic, init_pose_topic)", T, value_range=(1.0, 65_535.0), length=2, read_only=False),
     _spec("publish_debug_image", "bool", True, "publish ~/debug_image (events and/or RGB with the box drawn)", T,
           read_only=False),
     _spec("debug_image_source", "string", "overlay", "what ~/debug_image shows under the box", T,
           choices=("events", "rgb", "overlay"), read_only=False),
     _spec("debug_image_max_rate_hz", "double", 30.0, "upper bound on the debug image rate; 0 = every window", T,
           value_range=(0.0, 1000.0), read_only=False),
+    _spec("debug_image_max_size", "int", 1280, "longest side of ~/debug_image [px]: larger windows are drawn scaled "
+          "down (a window may declare up to 65535 x 65535)", T, value_range=(16, 65_535)),
     _spec("publish_markers", "bool", True, "publish ~/markers (box outline and label as a visualization_msgs "
           "MarkerArray in the image plane, 1 px = marker_scale_m m)", T, read_only=False),
     _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
@@ -285,6 +298,11 @@ SCHEMA: tuple[ParamSpec, ...] = (
     # --- both nodes ------------------------------------------------------------------------------------------------
     _spec("diagnostics_period_s", "double", 1.0, "period of /diagnostics messages (input rates, drops, latency)",
           S + T, value_range=(0.05, 60.0)),
+    _spec("drop_warn_ratio", "double", 0.01, "/diagnostics turns WARN when more than this share of the inputs was "
+          "dropped or lost in the last diagnostics period (synchronizer: events, event packets; tracker: windows); "
+          "0 = never", S + T, value_range=(0.0, 1.0)),
+    _spec("drop_error_ratio", "double", 0.2, "/diagnostics turns ERROR above this share (see drop_warn_ratio); "
+          "0 = never", S + T, value_range=(0.0, 1.0)),
     # --- replay_evaluator ------------------------------------------------------------------------------------------
     _spec("track_topic", "string", "tracker_node/track", "had_msgs/Track estimates to evaluate", E),
     _spec("ground_truth_topic", "string", "/ground_truth", "had_msgs/GroundTruth of the replayed bag", E),
