@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_DATA = "synthetic:preset=mixed,sequences=16,seed=0"
+DATA_HELP = (
+    "training data: synthetic:preset=P,sequences=N,seed=S[,jobs=J] (generated now) | toy:sequences=N,seed=S | "
+    "bag:PATH[,PATH] (recorded bags with ground truth) | FORMAT:root=DIR[,split=S] (fe108, visevent, coesot, "
+    "synthetic folders) | a dataset folder | cache:DIR, sequences saved earlier by --save-data DIR or by "
+    "`train ladder` (OUT/data/train, OUT/data/test): memory-mapped, nothing regenerated"
+)
 
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config, help=f"train preset or YAML (default {default_config})")
     parser.add_argument("--model", default=None, help="model preset or YAML (overrides the config's)")
+    parser.add_argument("--data", default=DEFAULT_DATA, help=f"{DATA_HELP} (default {DEFAULT_DATA})")
     parser.add_argument(
-        "--data",
-        default=DEFAULT_DATA,
-        help="synthetic:preset=P,sequences=N,seed=S | toy:sequences=N,seed=S | bag:PATH[,PATH] | "
-        f"FORMAT:root=DIR[,split=S] | cache:DIR | dataset folder (default {DEFAULT_DATA})",
+        "--save-data",
+        metavar="DIR",
+        default=None,
+        help="also save the loaded sequences to DIR as a cache; later runs read them with --data cache:DIR",
     )
     parser.add_argument("--out", required=True, help="output folder (last.pt for --resume, final.pt, tb/)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides the config)")
@@ -24,7 +31,7 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (0 = torch default)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (bit-exact under fixed seeds)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", "--quiet", action="store_true", help="no progress bars (data, training)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,20 +52,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     student.set_defaults(func=_train, kind="student")
 
     ladder = sub.add_parser("ladder", help="teacher + the six-rung student ablation ladder, evaluated on held-out data")
-    ladder.add_argument("--out", required=True, help="output folder")
-    ladder.add_argument("--train-data", default="synthetic:preset=mixed,sequences=24,seed=0")
-    ladder.add_argument("--test-data", default="synthetic:preset=mixed,sequences=12,seed=10000")
-    ladder.add_argument("--teacher-config", default="cpu-tiny-teacher")
-    ladder.add_argument("--student-config", default="cpu-tiny-student")
+    ladder.add_argument(
+        "--out", required=True, help="output folder (runs already finished there are reused; results.md/json)"
+    )
+    default_train = "synthetic:preset=mixed,sequences=24,seed=0"
+    default_test = "synthetic:preset=mixed,sequences=12,seed=10000"
+    ladder.add_argument(
+        "--train-data",
+        default=default_train,
+        help=f"training data, as --data of train teacher/student; cached in OUT/data/train (default {default_train})",
+    )
+    ladder.add_argument(
+        "--test-data",
+        default=default_test,
+        help=f"held-out evaluation data (keep its seeds apart from the training data's); cached in OUT/data/test "
+        f"(default {default_test})",
+    )
+    ladder.add_argument(
+        "--teacher-config", default="cpu-tiny-teacher", help="train preset or YAML of the teacher (default %(default)s)"
+    )
+    ladder.add_argument(
+        "--student-config",
+        default="cpu-tiny-student",
+        help="train preset or YAML of every student rung (default %(default)s)",
+    )
     ladder.add_argument("--rungs", default=None, help="comma-separated distill presets (default: the full ladder)")
-    ladder.add_argument("--teacher-steps", type=int, default=None)
-    ladder.add_argument("--student-steps", type=int, default=None)
+    ladder.add_argument(
+        "--teacher-steps", type=int, default=None, help="teacher optimizer steps (default: the teacher config's)"
+    )
+    ladder.add_argument(
+        "--student-steps", type=int, default=None, help="optimizer steps of each student (default: the config's)"
+    )
     ladder.add_argument("--jobs", type=int, default=2, help="students trained in parallel (one thread each)")
     ladder.add_argument(
         "--threads", type=int, default=1, help="threads for the teacher run (1 is fastest on a busy CPU)"
     )
-    ladder.add_argument("--seed", type=int, default=0)
+    ladder.add_argument("--seed", type=int, default=0, help="sampling and initialisation seed of every run (default 0)")
     ladder.add_argument("--ship", default=None, help="also copy the best student (held-out SR) to this path")
+    ladder.add_argument("--quiet", action="store_true", help="no progress bars (data generation, evaluation)")
     ladder.set_defaults(func=_ladder)
 
 
@@ -66,8 +97,8 @@ def _train(args: argparse.Namespace) -> int:
     import logging
 
     from had_tracker.training.config import TrainConfig
-    from had_tracker.training.data import load_sequences
-    from had_tracker.training.loop import train
+    from had_tracker.training.data import load_sequences, save_sequence_cache
+    from had_tracker.training.loop import check_training_inputs, train
 
     overrides = {
         "model": args.model,
@@ -80,7 +111,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.kind == "student":
         overrides["distill"] = args.distill
     cfg = TrainConfig.from_yaml(args.config, **overrides)
-    sequences = load_sequences(args.data)
+    check_training_inputs(cfg, args.kind, getattr(args, "teacher", None))  # seconds, before minutes of data
+    sequences = load_sequences(args.data, progress=not args.no_progress)
+    if args.save_data:
+        saved = save_sequence_cache(sequences, args.save_data)
+        logging.getLogger(__name__).info("saved the training sequences to %s (reuse: --data cache:%s)", saved, saved)
     logging.getLogger(__name__).info("training a %s on %d sequences from %s", args.kind, len(sequences), args.data)
     final = train(
         cfg,
@@ -112,6 +147,7 @@ def _ladder(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         teacher_threads=args.threads,
         seed=args.seed,
+        progress=not args.quiet,
     )
     print(table)
     if args.ship:

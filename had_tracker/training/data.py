@@ -63,8 +63,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return kind, options
 
 
-def load_sequences(spec: str) -> list[TrackingSequence]:
-    """The sequences a ``--data`` spec names (see the module docstring)."""
+def load_sequences(spec: str, progress: bool = False) -> list[TrackingSequence]:
+    """The sequences a ``--data`` spec names (see the module docstring); ``progress``: a bar on stderr."""
+    from had_tracker.progress import progress_bar
+
     if spec.startswith("cache:"):
         return load_sequence_cache(spec.partition(":")[2])
     if spec.startswith("bag:"):
@@ -73,7 +75,7 @@ def load_sequences(spec: str) -> list[TrackingSequence]:
         paths = [p for p in spec.partition(":")[2].split(",") if p]
         if not paths:
             raise ConfigError(f"data spec {spec!r}: expected bag:PATH[,PATH...]")
-        return [read_sequence_bag(p) for p in paths]
+        return [read_sequence_bag(p) for p in progress_bar(paths, desc="read bags", unit="bag", enabled=progress)]
     kind, options = parse_spec(spec) if ":" in spec else (spec, {})
     from had_tracker.data.datasets import FORMATS, detect_format, load_dataset
 
@@ -93,19 +95,25 @@ def load_sequences(spec: str) -> list[TrackingSequence]:
             frames = int(options.pop("frames", 30))
             if options:
                 raise ConfigError(f"data spec {spec!r}: unknown toy option(s) {sorted(options)}")
-            return [moving_square_sequence(seed + i, num_frames=frames) for i in range(count)]
+            bar = progress_bar(range(count), desc="toy data", unit="seq", enabled=progress)
+            return [moving_square_sequence(seed + i, num_frames=frames) for i in bar]
         jobs = int(options.pop("jobs", 1))
         preset = str(options.pop("preset", "mixed"))
         _synthetic_generator()  # fail early with a clear error when the engine is absent
         seeds = [seed + i for i in range(count)]
+        desc = f"generate {preset} data"
         if jobs <= 1:
-            return [_generate_synthetic(preset, s, options) for s in seeds]
+            return [
+                _generate_synthetic(preset, s, options)
+                for s in progress_bar(seeds, desc=desc, unit="seq", enabled=progress)
+            ]
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn: forking a process whose torch/OpenMP threads already run can deadlock the child
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(_generate_synthetic, [preset] * count, seeds, [options] * count))
+            results = pool.map(_generate_synthetic, [preset] * count, seeds, [options] * count)
+            return list(progress_bar(results, total=count, desc=desc, unit="seq", enabled=progress))
     path = Path(spec)
     if (path / CACHE_INDEX).is_file():
         return load_sequence_cache(path)

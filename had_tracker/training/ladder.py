@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 LADDER = ("none", "response", "hdetrack", "hdetrack+ot", "hdetrack+temporal", "had")
 
 
-def _cache(spec: str, directory: Path) -> str:
+def _cache(spec: str, directory: Path, progress: bool = False) -> str:
     if not (directory / "sequences.json").is_file():
         t0 = time.perf_counter()
-        sequences = load_sequences(spec)
+        sequences = load_sequences(spec, progress=progress)
         save_sequence_cache(sequences, directory)
         log.info("cached %d sequences from %s in %.0f s", len(sequences), spec, time.perf_counter() - t0)
     return f"cache:{directory}"
@@ -151,13 +151,19 @@ def run_ladder(
     jobs: int = 2,
     teacher_threads: int = 1,
     seed: int = 0,
+    progress: bool = False,
 ) -> str:
-    """Run the whole ladder into ``out`` (skipping finished runs) and return the Markdown results table."""
+    """Run the whole ladder into ``out`` (skipping finished runs) and return the Markdown results table.
+
+    ``progress``: bars on stderr for data generation and the held-out evaluation.
+    """
+    from had_tracker.progress import progress_bar
+
     out = Path(out)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    train_spec = _cache(train_data, out / "data" / "train")
-    test_spec = _cache(test_data, out / "data" / "test")
+    train_spec = _cache(train_data, out / "data" / "train", progress)
+    test_spec = _cache(test_data, out / "data" / "test", progress)
     commands: dict[str, list[str]] = {}
     teacher_ckpt = out / "teacher" / "final.pt"
     if not teacher_ckpt.is_file():
@@ -174,9 +180,14 @@ def run_ladder(
     commands.update(student_cmds)
     _run_all(student_cmds, logs, jobs)
     test_sequences = load_sequences(test_spec)
-    rows = {"teacher": describe(teacher_ckpt, test_sequences)}
-    for rung in rungs:
-        rows[rung] = describe(out / "students" / rung / "final.pt", test_sequences)
+    checkpoints = {"teacher": teacher_ckpt, **{rung: out / "students" / rung / "final.pt" for rung in rungs}}
+    rows = {}
+    bar = progress_bar(total=len(checkpoints), desc="evaluate held-out", unit="model", enabled=progress)
+    for name, ckpt in checkpoints.items():
+        bar.set_postfix_str(name)
+        rows[name] = describe(ckpt, test_sequences)
+        bar.update(1)
+    bar.close()
     measure_latencies(rows)
     table = format_table(rows)
     recorded = {k: " ".join(v) for k, v in commands.items()}

@@ -156,6 +156,37 @@ def _open_tensorboard(out_dir: Path) -> Any:
     return SummaryWriter(str(out_dir / "tb"))
 
 
+def _resolve_inputs(
+    cfg: TrainConfig, kind: str, teacher_ckpt: str | Path | None, device: str | torch.device = "cpu"
+) -> tuple[ModelConfig, DistillConfig, nn.Module | None, ModelConfig | None]:
+    """Model and distillation configs, and the teacher when the preset needs one; ConfigError/CheckpointError."""
+    if kind not in ("teacher", "student"):
+        raise ConfigError(f"kind must be teacher or student, got {kind!r}")
+    model_cfg = ModelConfig.from_yaml(cfg.model, kind)
+    distill_cfg = DistillConfig.from_yaml(cfg.distill) if kind == "student" else DistillConfig(name="task")
+    teacher, teacher_cfg = None, None
+    if kind == "student" and distill_cfg.needs_teacher:
+        if teacher_ckpt is None:
+            raise ConfigError(f"distillation preset {distill_cfg.name!r} needs --teacher CKPT")
+        teacher, teacher_cfg = load_model(teacher_ckpt, map_location=device, expected_kind="teacher")
+        if (teacher_cfg.search_size, teacher_cfg.template_size, teacher_cfg.patch_size) != (
+            model_cfg.search_size,
+            model_cfg.template_size,
+            model_cfg.patch_size,
+        ):
+            raise ConfigError("the teacher checkpoint's crop geometry differs from the student preset's")
+    return model_cfg, distill_cfg, teacher, teacher_cfg
+
+
+def check_training_inputs(cfg: TrainConfig, kind: str, teacher_ckpt: str | Path | None = None) -> None:
+    """Everything :func:`train` checks before it touches data (presets, distillation, teacher), in seconds.
+
+    The CLI calls it before generating or loading the training data, so a bad ``--distill`` or a missing or
+    wrong ``--teacher`` fails at once instead of after minutes of data generation.
+    """
+    _resolve_inputs(cfg, kind, teacher_ckpt, "cpu")
+
+
 def train(
     cfg: TrainConfig,
     kind: str,
@@ -175,20 +206,9 @@ def train(
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model_cfg = ModelConfig.from_yaml(cfg.model, kind)
-    distill_cfg = DistillConfig.from_yaml(cfg.distill) if kind == "student" else DistillConfig(name="task")
-    teacher, teacher_cfg = None, None
-    if kind == "student" and distill_cfg.needs_teacher:
-        if teacher_ckpt is None:
-            raise ConfigError(f"distillation preset {distill_cfg.name!r} needs --teacher CKPT")
-        teacher, teacher_cfg = load_model(teacher_ckpt, map_location=ctx.device, expected_kind="teacher")
+    model_cfg, distill_cfg, teacher, teacher_cfg = _resolve_inputs(cfg, kind, teacher_ckpt, ctx.device)
+    if teacher is not None:
         teacher.requires_grad_(False)
-        if (teacher_cfg.search_size, teacher_cfg.template_size, teacher_cfg.patch_size) != (
-            model_cfg.search_size,
-            model_cfg.template_size,
-            model_cfg.patch_size,
-        ):
-            raise ConfigError("the teacher checkpoint's crop geometry differs from the student preset's")
     model = build_model(model_cfg).to(ctx.device)
     distiller = Distiller(distill_cfg, teacher_cfg if kind == "student" else None, model_cfg).to(ctx.device)
     step_module = TrainStep(model, distiller, teacher)

@@ -1,0 +1,90 @@
+"""`had-tracker train`: --distill and --teacher are checked before any data is made; data loading shows progress."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from had_tracker.cli import main
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fail the test if the CLI reaches data loading."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training data was loaded before the arguments were validated")
+
+    monkeypatch.setattr("had_tracker.training.data.load_sequences", refuse)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--distill", "bogus"], "unknown distill preset 'bogus'"),
+        (["--distill", "had"], "needs --teacher"),
+        (["--distill", "had", "--teacher", "MISSING"], "does not exist"),
+    ],
+)
+def test_train_student_validates_distill_and_teacher_before_data(tmp_path, capsys, no_data, extra, message):
+    extra = [str(tmp_path / "no.pt") if e == "MISSING" else e for e in extra]
+    code = main(["train", "student", "--out", str(tmp_path / "run"), "--data", "toy:sequences=1", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0]
+
+
+def test_train_student_refuses_a_student_checkpoint_as_teacher_before_data(tmp_path, capsys, no_data):
+    from had_tracker.models.builder import default_student_checkpoint
+
+    args = ["train", "student", "--out", str(tmp_path / "run"), "--distill", "response"]
+    code = main([*args, "--teacher", str(default_student_checkpoint())])
+    assert code == 2 and "expected a teacher" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("spec", "desc"),
+    [("toy:sequences=2,seed=0,frames=4", "toy data"), ("synthetic:preset=easy,sequences=1,duration_s=0.2", "generate")],
+)
+def test_data_generation_shows_progress_on_stderr(monkeypatch, spec, desc):
+    from had_tracker.training.data import load_sequences
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    sequences = load_sequences(spec, progress=True)
+    assert desc in terminal.getvalue() and "seq" in terminal.getvalue()
+    quiet = _Terminal()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert len(load_sequences(spec, progress=False)) == len(sequences)
+    assert quiet.getvalue() == ""
+
+
+def test_save_data_writes_a_cache_that_cache_dir_reads(tmp_path):
+    from had_tracker.training.data import load_sequences
+
+    cache = tmp_path / "cache"
+    code = main(
+        ["train", "teacher", "--data", "toy:sequences=1,frames=6", "--save-data", str(cache), "--steps", "1",
+         "--batch-size", "1", "--out", str(tmp_path / "run"), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    assert len(load_sequences(f"cache:{cache}")) == 1
+
+
+def test_every_ladder_option_has_help_and_cache_is_explained():
+    from had_tracker.cli import build_parser
+
+    parser = build_parser()
+    train = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions if a.dest == "train_command")
+    for name, sub in train.choices.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"train {name} {action.option_strings} has no help"
+    data_help = next(a.help for a in train.choices["student"]._actions if a.dest == "data")
+    assert "cache:DIR" in data_help and "--save-data" in data_help
