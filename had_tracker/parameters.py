@@ -206,14 +206,18 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(1, 10**9)),
     _spec("sync.max_window_events", "int", 2_000_000, "events kept per window (the newest; excess dropped, "
           "counted)", S, value_range=(1, 10**9)),
-    _spec("sync.image_queue_size", "int", 8, "RGB frames waiting for their window (oldest dropped, counted)", S,
+    _spec("sync.image_queue_size", "int", 16, "RGB frames waiting for their window (oldest dropped, counted)", S,
           value_range=(1, 1000)),
     _spec("sync.attach_image", "string", "once", "fixed_rate/fixed_count: attach each frame to the first window "
           "ending after it (once) or never", S, choices=("once", "never")),
     _spec("sync.max_image_age_ns", "int", 100_000_000, "a frame older than this at its window's end is not "
           "attached", S, value_range=(1, 10**11)),
-    _spec("sync.max_wait_ns", "int", 20_000_000, "a window whose end is this far behind the newest input is "
+    _spec("sync.max_wait_ns", "int", 20_000_000, "a window whose end is this far behind the newest event input is "
           "emitted anyway (latency bound)", S, value_range=(1, 10**11)),
+    _spec("sync.event_stall_ns", "int", 200_000_000, "no event input while RGB time advanced this much: the "
+          "event stream is stalled and windows follow RGB time", S, value_range=(1, 10**11)),
+    _spec("sync.image_stamp_tolerance_ns", "int", 2_000_000_000, "an RGB stamp this far from both the previous "
+          "frame and the usual RGB-event offset is an outlier (dropped, counted)", S, value_range=(1, 10**13)),
     _spec("sync.reorder_depth", "int", 4, "packets held while waiting for a missing seq (0 = decode at once)", S,
           value_range=(0, 10_000)),
     _spec("sync.reorder_timeout_ns", "int", 5_000_000, "header-time span after which held packets are released", S,

@@ -38,9 +38,15 @@ stamps sit an unknown time from the host clock; windows before it use the header
 ``extra_offset_ns`` is added last.
 
 Completeness and liveness: a window is complete when an event at or after its end has been decoded
-(packets of one stream arrive in time order). So that nothing waits forever, a window ending more than
-``max_wait_ns`` before the newest header stamp (or 10x that, at least 0.2 s, before the newest RGB stamp)
-is emitted anyway (``forced_windows``); ``flush`` emits everything. Fixed-rate and fixed-count windows get
+(packets of one stream arrive in time order). Windows are cut by *event* time: so that nothing waits forever,
+a window ending more than ``max_wait_ns`` before the newest event header stamp is emitted anyway
+(``forced_windows``). RGB frames drive windows only when the event stream has stalled: no event input while
+the RGB stamps advanced by ``event_stall_ns``; windows then follow RGB time from the last event input on,
+``event_stall_ns`` behind. A fast RGB stream or a queued event subscription (RGB stamps running hundreds of
+ms ahead of the events being processed) therefore never cuts windows before their events arrive, which would
+turn a backlog into ``late`` drops (issue 18). RGB stamps far off both the RGB stream and the usual RGB-event
+offset are rejected (``image_drops["stamp_outlier"]``); a steady offset is reported in ``clock_status()``.
+``flush`` emits everything. Fixed-rate and fixed-count windows get
 each RGB frame once: the first window cut after the frame arrived whose end is after its stamp.
 """
 
@@ -55,7 +61,7 @@ import numpy as np
 
 from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
-from had_tracker.events.decoders import DecoderRegistry
+from had_tracker.events.decoders import DecoderRegistry, _warn_sometimes
 from had_tracker.events.event_arrays import EventArrayData
 from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
@@ -100,10 +106,12 @@ class SyncConfig:
     buffer_duration_ns: int = 1_000_000_000  # EventBuffer bound by time
     buffer_max_events: int = 10_000_000  # EventBuffer bound by count
     max_window_events: int = 2_000_000  # events kept per window (the newest); excess dropped, counted
-    image_queue_size: int = 8  # RGB frames waiting for their window; oldest dropped, counted
+    image_queue_size: int = 16  # RGB frames waiting for their window; oldest dropped, counted
     attach_image: str = "once"  # fixed_rate/fixed_count: "once" (first window ending after it) | "never"
     max_image_age_ns: int = 100_000_000  # a frame older than this at its window's end is not attached
-    max_wait_ns: int = 20_000_000  # a window whose end is this far behind the newest input is emitted anyway
+    max_wait_ns: int = 20_000_000  # a window whose end is this far behind the newest event input is emitted anyway
+    event_stall_ns: int = 200_000_000  # no event input while RGB time advanced this much: emit windows by RGB time
+    image_stamp_tolerance_ns: int = 2_000_000_000  # an RGB stamp this far off both clocks is an outlier (dropped)
     reorder_depth: int = 4  # packets held while waiting for a missing seq (0: decode immediately)
     reorder_timeout_ns: int = 5_000_000  # header-time span after which held packets are released
     restart_seq_gap: int = 1000  # seq this far behind the stream means the stream restarted
@@ -152,7 +160,7 @@ class SyncConfig:
         need(self.trigger_edge in ("rising", "falling", "any"), f"bad trigger_edge {self.trigger_edge!r}")
         for name in ("exposure_ns", "events_per_window", "max_window_ns", "offset_window_ns", "offset_bucket_ns",
                      "buffer_duration_ns", "buffer_max_events", "max_window_events", "image_queue_size",
-                     "max_image_age_ns", "max_wait_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
+                     "max_image_age_ns", "max_wait_ns", "event_stall_ns", "image_stamp_tolerance_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
             need(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         need(self.offset_bucket_ns <= self.offset_window_ns, "offset_bucket_ns must be <= offset_window_ns")
         need(self.reorder_depth >= 0 and self.reorder_timeout_ns >= 0, "reorder_depth/reorder_timeout_ns must be >= 0")
@@ -295,7 +303,10 @@ class Synchronizer:
         self._emitted_until_sensor: int | None = None  # sensor end of the last emitted window
         self._latest_sensor_t: int | None = None  # newest buffered event (sensor time)
         self._latest_input_out: int | None = None  # newest header/image stamp seen (output clock), for liveness
-        self._latest_image_out: int | None = None  # newest RGB stamp: liveness when the event stream stalls
+        self._latest_image_out: int | None = None  # newest accepted RGB stamp
+        self._rgb_advance_ns = 0  # RGB time since the last event input arrived (steps capped): the stall clock
+        self._rgb_minus_event: deque[int] = deque(maxlen=16)  # RGB stamp - newest event input, at frame arrival
+        self._warned_rgb_offset = False
         self._pending_drops = 0
         self._warned_no_images = False
         self._carry: list[AlignedSample] = []  # windows flushed at a stream restart, returned by the next poll
@@ -359,10 +370,11 @@ class Synchronizer:
             )
         self.stats.images += 1
         stamp_ns = int(stamp_ns)
+        if not self._accept_image_stamp(stamp_ns):
+            return
         self._image_size = (image.shape[1], image.shape[0])
         if frame_id:
             self._frame_id = frame_id
-        self._latest_image_out = stamp_ns if self._latest_image_out is None else max(self._latest_image_out, stamp_ns)
         if self.config.clock == "activity" and self.activity_correction_ns is None:
             self._collect_activity_frame(image, stamp_ns)
         if self._trigger is not None:
@@ -387,6 +399,49 @@ class Synchronizer:
             self._frames.popleft()
             self.stats.drop("queue_full", image=True)
         self._frames.append(frame)
+
+    def _accept_image_stamp(self, stamp_ns: int) -> bool:
+        """Reject (count, log) a frame stamp that jumps away from both the RGB stream and the event clock.
+
+        ``d = stamp - newest event input`` is kept for the last 16 frames: a steady offset between the cameras'
+        clocks moves every ``d`` alike and is only reported (``clock_status()['rgb_minus_event_ns']``); one frame
+        whose ``d`` is more than ``image_stamp_tolerance_ns`` from their median *and* whose stamp is that far from
+        the previous frame's is an outlier. A lasting step of the RGB clock is accepted once it is the median.
+        """
+        c = self.config
+        last = self._latest_image_out
+        ref = self._latest_input_out
+        if ref is not None:
+            d = stamp_ns - ref
+            history = self._rgb_minus_event
+            tol = c.image_stamp_tolerance_ns
+            outlier = (
+                len(history) >= 3
+                and abs(d - sorted(history)[len(history) // 2]) > tol
+                and (last is None or abs(stamp_ns - last) > tol)
+            )
+            history.append(d)
+            if outlier:
+                self.stats.drop("stamp_outlier", image=True)
+                _warn_sometimes(
+                    self.stats.image_drops["stamp_outlier"],
+                    "RGB frame stamped %+.3f s from the event clock (typical %+.3f s): rejected",
+                    d * 1e-9,
+                    sorted(history)[len(history) // 2] * 1e-9,
+                )
+                return False
+            offset = sorted(history)[len(history) // 2]
+            if len(history) == history.maxlen and abs(offset) > 250_000_000 and not self._warned_rgb_offset:
+                self._warned_rgb_offset = True
+                log.warning(
+                    "RGB frames arrive stamped %+.0f ms from the newest event input: a clock offset between the "
+                    "cameras (set sync.extra_offset_ns) or an event backlog; windows are still cut by event time",
+                    offset * 1e-6,
+                )
+        if last is not None and stamp_ns > last:
+            self._rgb_advance_ns += min(stamp_ns - last, c.event_stall_ns)
+        self._latest_image_out = stamp_ns if last is None else max(last, stamp_ns)
+        return True
 
     def add_camera_info(self, info: Any, camera: str = "rgb") -> None:
         """Register a sensor_msgs/CameraInfo (duck-typed or dict) of the ``rgb`` or ``event`` camera."""
@@ -458,6 +513,10 @@ class Synchronizer:
                 trigger_unmatched_frames=self._trigger.unmatched_frames,
                 trigger_dropped=self._trigger.dropped_triggers,
             )
+        if self._rgb_minus_event:
+            # RGB stamp minus the newest event input at frame arrival: a steady clock offset between the cameras
+            # plus any event backlog; reported, not applied (sync.extra_offset_ns corrects a known offset).
+            status["rgb_minus_event_ns"] = sorted(self._rgb_minus_event)[len(self._rgb_minus_event) // 2]
         if self.config.clock == "activity":
             status.update(
                 activity_correction_ns=self.activity_correction_ns, activity_correlation=self.activity_correlation
@@ -563,6 +622,7 @@ class Synchronizer:
 
     def _ingest(self, events: Events, triggers: Triggers, header_stamp_ns: int | None) -> None:
         c = self.config
+        self._rgb_advance_ns = 0  # the event stream is alive
         if self._sensor_size is None and (events.width or events.height):
             self._sensor_size = (events.width, events.height)
         self.stats.triggers += len(triggers)
@@ -741,9 +801,14 @@ class Synchronizer:
     def _emit(self, force: bool) -> list[AlignedSample]:
         c = self.config
         watermark = self._watermark()
-        # Liveness: a window far enough behind the newest input is emitted even if its events never came.
-        lags = [(self._latest_input_out, c.max_wait_ns), (self._latest_image_out, max(10 * c.max_wait_ns, 200_000_000))]
-        forced = [t - lag for t, lag in lags if t is not None]
+        # Liveness: a window far enough behind the newest event input is emitted even if its events never came.
+        # RGB frames only count once no event input has arrived for event_stall_ns of RGB time (a stalled event
+        # stream): RGB stamps that run ahead of a queued event subscription must not cut windows (issue 18).
+        forced = [] if self._latest_input_out is None else [self._latest_input_out - c.max_wait_ns]
+        if self._rgb_advance_ns > c.event_stall_ns:
+            ref = self._latest_input_out if self._latest_input_out is not None else self._latest_image_out
+            if ref is not None:
+                forced.append(ref + self._rgb_advance_ns - c.event_stall_ns)
         forced_until = max(forced) if forced else None
         plan_mark = watermark
         if forced_until is not None and (plan_mark is None or forced_until > plan_mark) and self._offset_known():
