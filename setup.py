@@ -6,6 +6,7 @@ from glob import glob
 from setuptools import find_packages, setup
 
 package_name = "had_tracker"
+RESOURCE_PACKAGES = ["had_tracker.resources", "had_tracker.resources.weights"]
 
 
 def _files(pattern: str) -> list[str]:
@@ -22,9 +23,11 @@ setup(
     maintainer="had_tracker developers",
     maintainer_email="had-tracker@example.org",
     python_requires=">=3.10",
-    packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]),
+    # resources/ holds data only (no __init__.py); declaring its folders as (namespace) packages is what
+    # setuptools asks for, and keeps it from warning on every build that they are importable but undeclared.
+    packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]) + RESOURCE_PACKAGES,
     include_package_data=True,
-    package_data={"had_tracker": ["resources/*", "resources/**/*"]},
+    package_data={"had_tracker.resources.weights": ["*.pt"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         (os.path.join("share", package_name), ["package.xml"]),

@@ -228,7 +228,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if not SAMPLE.exists():
-        print(f"needs {SAMPLE} (see ../shared/data/README.md)")
+        print(f"needs {SAMPLE}: the Prophesee EVT 3.0 RAW sample from the expelliarmus decoder's test data")
         return 1
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"had_tracker events benchmark: one thread, best of {args.repeats}, numpy {np.__version__}, "

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 
 from had_tracker import __version__
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "replay",
     "events",
     "bag",
+    "label",
     "bench",
 )
 
@@ -57,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that went away (``| head``) is handled below
+        return code
+    except BrokenPipeError:
+        # The reader of stdout closed it (e.g. ``had-tracker bag info --json | head``): stop quietly, as
+        # command-line tools do; stdout goes to devnull so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
     except HadTrackerError as exc:
         print(f"had-tracker {args.command}: error: {exc}", file=sys.stderr)
         return 2

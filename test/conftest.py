@@ -51,12 +51,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Small real recordings kept next to the repository (never inside it); HAD_TRACKER_TEST_DATA points elsewhere.
+SHARED_DATA = Path(os.environ.get("HAD_TRACKER_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+# What each recording is and where it comes from, so a skip says what is missing without any other file.
+SHARED_RECORDINGS = {
+    "prophesee_evt3": "a Prophesee EVT 3.0 RAW file (Gen4.1, 1280x720) and its reference decoding, "
+    "from the test samples of the expelliarmus decoder (open-neuromorphic/expelliarmus)",
+    "rosbag_mono_cd": "a ROS 2 sqlite3 bag with 2 event_array_msgs/EventArray messages (encoding mono), "
+    "from the unit-test data of ros-event-camera/event_camera_codecs",
+    "davis346_traffic_aedat4": "a DAVIS346 AEDAT 4.0 recording (traffic.aedat4), "
+    "from the tests of the aedat Python package (sdist 2.3.0, tests/data/test_data.aedat4)",
+    "ros2_davis346_apriltag_libcaer_cmp": "a ROS 2 mcap bag (metadata version 5, storage_identifier '', ros2idl "
+    "schemas) of a DAVIS346 through libcaer_driver, from ros-event-camera/event_camera_py tests/test_events_2/",
+    "ros2_evt3_640x480_triggers": "a ROS 2 sqlite3 bag of metavision_driver EventPackets (evt3, 640x480, "
+    "with trigger events), from ros-event-camera/event_camera_py tests/test_events_1/",
+}
 
 
 def shared_data(*parts: str) -> Path:
-    """Path under ../shared/data, skipping the test when the recording is absent."""
+    """Path of a real recording under SHARED_DATA, skipping the test (with what and where from) when absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real recording {path} is absent (see ../shared/data/README.md)")
+        what = SHARED_RECORDINGS.get(parts[0] if parts else "", "a real event-camera recording")
+        pytest.skip(
+            f"real recording {path} is absent: {what}; put that folder under {SHARED_DATA} "
+            "(or set HAD_TRACKER_TEST_DATA to the folder holding it)"
+        )
     return path

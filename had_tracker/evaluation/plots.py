@@ -8,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-# Box colours (RGB): ground truth first, then one per tracker.
-GT_COLOR = (0, 220, 0)
-TRACKER_COLORS = ((255, 60, 60), (60, 140, 255), (255, 200, 0), (220, 0, 220), (0, 220, 220), (255, 128, 0))
+from had_tracker.evaluation.palette import GT_COLOR, mpl_color, tracker_color
 
 
 def _pyplot():
@@ -28,7 +26,8 @@ def plot_success(summaries: Mapping[str, Mapping[str, Any]], path: str | Path, t
     fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
     ranked = sorted(summaries.items(), key=lambda kv: -np.nan_to_num(kv[1]["success_auc"], nan=-1.0))
     for name, s in ranked:
-        ax.plot(s["iou_thresholds"], s["success_curve"], lw=2, label=f"{name} [{s['success_auc']:.1f}]")
+        label = f"{name} [{s['success_auc']:.1f}]"
+        ax.plot(s["iou_thresholds"], s["success_curve"], lw=2, label=label, color=mpl_color(tracker_color(name)))
     ax.set(xlabel="overlap threshold (IoU)", ylabel="success rate", xlim=(0, 1), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, title="AUC [%]", title_fontsize=8)
@@ -54,7 +53,7 @@ def plot_precision(
     fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
     ranked = sorted(summaries.items(), key=lambda kv: -np.nan_to_num(kv[1][score], nan=-1.0))
     for name, s in ranked:
-        ax.plot(s[xkey], s[key], lw=2, label=f"{name} [{s[score]:.1f}]")
+        ax.plot(s[xkey], s[key], lw=2, label=f"{name} [{s[score]:.1f}]", color=mpl_color(tracker_color(name)))
     xmax = 0.5 if normalized else 50
     xlabel = "normalized centre error threshold" if normalized else "centre error threshold [px]"
     ax.set(xlabel=xlabel, ylabel="precision", xlim=(0, xmax), ylim=(0, 1.02), title=title)
@@ -89,7 +88,7 @@ def draw_boxes(
     label: str = "",
     scale: int = 1,
 ) -> np.ndarray:
-    """A copy of an RGB image (enlarged ``scale`` times) with the GT box (green) and each tracker's box drawn."""
+    """A copy of an RGB image (enlarged ``scale`` times) with the GT box and each tracker's box (palette colours)."""
     import cv2
 
     out = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
@@ -104,8 +103,8 @@ def draw_boxes(
         cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)), color, 1, cv2.LINE_AA)
 
     rect(gt_box, GT_COLOR)
-    for i, (_, box) in enumerate(pred_boxes.items()):
-        rect(box, TRACKER_COLORS[i % len(TRACKER_COLORS)])
+    for name, box in pred_boxes.items():
+        rect(box, tracker_color(name))
     if label:
         cv2.putText(out, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
         cv2.putText(out, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
@@ -145,9 +144,7 @@ def frame_strip(
     grid = np.concatenate(rows, axis=0)
     legend = np.full((18, grid.shape[1], 3), 255, np.uint8)
     x = 4
-    for name, color in [("ground truth", GT_COLOR)] + [
-        (n, TRACKER_COLORS[i % len(TRACKER_COLORS)]) for i, n in enumerate(pred_boxes)
-    ]:
+    for name, color in [("ground truth", GT_COLOR)] + [(n, tracker_color(n)) for n in pred_boxes]:
         cv2.rectangle(legend, (x, 5), (x + 10, 13), color, -1)
         cv2.putText(legend, name, (x + 14, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
         x += 22 + 8 * len(name)
