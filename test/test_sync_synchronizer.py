@@ -393,3 +393,61 @@ def test_a_queued_event_subscription_loses_no_events_to_a_fast_rgb_stream():
     assert total_events(samples) == len(events)
     assert sync.stats.empty_windows <= 2
     assert sum(s.image is not None for s in samples) >= len(frames) - sync.config.image_queue_size
+
+
+def camera_delivery(events: Events, frame_stamps: list[int], frame_arrivals: list[int]) -> list:
+    """Packets arrive at their stamp, frame k arrives at ``frame_arrivals[k]`` (host time)."""
+    arrivals = [(int(p.stamp_ns), 1, "events", p) for p in make_packets(events)]
+    arrivals += [(int(a), 0, "image", int(s)) for a, s in zip(frame_arrivals, frame_stamps, strict=True)]
+    return [(a[0], a[2], a[3]) for a in sorted(arrivals, key=lambda a: a[:2])]
+
+
+@pytest.mark.parametrize("policy", ["fixed_rate", "per_frame"])
+def test_one_rgb_frame_stamped_an_hour_ahead_is_rejected_and_does_not_stop_event_output(policy):
+    # Issue 16 item 1: before, every later event was a late drop until event time reached the bad stamp.
+    events = make_events(1_000_000_000, 1_000_000_000, 100_000, seed=22)
+    stamps = [HOST_OFFSET + 1_010_000_000 + k * 40_000_000 for k in range(24)]
+    stamps[5] += 3600 * 10**9
+    arrivals = [HOST_OFFSET + 1_010_000_000 + k * 40_000_000 for k in range(24)]
+    sync = Synchronizer(SyncConfig(policy=policy, exposure_ns=10_000_000))
+    samples = run_arrivals(sync, camera_delivery(events, stamps, arrivals))
+    assert sync.stats.image_drops == {"stamp_outlier": 1}
+    assert sync.stats.drops.get("late", 0) == 0
+    if policy == "fixed_rate":
+        assert total_events(samples) == len(events)
+    else:
+        assert len(samples) == len(stamps) - 1 and all(s.image is not None for s in samples)
+        assert max(s.window_end_ns for s in samples) < HOST_OFFSET + 3 * 10**9
+
+
+def test_a_steady_rgb_clock_offset_is_reported_not_turned_into_an_outage():
+    # Issue 16 item 1: an RGB clock 0.3 s ahead of the event host clock lost 99.95 % of the events.
+    events = make_events(1_000_000_000, 1_000_000_000, 100_000, seed=23)
+    arrivals = [HOST_OFFSET + 1_010_000_000 + k * 40_000_000 for k in range(24)]
+    stamps = [a + 300_000_000 for a in arrivals]
+    sync = Synchronizer(SyncConfig())
+    samples = run_arrivals(sync, camera_delivery(events, stamps, arrivals))
+    assert sync.stats.drops.get("late", 0) == 0 and not sync.stats.image_drops
+    assert total_events(samples) == len(events)
+    assert abs(sync.clock_status()["rgb_minus_event_ns"] - 300_000_000) <= PACKET_NS
+    assert sum(s.image is not None for s in samples) == len(stamps)
+
+
+def test_a_stalled_event_stream_lets_rgb_time_drive_the_windows():
+    # The liveness the RGB stream provides: events stop, frames continue, windows follow event_stall_ns behind.
+    events = make_events(1_000_000_000, 200_000_000, 100_000, seed=24)
+    arrivals = [HOST_OFFSET + 1_010_000_000 + k * 40_000_000 for k in range(30)]  # 1.2 s of frames
+    sync = Synchronizer(SyncConfig(event_stall_ns=200_000_000))
+    samples = []
+    for _, kind, item in camera_delivery(events, arrivals, arrivals):
+        if kind == "events":
+            sync.add_event_packet(item)
+        else:
+            sync.add_image(np.zeros((H, W, 3), np.uint8), item)
+        samples += sync.poll()
+    assert total_events(samples) == len(events) and not sync.stats.drops
+    last_event_host = HOST_OFFSET + int(events.t[-1])
+    # windows were emitted well past the last event, up to event_stall_ns behind the newest frame
+    assert samples[-1].window_end_ns > last_event_host + 500_000_000
+    assert samples[-1].window_end_ns <= arrivals[-1] - 200_000_000 + 40_000_000
+    assert sum(s.image is not None for s in samples) >= 20
