@@ -14,14 +14,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
 
     metrics = sub.add_parser("metrics", help="metrics of one predicted box file against its ground truth (JSON)")
-    metrics.add_argument("--pred", required=True, help="predicted boxes, x,y,w,h per line")
-    metrics.add_argument("--gt", required=True, help="ground-truth boxes, x,y,w,h per line")
-    metrics.add_argument("--absent", help="per-frame 0/1 flags, one per line (see --absent-means)")
+    metrics.add_argument(
+        "--pred",
+        required=True,
+        help="predicted boxes per line: x,y,w,h, or t_ns,x,y,w,h as `eval dataset` writes them "
+        "(OUT/predictions/SEQ.txt), or a CSV with a header naming x,y,w,h (`replay`'s predictions_*.csv)",
+    )
+    metrics.add_argument("--gt", required=True, help="ground-truth boxes, x,y,w,h per line (groundtruth.txt)")
+    metrics.add_argument("--absent", help="per-frame 0/1 flags, one per line (say what a 1 means: --absent-means)")
     metrics.add_argument(
         "--absent-means",
         choices=("absent", "present"),
-        default="absent",
-        help="what a 1 in --absent means: 'absent' (VisEvent, default) or 'present' (COESOT/EventVOT absent.txt)",
+        default=None,
+        help="what a 1 in --absent means: 'present' (absent.txt of COESOT and of this package's synthetic "
+        "folders, VisEvent absent_label.txt) or 'absent'. Needed for any other file name",
     )
     metrics.add_argument(
         "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
@@ -65,7 +71,7 @@ def _metrics(args: argparse.Namespace) -> int:
     absent = None
     if args.absent:
         flags = load_flags(args.absent)
-        absent = ~flags if args.absent_means == "present" else flags
+        absent = ~flags if _absent_means(args.absent, args.absent_means) == "present" else flags
     result = evaluate_sequence(
         pred, gt, absent, convention=args.convention, exclude_invalid_frames=args.exclude_invalid_frames
     )
@@ -74,6 +80,37 @@ def _metrics(args: argparse.Namespace) -> int:
     out["n_valid"] = result.n_valid
     print(json.dumps(out, indent=2))
     return 0
+
+
+# Flag files whose convention is known by name: a 1 means the target is present in all of them.
+KNOWN_FLAG_FILES = {"absent.txt": "present", "absent_label.txt": "present"}
+
+
+def _absent_means(path: str, given: str | None) -> str:
+    """The meaning of a 1 in ``path``: ``given``, else the known convention of its file name; ConfigError otherwise."""
+    import sys
+    from pathlib import Path
+
+    from had_tracker.errors import ConfigError
+
+    known = KNOWN_FLAG_FILES.get(Path(path).name)
+    if given is None:
+        if known is None:
+            raise ConfigError(
+                f"--absent {path}: say what a 1 means with --absent-means present (COESOT/VisEvent/this "
+                "package's absent.txt) or --absent-means absent"
+            )
+        print(
+            f"note: {Path(path).name} read with 1 = {known} (its usual convention; --absent-means to change)",
+            file=sys.stderr,
+        )
+        return known
+    if known is not None and given != known:
+        print(
+            f"warning: {Path(path).name} usually means 1 = {known}; reading it with 1 = {given} as asked",
+            file=sys.stderr,
+        )
+    return given
 
 
 def _dataset(args: argparse.Namespace) -> int:

@@ -388,24 +388,51 @@ def _tokens(line: str) -> list[str]:
     return line.replace(",", " ").replace(";", " ").split()
 
 
-def load_boxes(path: str | Path) -> np.ndarray:
-    """Read ``x, y, w, h`` per line (comma, semicolon, tab or space separated; ``nan`` allowed) as ``(N, 4)``.
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
-    Blank lines and ``#`` comments are skipped. Raises MetricsInputError naming the file and line.
+
+def load_boxes(path: str | Path) -> np.ndarray:
+    """Read boxes as ``(N, 4)`` ``x, y, w, h`` (comma, semicolon, tab or space separated; ``nan`` allowed).
+
+    Accepted rows: ``x,y,w,h`` (benchmark files), ``t_ns,x,y,w,h`` (the predictions ``eval dataset`` writes:
+    the time column is dropped), or any columns under a header line naming ``x``, ``y``, ``w``, ``h`` (e.g.
+    the ``predictions_*.csv`` of ``replay``). Blank lines and ``#`` comments are skipped. Raises
+    MetricsInputError naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
         raise MetricsInputError(f"no box file at {path}")
     rows = []
+    columns: list[int] | None = None  # from a header line
+    width = 0  # 4 or 5 values per row, fixed by the first row
     for lineno, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         fields = _tokens(line)
-        if len(fields) != 4:
-            raise MetricsInputError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(fields)}: {line!r}")
+        if not rows and columns is None and not any(_is_number(f) for f in fields):
+            names = [f.lower() for f in fields]
+            if not {"x", "y", "w", "h"} <= set(names):
+                raise MetricsInputError(f"{path}:{lineno}: header {line!r} does not name the columns x, y, w, h")
+            columns = [names.index(c) for c in ("x", "y", "w", "h")]
+            width = len(names)
+            continue
+        if not width:
+            if len(fields) not in (4, 5):
+                raise MetricsInputError(
+                    f"{path}:{lineno}: expected 4 values x,y,w,h (or 5: t_ns,x,y,w,h), got {len(fields)}: {line!r}"
+                )
+            width = len(fields)
+        if len(fields) != width:
+            raise MetricsInputError(f"{path}:{lineno}: expected {width} values like the lines above, got {len(fields)}")
+        picked = [fields[i] for i in columns] if columns is not None else fields[-4:]
         try:
-            rows.append([float(v) for v in fields])
+            rows.append([float(v) for v in picked])
         except ValueError:
             raise MetricsInputError(f"{path}:{lineno}: not a number in {line!r}") from None
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
