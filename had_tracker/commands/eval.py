@@ -40,7 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     dataset = sub.add_parser("dataset", help="run a tracker over every sequence of a dataset and report metrics")
     dataset.add_argument("--root", required=True, help="dataset root folder")
-    dataset.add_argument("--format", required=True, choices=("fe108", "visevent", "coesot", "synthetic"))
+    dataset.add_argument(
+        "--format",
+        required=True,
+        choices=("fe108", "visevent", "coesot", "synthetic", "real"),
+        help="real: labelled real recordings, --root a label file or a folder of them (e.g. data/labels)",
+    )
     dataset.add_argument("--out", required=True, help="output folder for predictions and the report")
     dataset.add_argument(
         "--tracker",

@@ -38,7 +38,7 @@ from had_tracker.evaluation.metrics import (
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("fe108", "visevent", "coesot", "synthetic")
+FORMATS = ("fe108", "visevent", "coesot", "synthetic", "real")
 
 _WORKER: dict[str, Any] = {}  # per-process cache: the loaded dataset and the tracker factory
 
@@ -118,6 +118,8 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
             f"sequence {seq.name!r} has no raw events (only event images): evaluate it with an RGB baseline, "
             "or provide the raw events (e.g. FE108 events.aedat4 with dv_processing installed)"
         )
+    if seq.meta.get("rgb") is False and getattr(tracker, "modality", "events") == "rgb":
+        raise ConfigError(f"sequence {seq.name!r} has no RGB/APS frames: evaluate it with an event tracker")
     # The start frame: the first with the target present and a valid box (frame 0 in the benchmarks).
     gt, absent = np.asarray(seq.gt_boxes, np.float64), np.asarray(seq.absent, bool)
     startable = ~absent & (gt[:, 2] > 0) & (gt[:, 3] > 0) & np.isfinite(gt).all(axis=1)

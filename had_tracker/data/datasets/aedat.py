@@ -50,7 +50,7 @@ def _read_aedat4(path: Path) -> tuple[Events, np.ndarray, np.ndarray]:
             exposure = frame.exposure
             exposure_us = exposure.total_seconds() * 1e6 if hasattr(exposure, "total_seconds") else float(exposure)
             starts.append(int(frame.timestamp) * 1000)
-            ends.append(int(frame.timestamp * 1000 + exposure_us * 1000))
+            ends.append(int(frame.timestamp) * 1000 + round(exposure_us * 1000))  # integer ns: no float rounding
     if parts:
         arr = np.concatenate(parts)
         events = Events.from_arrays(

@@ -42,7 +42,7 @@ from had_tracker.events.container import Events
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("fe108", "visevent", "coesot", "synthetic")
+FORMATS = ("fe108", "visevent", "coesot", "synthetic", "real")
 DAVIS_FPS = 20.0  # assumed APS rate when a dataset gives no time stamps
 
 
@@ -291,12 +291,21 @@ def _is_synthetic(path: Path) -> bool:
     return (path / "events.npz").is_file() and (path / f"{path.name}_aps").is_dir()
 
 
+# ---------------------------------------------------------------------- real recordings (label files)
+def _read_real(label_file: Path) -> TrackingSequence:
+    """One labelled real recording (``data/labels/*.json``, see :mod:`had_tracker.data.labels`)."""
+    from had_tracker.data.labels.label_file import read_label_sequence
+
+    return read_label_sequence(label_file)
+
+
 # ---------------------------------------------------------------------- discovery
 _READERS: dict[str, tuple[Callable[[Path], bool], Callable[..., TrackingSequence]]] = {
     "fe108": (_is_fe108, read_fe108),
     "visevent": (_is_visevent, read_visevent),
     "coesot": (_is_coesot, read_coesot),
     "synthetic": (_is_synthetic, read_synthetic_folder),
+    "real": (lambda p: p.suffix == ".json", _read_real),
 }
 _LIST_FILES = ("list.txt", "testlist.txt", "trainlist.txt")
 
@@ -305,8 +314,11 @@ def find_sequences(root: Path, fmt: str) -> list[Path]:
     """Sequence folders of ``fmt`` under ``root`` (itself, its children, or grandchildren such as train/test).
 
     A ``list.txt`` (or ``testlist.txt``/``trainlist.txt``) in the folder that holds the sequences
-    selects and orders them.
+    selects and orders them. Format ``real``: label files (``*.json``), ``root`` itself or those in it.
     """
+    root = Path(root)
+    if fmt == "real":
+        return [root] if root.is_file() else sorted(root.glob("*.json"))
     is_seq = _READERS[fmt][0]
     if is_seq(root):
         return [root]
@@ -368,6 +380,8 @@ def load_dataset(
     if fmt not in _READERS:
         raise DatasetError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}")
     root = Path(root)
+    if fmt == "real" and root.is_file():
+        return [_read_real(root)]
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} is not a folder")
     names = None
@@ -383,7 +397,7 @@ def load_dataset(
         raise DatasetError(f"no {fmt} sequences found under {root}")
     reader = _READERS[fmt][1]
     kwargs: dict = {}
-    if fmt != "synthetic" and fps is not None:
+    if fmt not in ("synthetic", "real") and fps is not None:
         kwargs["fps"] = fps
     if fmt == "fe108":
         kwargs["offsets"] = _fe108_offsets(root)
