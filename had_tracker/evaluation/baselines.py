@@ -150,6 +150,9 @@ class OpenCVBaseline:
         """
         t0 = time.perf_counter()
         box = validate_box(box_xywh)
+        w, h = int(getattr(sample, "width", 0) or 0), int(getattr(sample, "height", 0) or 0)
+        if w > 0 and h > 0 and (box[0] >= w or box[1] >= h or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
+            raise ValueError(f"box {box.tolist()} lies outside the {w}x{h} image")  # OpenCV would assert instead
         self._tracker, self._box, self._pending = None, box, True
         self.state = TrackState.INITIALIZING
         image = self._image(sample, force=True)

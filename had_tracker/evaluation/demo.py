@@ -64,7 +64,8 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the whole demo; return the replay report (with ``report["demo"]`` timings and the bag path).
 
-    The student is skipped, with a note in the report, only when its checkpoint cannot be loaded.
+    The shipped student is skipped, with a note in the report, only when its checkpoint cannot be loaded; a
+    ``model`` the caller names must load (CheckpointError otherwise, before anything is generated).
     """
     import torch
 
@@ -74,6 +75,10 @@ def run_demo(
     from had_tracker.evaluation.replay import replay_bag
     from had_tracker.tracking.tracker import TrackerConfig
 
+    if model is not None:  # asked for by name: a bad file is an error, not a silent demo without it
+        from had_tracker.models.builder import load_model
+
+        load_model(model, expected_kind="student")
     torch.set_num_threads(max(1, int(threads)))
     t_start = time.perf_counter()
     out_dir = Path(out_dir)

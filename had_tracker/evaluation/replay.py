@@ -279,10 +279,14 @@ def replay_bag(
     convention: str = DEFAULT_CONVENTION,
     strip_frames: int = 8,
     title: str | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Replay ``bag`` through the Synchronizer and each tracker; write predictions, plots and the report.
 
-    ``trackers`` (name -> tracker object) overrides ``tracker_names``/``model``. Returns the report dict.
+    ``trackers`` (name -> tracker object) overrides ``tracker_names``/``model``. ``init_box`` starts the
+    trackers even when the bag has ground truth (which is then used for scoring only). ``progress``: a bar
+    over the bag's messages on stderr. Returns the report dict (per tracker: ``started``, ``init_source``,
+    ``init_error``).
     Raises BagError (missing/empty/corrupt bag, unknown topic), ConfigError (no way to start the target).
     """
     from had_tracker.evaluation.plots import event_frame_image, plot_precision, plot_success
@@ -305,7 +309,7 @@ def replay_bag(
     logs = {name: TrackLog(name) for name in trackers}
     sessions = {name: TrackingSession(_Recorder(t, logs[name])) for name, t in trackers.items()}
     gt = GroundTruthTrack()
-    if init_box is not None and topics.gt is None:
+    if init_box is not None:  # explicit beats ground truth: a pending or active session ignores GT offers
         for s in sessions.values():
             s.request_init(InitRequest(tuple(float(v) for v in init_box), 0, int(init_time_ns), "parameter"))
 
@@ -329,7 +333,11 @@ def replay_bag(
                 want_event_pictures -= 1
 
     wanted = [t for t in (topics.events, topics.image, topics.camera_info, topics.gt) if t]
-    for bm in read_bag(bag, topics=wanted):
+    from had_tracker.progress import progress_bar
+
+    total = sum(t["count"] for t in info["topics"] if t["topic"] in wanted)
+    bar = progress_bar(read_bag(bag, topics=wanted), total=total, desc="replay", unit="msg", enabled=progress)
+    for bm in bar:
         if bm.topic == topics.gt:
             counters["gt_messages"] += 1
             gt.add(bm.msg)
@@ -344,6 +352,7 @@ def replay_bag(
                 n_images_seen += 1
         feed(sync.poll())
     feed(sync.flush())
+    bar.close()
 
     if counters["windows"] == 0:
         raise BagError(f"bag {bag}: the synchronizer produced no event window (no decodable events?)")
@@ -367,6 +376,9 @@ def replay_bag(
     summaries = {}
     for name, lg in logs.items():
         entry: dict[str, Any] = {"timing": lg.timing(), "overall": None, "per_sequence": []}
+        entry["started"] = bool(len(lg))
+        entry["init_source"] = sessions[name].init_source
+        entry["init_error"] = sessions[name].last_error
         pred_path = lg.save(out_dir / f"predictions_{safe_name(name)}.csv")
         entry["files"] = {"predictions": pred_path.name}
         if lg.t_ns and sessions[name].failed_inits:
@@ -382,6 +394,8 @@ def replay_bag(
             entry["curves"] = {k: v for k, v in summary.items() if isinstance(v, list)}
         report["trackers"][name] = entry
     report["metrics_available"] = bool(summaries)
+    if init_box is not None and topics.gt is not None:
+        report["notes"].append("--init-box started the trackers; the bag's ground truth is used for scoring only.")
     if not metrics_ok:
         why = "the bag has no ground-truth topic" if topics.gt is None else "no ground truth after the start"
         report["notes"].append(f"Metrics unavailable: {why}; predictions and timing only.")
