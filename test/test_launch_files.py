@@ -150,7 +150,7 @@ def test_ros_imports_stay_in_nodes_and_launch():
 
 def test_node_helpers_import_without_ros():
     """The node logic lives in plain modules (tested directly); only the *_node.py/common.py files need rclpy."""
-    pure = ("session", "debug_view", "replay_collector")
+    pure = ("session", "debug_view", "replay_collector", "health", "synchronizer_core", "tracker_core", "targets")
     for module in pure:
         roots = _imported_roots(_tree(NODES / f"{module}.py"))
         assert not roots & set(ROS_ONLY_MODULES + ROS_MESSAGE_PACKAGES), module

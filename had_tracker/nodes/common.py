@@ -8,6 +8,7 @@ event callbacks come from ``rclpy.event_handler``, or ``rclpy.qos_event`` on Hum
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,10 +24,11 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidTopicNameException, ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.validate_topic_name import validate_topic_name
 
 try:  # Iron and later
     from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
@@ -34,7 +36,8 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 from had_tracker import parameters as schema
-from had_tracker.errors import ConfigError, HadTrackerError
+from had_tracker.errors import ConfigError
+from had_tracker.nodes.health import CoreLogBridge, topic_name_problem
 from had_tracker.ros_io.diagnostics import DiagnosticReport
 
 _ROS_TYPES = {
@@ -113,6 +116,46 @@ def parameter_change_guard(node_kind: str, apply: Callable[[str, Any], str | Non
         return SetParametersResult(successful=True)
 
     return on_set
+
+
+def check_topic_names(node: Node, params: dict[str, Any], names: Sequence[str]) -> None:
+    """Raise a ConfigError naming the parameter when a topic parameter of ``names`` is not a valid topic name.
+
+    An empty value means "off" and passes. Checked before any subscription is made, so a typo (or the literal
+    ``''`` a shell passes for ``image_topic:="''"``) is one clear start-up error and the process exits 1.
+    """
+    for name in names:
+        value = params.get(name, "")
+        if not value:
+            continue
+        problem = topic_name_problem(value)
+        if problem is None:
+            try:
+                validate_topic_name(value)
+            except InvalidTopicNameException as exc:
+                problem = str(exc)
+        if problem is not None:
+            raise ConfigError(f"{node.get_name()}: parameter {name!r} = {value!r} is not a valid topic name: {problem}")
+
+
+def bridge_core_logging(node: Node) -> None:
+    """Forward the core's Python ``logging`` (``had_tracker.*``) to ``node``'s logger, once per process.
+
+    One call site per severity: rclpy refuses a call site whose severity changes between calls.
+    """
+    logger = node.get_logger()
+
+    def sink(level: int, text: str) -> None:
+        if level >= logging.ERROR:
+            logger.error(text)
+        elif level >= logging.WARNING:
+            logger.warning(text)
+        elif level >= logging.INFO:
+            logger.info(text)
+        else:
+            logger.debug(text)
+
+    CoreLogBridge.install(sink)
 
 
 # --- QoS ---------------------------------------------------------------------------------------------------------------
@@ -255,9 +298,10 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
         try:
             for factory in factories:
                 nodes.append(factory())
-        except HadTrackerError as exc:
-            # The start-up error a user can fix (bad parameter, missing checkpoint, missing message package).
-            print(f"[had_tracker] error: {exc}", file=sys.stderr, flush=True)
+        except Exception as exc:  # noqa: BLE001 - any start-up failure ends the process with 1 and one clear line
+            # Mostly errors a user can fix (bad parameter or topic name, missing checkpoint or message package);
+            # the launch files end the whole launch when a required node exits this way.
+            print(f"[had_tracker] error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             return 1
         if len(nodes) == 1:
             executor = SingleThreadedExecutor()
@@ -287,6 +331,7 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
                 print(f"[had_tracker] error while closing {node.get_name()}: {exc}", file=sys.stderr, flush=True)
             finally:
                 node.destroy_node()
+        CoreLogBridge.uninstall()
         rclpy.try_shutdown()
 
 

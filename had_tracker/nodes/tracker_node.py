@@ -1,7 +1,11 @@
 """tracker_node: aligned event windows in, the student tracker's box out (a thin adapter over the tracking core).
 
 Subscriptions: ``windows_topic`` (had_msgs/EventWindow, reliable depth 10), ``~/init_box`` (had_msgs/Box: start
-tracking ``init_target_id`` at the latest window), ``init_ground_truth_topic`` (had_msgs/GroundTruth, replay).
+tracking ``init_target_id`` at the latest window), ``init_ground_truth_topic`` (had_msgs/GroundTruth, replay),
+``init_point_topic`` (geometry_msgs/PointStamped, rviz "Publish Point"), ``init_pose_topic``
+(geometry_msgs/PoseStamped, rviz "2D Goal Pose"), ``init_detections_topic`` (vision_msgs/Detection2DArray); the
+last four best-effort depth 10, empty name = off. Every callback is guarded (errors counted per kind in
+/diagnostics, logged throttled); an invalid topic name stops the node at start-up (exit code 1).
 Services: ``~/start_tracking`` (had_msgs/srv/StartTracking), ``~/reset`` (had_msgs/srv/ResetTracker).
 Parameter ``init_box`` [x, y, w, h] starts tracking at start-up or when set at run time.
 Publications (reliable, depth 10): ``~/track`` (had_msgs/Track, every window while a target is set),
@@ -12,11 +16,9 @@ Publications (reliable, depth 10): ``~/track`` (had_msgs/Track, every window whi
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
-import numpy as np
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, PointStamped, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
@@ -25,10 +27,11 @@ from visualization_msgs.msg import Marker, MarkerArray
 from had_msgs.msg import Box, EventWindow, GroundTruth, Track
 from had_msgs.srv import ResetTracker, StartTracking
 from had_tracker import parameters as schema
-from had_tracker.errors import HadTrackerError
 from had_tracker.nodes.common import (
     DiagnosticsPublisher,
     Throttle,
+    bridge_core_logging,
+    check_topic_names,
     declare_schema_parameters,
     output_qos,
     parameter_change_guard,
@@ -37,37 +40,37 @@ from had_tracker.nodes.common import (
     stamp_to_ns,
     wall_timer,
 )
-from had_tracker.nodes.debug_view import render_debug_image
 from had_tracker.nodes.session import InitRequest, TrackingSession
-from had_tracker.ros_io.diagnostics import DiagnosticReport, LatencyStats, RateMeter, SequenceGapCounter, format_value
-from had_tracker.ros_io.event_window import result_to_track_msg, window_msg_to_sample
+from had_tracker.nodes.tracker_core import TrackerCore, model_description
+from had_tracker.ros_io.event_window import result_to_track_msg
 from had_tracker.ros_io.image import fill_image_msg
 from had_tracker.ros_io.track_outputs import fill_box_markers, fill_detection
 
 _STATE_TRACKING = 1
+TOPIC_PARAMETERS = (
+    "windows_topic", "init_ground_truth_topic", "init_point_topic", "init_pose_topic", "init_detections_topic",
+)  # fmt: skip
 
 
 class TrackerNode(Node):
-    """Tracks one target through aligned event windows with the event-only student."""
+    """Tracks one target through aligned event windows with the event-only student (logic: TrackerCore)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(schema.TRACKER, **kwargs)
+        bridge_core_logging(self)
         from had_tracker.tracking.tracker import Tracker, TrackerConfig
 
         self.params = declare_schema_parameters(self, schema.TRACKER)
+        check_topic_names(self, self.params, TOPIC_PARAMETERS)
         config = TrackerConfig.from_dict(schema.tracker_config_dict(self.params))
         tracker = Tracker(config, device=self.params["device"])
+        model = model_description(tracker, self.params["model"])
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
         self.session = TrackingSession(tracker)
+        self.core = TrackerCore(self.session, self.params, self.get_logger().warning)
+        guard = self.core.guard
         self._failed_inits_logged = 0
-        self._rates = {"windows": RateMeter(), "tracks": RateMeter()}
-        self._latency = LatencyStats()
-        self._window_gaps = SequenceGapCounter()
-        self._dropped_events = 0
-        self._window_errors = 0
-        self._last_result: Any = None
-        self._warn = Throttle(5.0)
         self._debug_throttle = self._make_debug_throttle(self.params["debug_image_max_rate_hz"])
 
         qos = output_qos()
@@ -75,16 +78,50 @@ class TrackerNode(Node):
         self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", qos)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", qos)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", qos)
-        self.create_subscription(EventWindow, self.params["windows_topic"], self._on_window, output_qos())
-        self.create_subscription(Box, "~/init_box", self._on_init_box, output_qos())
+        self.create_subscription(
+            EventWindow, self.params["windows_topic"], guard.wrap("callback_windows", self._on_window), output_qos()
+        )
+        self.create_subscription(Box, "~/init_box", guard.wrap("callback_init_box", self._on_init_box), output_qos())
+        # Best-effort accepts both reliable and best-effort publishers (rviz tools, detectors, bag play).
+        loose_qos = sensor_qos("best_effort", 10)
+        starts = ["service ~/start_tracking", "topic ~/init_box", "parameter init_box"]
         if self.params["init_ground_truth_topic"]:
-            # Best-effort accepts both reliable and best-effort publishers (bag play replays the recorded QoS).
             gt_qos = sensor_qos("best_effort", 100)
-            self.create_subscription(GroundTruth, self.params["init_ground_truth_topic"], self._on_ground_truth, gt_qos)
-        self.create_service(StartTracking, "~/start_tracking", self._on_start_tracking)
-        self.create_service(ResetTracker, "~/reset", self._on_reset)
+            self.create_subscription(
+                GroundTruth,
+                self.params["init_ground_truth_topic"],
+                guard.wrap("callback_ground_truth", self._on_ground_truth),
+                gt_qos,
+            )
+            starts.append(f"ground truth {self.params['init_ground_truth_topic']}")
+        if self.params["init_point_topic"]:
+            self.create_subscription(
+                PointStamped,
+                self.params["init_point_topic"],
+                guard.wrap("callback_init_point", self._on_init_point),
+                loose_qos,
+            )
+            starts.append(f"rviz point {self.params['init_point_topic']}")
+        if self.params["init_pose_topic"]:
+            self.create_subscription(
+                PoseStamped,
+                self.params["init_pose_topic"],
+                guard.wrap("callback_init_pose", self._on_init_pose),
+                loose_qos,
+            )
+            starts.append(f"rviz 2D goal {self.params['init_pose_topic']}")
+        if self.params["init_detections_topic"]:
+            self.create_subscription(
+                Detection2DArray,
+                self.params["init_detections_topic"],
+                guard.wrap("callback_init_detections", self._on_init_detections),
+                loose_qos,
+            )
+            starts.append(f"detections {self.params['init_detections_topic']}")
+        self.create_service(StartTracking, "~/start_tracking", guard.service("start_tracking", self._on_start_tracking))
+        self.create_service(ResetTracker, "~/reset", guard.service("reset", self._on_reset))
         self._diagnostics = DiagnosticsPublisher(self)
-        wall_timer(self, self.params["diagnostics_period_s"], self._publish_diagnostics)
+        wall_timer(self, self.params["diagnostics_period_s"], guard.wrap("diagnostics", self._publish_diagnostics))
 
         box = schema.init_box_from_parameter(self.params["init_box"])
         if box is not None:
@@ -92,34 +129,33 @@ class TrackerNode(Node):
         # Registered after the declarations: rclpy calls on-set callbacks while declaring, too.
         self.add_on_set_parameters_callback(parameter_change_guard(schema.TRACKER, self._apply_parameter))
         self.get_logger().info(
-            f"model: {self.params['model'] or 'untrained preset'} on {self.params['device']}; windows from "
-            f"{self.params['windows_topic']}; waiting for a target (service ~/start_tracking, topic ~/init_box, "
-            f"parameter init_box{', ground truth' if self.params['init_ground_truth_topic'] else ''})"
+            f"model: {model} on {self.params['device']}; windows from {self.params['windows_topic']}; waiting for a "
+            f"target ({', '.join(starts)})"
         )
 
-    # --- inputs ---------------------------------------------------------------------------------------------------------
+    # --- inputs (each wrapped by the core's guard: an exception is counted and logged, never raised) ---------------
     def _on_window(self, msg: EventWindow) -> None:
-        started = time.perf_counter()
-        self._rates["windows"].tick()
-        self._window_gaps.observe(msg.seq)
-        self._dropped_events += int(msg.dropped_events)
-        try:
-            sample = window_msg_to_sample(msg)
-            results = self.session.process(sample)
-        except (HadTrackerError, ValueError, RuntimeError) as exc:  # RuntimeError: torch (e.g. CUDA out of memory)
-            self._window_errors += 1
-            if self._warn.ready():
-                self.get_logger().warning(f"window {msg.seq} not tracked: {exc} ({self._window_errors} so far)")
-            return
-        latency_ms = (time.perf_counter() - started) * 1e3
+        outcome = self.core.on_window(msg)
         if self.session.failed_inits != self._failed_inits_logged:
             self._failed_inits_logged = self.session.failed_inits
             self.get_logger().warning(self.session.last_error)
-        self._publish_results(results, msg.header.frame_id, latency_ms)
-        self._publish_debug(sample, msg)
+        guard = self.core.guard
+        guard.run("publish", lambda: self._publish_results(outcome.results, msg.header.frame_id, outcome.latency_ms))
+        guard.run("debug_image", lambda: self._publish_debug(outcome.sample, msg))
 
     def _on_init_box(self, msg: Box) -> None:
         self._request(InitRequest((msg.x, msg.y, msg.width, msg.height), self.params["init_target_id"], 0, "topic"))
+
+    def _on_init_point(self, msg: PointStamped) -> None:
+        self._log_start(*self.core.start_from_point(msg.point, msg.header.frame_id, "rviz point"))
+
+    def _on_init_pose(self, msg: PoseStamped) -> None:
+        self._log_start(*self.core.start_from_point(msg.pose.position, msg.header.frame_id, "rviz 2D goal"))
+
+    def _on_init_detections(self, msg: Detection2DArray) -> None:
+        outcome = self.core.start_from_detections(msg, stamp_to_ns(msg.header.stamp))
+        if outcome is not None:
+            self._log_start(*outcome)
 
     def _on_ground_truth(self, msg: GroundTruth) -> None:
         box = (msg.box.x, msg.box.y, msg.box.width, msg.box.height)
@@ -141,13 +177,15 @@ class TrackerNode(Node):
 
     def _on_reset(self, request: ResetTracker.Request, response: ResetTracker.Response) -> Any:
         self.session.reset()
-        self._last_result = None
+        self.core.last_result = None
         response.success, response.message = True, "tracker reset; waiting for a new target"
         self.get_logger().info(response.message)
         return response
 
     def _request(self, request: InitRequest) -> tuple[bool, str]:
-        ok, message = self.session.request_init(request)
+        return self._log_start(*self.session.request_init(request))
+
+    def _log_start(self, ok: bool, message: str) -> tuple[bool, str]:
         if ok:
             self.get_logger().info(f"start tracking: {message}")
         else:  # a separate call site: rclpy forbids changing one call site's severity
@@ -167,14 +205,9 @@ class TrackerNode(Node):
         self.params[name] = value
         return None
 
-    # --- outputs --------------------------------------------------------------------------------------------------------
+    # --- outputs --------------------------------------------------------------------------------------------------
     def _publish_results(self, results: list, frame_id: str, latency_ms: float) -> None:
-        for result in results:
-            if not (np.all(np.isfinite(result.box_xywh)) and np.isfinite(result.score)):
-                self._window_errors += 1  # never publish NaN boxes; counted in diagnostics (window_errors)
-                if self._warn.ready():
-                    self.get_logger().warning(f"tracker returned a non-finite estimate at {result.window_end_ns} ns")
-                continue
+        for result in results:  # finite only (TrackerCore counts and drops non-finite estimates)
             track = result_to_track_msg(result, Track(), frame_id)
             track.latency_ms = float(latency_ms)
             self._track_pub.publish(track)
@@ -185,30 +218,15 @@ class TrackerNode(Node):
             self._detections_pub.publish(detections)
             if self.params["publish_markers"]:
                 self._markers_pub.publish(self._markers(track))
-            self._rates["tracks"].tick()
-            self._latency.add(latency_ms)
-            self._last_result = result
 
     def _publish_debug(self, sample: Any, window: EventWindow) -> None:
-        if not self.params["publish_debug_image"] or self._debug_pub.get_subscription_count() == 0:
+        if sample is None or not self.params["publish_debug_image"] or self._debug_pub.get_subscription_count() == 0:
             return
         if self._debug_throttle is not None and not self._debug_throttle.ready():
             return
-        result = self._last_result if self.session.active else None
-        events = sample.events
-        canvas = render_debug_image(
-            sample.width,
-            sample.height,
-            events.x,
-            events.y,
-            events.p,
-            rgb=sample.image,
-            source=self.params["debug_image_source"],
-            box_xywh=None if result is None else result.box_xywh,
-            state=0 if result is None else int(result.state),
-            score=0.0 if result is None else float(result.score),
-            target_id=None if result is None else int(result.target_id),
-        )
+        canvas = self.core.debug_image(sample)  # None: invalid size (counted) or a drawing error (counted)
+        if canvas is None:
+            return
         image = Image()
         image.header = window.header
         self._debug_pub.publish(fill_image_msg(image, canvas, "bgr8"))
@@ -222,33 +240,9 @@ class TrackerNode(Node):
         return markers
 
     def _publish_diagnostics(self) -> None:
-        values = {f"{name}_rate_hz": format_value(meter.rate_hz()) for name, meter in self._rates.items()}
-        values.update(
-            {
-                "latency_p50_ms": format_value(self._latency.percentile(50)),
-                "latency_p99_ms": format_value(self._latency.percentile(99)),
-                "windows_missing": str(self._window_gaps.missing),
-                "window_restarts": str(self._window_gaps.restarts),
-                "window_errors": str(self._window_errors),
-                "events_dropped_upstream": str(self._dropped_events),
-                "active": str(self.session.active),
-                "target_id": str(self.session.target_id),
-                "init_source": self.session.init_source or "none",
-                "inits": str(self.session.inits),
-                "failed_inits": str(self.session.failed_inits),
-            }
-        )
-        if self._last_result is not None:
-            values["state"] = str(int(self._last_result.state))
-            values["score"] = format_value(float(self._last_result.score))
-        level, message = "ok", "tracking" if self.session.active else "waiting for a target"
-        if self._rates["windows"].total == 0:
-            level, message = "warn", f"no event windows on {self.params['windows_topic']}"
-        elif self._last_result is not None and int(self._last_result.state) == 2:
-            level, message = "warn", "target lost; re-acquiring"
-        self._diagnostics.publish(DiagnosticReport("tracker", level, message, values))
+        self._diagnostics.publish(self.core.report())
 
-    # --- helpers --------------------------------------------------------------------------------------------------------
+    # --- helpers --------------------------------------------------------------------------------------------------
     @staticmethod
     def _make_debug_throttle(rate_hz: float) -> Throttle | None:
         return Throttle(1.0 / rate_hz) if rate_hz > 0 else None

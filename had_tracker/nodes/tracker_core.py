@@ -1,0 +1,193 @@
+"""What tracker_node does with each message, without rclpy: windows in, finite results out, never an exception.
+
+The node subscribes, hands each message to one method here and publishes the returned results; every path a
+message takes (window conversion, tracking, debug image, the target starts from rviz or a detector) is tested
+directly with rosbags messages (test/test_nodes_callbacks.py). Whatever raises on a message is counted per
+kind (``errors_<kind>`` in /diagnostics) and logged at most once per period per kind; the node lives on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from had_tracker.nodes.debug_view import DebugView
+from had_tracker.nodes.health import CallbackGuard, DropRates, worse
+from had_tracker.nodes.session import InitRequest, TrackingSession
+from had_tracker.nodes.targets import best_detection_box, box_from_plane_point, frame_problem
+from had_tracker.ros_io.diagnostics import DiagnosticReport, LatencyStats, RateMeter, SequenceGapCounter, format_value
+from had_tracker.ros_io.event_window import window_msg_to_sample
+
+STATE_LOST = 2
+
+
+def model_description(tracker: Any, model_param: str) -> str:
+    """What the tracker loaded, for the start-up log: the checkpoint path (or "shipped student"), kind and size."""
+    if model_param:
+        where = str(model_param)
+    else:
+        from had_tracker.models.builder import default_student_checkpoint
+
+        where = f"the shipped student ({Path(default_student_checkpoint()).name})"
+    runner = getattr(tracker, "student", None)
+    model = getattr(runner, "model", None)
+    details = []
+    kind = getattr(getattr(runner, "cfg", None), "kind", None)
+    if kind:
+        details.append(str(kind))
+    if model is not None and hasattr(model, "parameters"):
+        details.append(f"{sum(p.numel() for p in model.parameters()) / 1e3:.0f} k parameters")
+    if getattr(tracker, "teacher", None) is not None:
+        details.append("with a teacher for RGB windows")
+    return where + (f" [{', '.join(details)}]" if details else "")
+
+
+@dataclass
+class WindowOutcome:
+    """One window's outcome: its sample (None when it could not be read) and the finite results to publish."""
+
+    sample: Any = None
+    results: list[Any] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+
+class TrackerCore:
+    """A :class:`TrackingSession` behind callbacks that never raise, with the counters /diagnostics shows."""
+
+    def __init__(self, session: TrackingSession, params: Mapping[str, Any], log: Callable[[str], None]) -> None:
+        self.session = session
+        self.params = params  # the node's live parameter dict (run-time changes are seen here)
+        self.guard = CallbackGuard(log)
+        self.rates = {"windows": RateMeter(), "tracks": RateMeter()}
+        self.latency = LatencyStats()
+        self.window_gaps = SequenceGapCounter()
+        self.dropped_events_upstream = 0
+        self.nonfinite_results = 0
+        self.last_result: Any = None
+        self.last_frame_id = ""
+        self.drop_rates = DropRates(params["drop_warn_ratio"], params["drop_error_ratio"])
+        self.debug_view = DebugView(max_side=int(params["debug_image_max_size"]))
+
+    # --- windows --------------------------------------------------------------------------------------------------
+    def on_window(self, msg: Any) -> WindowOutcome:
+        """Track one had_msgs/EventWindow; a window that fails is counted under ``windows`` and yields nothing."""
+        started = time.perf_counter()
+        self.rates["windows"].tick()
+        outcome = WindowOutcome()
+
+        def track() -> None:
+            self.window_gaps.observe(int(msg.seq))
+            self.dropped_events_upstream += int(msg.dropped_events)
+            self.last_frame_id = str(msg.header.frame_id)
+            outcome.sample = window_msg_to_sample(msg)
+            self.debug_view.remember(outcome.sample)
+            outcome.results = self.session.process(outcome.sample)
+
+        self.guard.run("windows", track)
+        outcome.latency_ms = (time.perf_counter() - started) * 1e3
+        finite = []
+        for result in outcome.results:
+            if np.all(np.isfinite(np.asarray(result.box_xywh, float))) and math.isfinite(float(result.score)):
+                finite.append(result)
+            else:
+                self.nonfinite_results += 1  # never published; counted in diagnostics
+        outcome.results = finite
+        for result in finite:
+            self.rates["tracks"].tick()
+            self.latency.add(outcome.latency_ms)
+            self.last_result = result
+        return outcome
+
+    def debug_image(self, sample: Any) -> np.ndarray | None:
+        """The bgr8 debug image of ``sample`` (None: invalid size, counted, or a drawing error, counted)."""
+        if sample is None:
+            return None
+        result = self.last_result if self.session.active else None
+
+        def render() -> np.ndarray | None:
+            self.debug_view.max_side = int(self.params["debug_image_max_size"])
+            return self.debug_view.render(
+                sample,
+                source=str(self.params["debug_image_source"]),
+                box_xywh=None if result is None else result.box_xywh,
+                state=0 if result is None else int(result.state),
+                score=0.0 if result is None else float(result.score),
+                target_id=None if result is None else int(result.target_id),
+            )
+
+        return self.guard.run("debug_image", render)
+
+    # --- target starts ------------------------------------------------------------------------------------------------
+    def start_from_point(self, point: Any, frame_id: str, source: str) -> tuple[bool, str]:
+        """A point of the marker plane (rviz) starts a target of ``init_default_size`` centred on it."""
+        problem = frame_problem(frame_id, [str(self.params.get("marker_frame_id", "")), self.last_frame_id])
+        if problem is not None:
+            self.session.failed_inits += 1
+            self.session.last_error = problem
+            return False, problem
+        try:
+            box = box_from_plane_point(point, float(self.params["marker_scale_m"]), self.params["init_default_size"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.session.failed_inits += 1
+            self.session.last_error = str(exc)
+            return False, str(exc)
+        return self.session.request_init(InitRequest(box, int(self.params["init_target_id"]), 0, source))
+
+    def start_from_detections(self, array: Any, stamp_ns: int) -> tuple[bool, str] | None:
+        """The best detection of a Detection2DArray starts the target while none is tracked (None: not used)."""
+        if self.session.active or self.session.pending is not None:
+            return None
+        best = best_detection_box(array)
+        if best is None:
+            return None
+        box, score, index = best
+        accepted, message = self.session.request_init(
+            InitRequest(box, int(self.params["init_target_id"]), int(stamp_ns), "detections")
+        )
+        return accepted, f"{message} (detection {index}, score {score:.2f})" if accepted else message
+
+    # --- diagnostics ----------------------------------------------------------------------------------------------
+    def report(self) -> DiagnosticReport:
+        """The /diagnostics status: rates, latency, window gaps, errors per kind, the target, drop ratios."""
+        values = {f"{name}_rate_hz": format_value(meter.rate_hz()) for name, meter in self.rates.items()}
+        session = self.session
+        values.update(
+            {
+                "latency_p50_ms": format_value(self.latency.percentile(50)),
+                "latency_p99_ms": format_value(self.latency.percentile(99)),
+                "windows_missing": str(self.window_gaps.missing),
+                "window_restarts": str(self.window_gaps.restarts),
+                "window_errors": str(self.guard.counts.get("windows", 0) + self.nonfinite_results),
+                "nonfinite_results": str(self.nonfinite_results),
+                "events_dropped_upstream": str(self.dropped_events_upstream),
+                "active": str(session.active),
+                "target_id": str(session.target_id),
+                "init_source": session.init_source or "none",
+                "inits": str(session.inits),
+                "failed_inits": str(session.failed_inits),
+            }
+        )
+        values.update(self.guard.values())
+        values.update({f"debug_image_skipped_{k}": str(v) for k, v in self.debug_view.skipped.items()})
+        if self.last_result is not None:
+            values["state"] = str(int(self.last_result.state))
+            values["score"] = format_value(float(self.last_result.score))
+        received = self.rates["windows"].total
+        missing = self.window_gaps.missing
+        failed = self.guard.counts.get("windows", 0)
+        self.drop_rates.update("windows", missing + failed, received + missing)
+        values.update(self.drop_rates.values())
+        level, message = self.drop_rates.level()
+        if received == 0:
+            level, message = worse(level, "warn"), f"no event windows on {self.params['windows_topic']}"
+        elif not message:
+            message = "tracking" if session.active else "waiting for a target"
+            if self.last_result is not None and int(self.last_result.state) == STATE_LOST:
+                level, message = "warn", "target lost; re-acquiring"
+        return DiagnosticReport("tracker", level, message, values)
