@@ -48,6 +48,15 @@ from had_tracker.events.container import P_DTYPE, T_DTYPE, XY_DTYPE, Events, Tri
 log = logging.getLogger(__name__)
 
 SUPPORTED_ENCODINGS = ("evt3", "mono", "trigger", "libcaer", "libcaer_cmp")
+# Largest accepted ``time_base`` [ns]: the decoders add at most ~2^45 ns to it (mono: 2^32, libcaer: 2^31 us per
+# in-packet rollover), so every decoded time stays inside int64. EventPacket.time_base is a uint64: values at or
+# above 2^63 (or this bound) would wrap; such packets are rejected and counted, never decoded.
+MAX_TIME_BASE_NS = 2**63 - 2**52
+
+
+def valid_time_base(time_base: int) -> bool:
+    """True when ``time_base`` [ns] decodes to int64 times that cannot wrap (``0 <= time_base <= MAX_TIME_BASE_NS``)."""
+    return 0 <= int(time_base) <= MAX_TIME_BASE_NS
 
 
 @dataclass
@@ -102,6 +111,7 @@ class DecodeStats:
     seq_gaps: int = 0
     lost_packets: int = 0
     seq_resets: int = 0
+    rejected_time_base: int = 0  # packets whose time_base would wrap past int64 (not decoded)
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
@@ -147,6 +157,7 @@ class StreamDecoder(ABC):
 
     encoding: str = ""
     word_bytes: int = 1
+    uses_time_base: bool = True  # evt3 carries its own time and ignores time_base (as upstream)
 
     def __init__(self, width: int, height: int) -> None:
         if width < 0 or height < 0:
@@ -167,6 +178,7 @@ class StreamDecoder(ABC):
         """Decode a raw payload (bytes-like) with the given ``time_base`` [ns] and optional ``seq``."""
         if self._bytes_used:
             raise DecodeError("decode() called while a decode_until() packet is unfinished; finish it or reset()")
+        self._check_time_base(time_base)
         buf = payload_bytes(payload)
         self._check_seq(seq)
         self.stats.packets += 1
@@ -185,6 +197,7 @@ class StreamDecoder(ABC):
         self._check_packet(packet)
         buf = payload_bytes(packet.events)
         if self._bytes_used == 0:
+            self._check_time_base(int(getattr(packet, "time_base", 0)))
             self._check_seq(getattr(packet, "seq", None))
             self.stats.packets += 1
             self.stats.bytes += len(buf)
@@ -222,6 +235,14 @@ class StreamDecoder(ABC):
             raise DecodeError(
                 f"packet geometry {width}x{height} differs from the stream's {self.width}x{self.height}; "
                 "use one decoder per (topic, encoding, geometry), e.g. DecoderRegistry"
+            )
+
+    def _check_time_base(self, time_base: int) -> None:
+        if self.uses_time_base and not valid_time_base(time_base):
+            self.stats.rejected_time_base += 1
+            raise DecodeError(
+                f"{self.encoding} packet time_base {int(time_base)} would wrap past int64 "
+                f"(accepted: 0..{MAX_TIME_BASE_NS}); packet rejected"
             )
 
     def _check_seq(self, seq: int | None) -> None:
@@ -267,6 +288,7 @@ class Evt3Decoder(StreamDecoder):
 
     encoding = "evt3"
     word_bytes = 2
+    uses_time_base = False
 
     def __init__(self, width: int, height: int) -> None:
         super().__init__(width, height)

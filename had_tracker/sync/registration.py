@@ -49,15 +49,18 @@ class CameraModel:
             d = get("D", None)
         if k is None:
             raise ConfigError("camera info has no intrinsic matrix k/K")
-        k_mat = np.asarray(k, dtype=np.float64).reshape(3, 3)
-        if k_mat[0, 0] <= 0 or k_mat[1, 1] <= 0:
+        try:
+            k_mat = np.asarray(k, dtype=np.float64).reshape(3, 3)
+            d_vec = np.asarray(d if d is not None else [], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"camera info k/d are not numbers of the right shape: {exc}") from None
+        if not (np.all(np.isfinite(k_mat)) and np.all(np.isfinite(d_vec))):
+            raise ConfigError("camera info has non-finite (NaN/inf) entries in k or d")
+        if not (k_mat[0, 0] > 0 and k_mat[1, 1] > 0):
             raise ConfigError(f"camera info has invalid focal lengths fx={k_mat[0, 0]}, fy={k_mat[1, 1]}")
-        return cls(
-            k_mat,
-            np.asarray(d if d is not None else [], dtype=np.float64).reshape(-1),
-            int(get("width")),
-            int(get("height")),
-        )
+        if np.linalg.cond(k_mat) > 1e12:
+            raise ConfigError(f"camera info intrinsic matrix k is singular: {k_mat.ravel().tolist()}")
+        return cls(k_mat, d_vec, int(get("width") or 0), int(get("height") or 0))
 
 
 def planar_homography(

@@ -61,7 +61,7 @@ import numpy as np
 
 from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
-from had_tracker.events.decoders import DecoderRegistry, _warn_sometimes
+from had_tracker.events.decoders import DecoderRegistry, _warn_sometimes, valid_time_base
 from had_tracker.events.event_arrays import EventArrayData
 from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
@@ -222,8 +222,11 @@ class SyncStats:
     seq_gaps: int = 0  # packets missing in the seq numbering
     stream_restarts: int = 0
     triggers: int = 0
+    registration_failures: int = 0  # registrations that could not be built from the inputs (logged)
     drops: dict[str, int] = field(default_factory=dict)  # events dropped, by reason
     image_drops: dict[str, int] = field(default_factory=dict)  # frames dropped, by reason
+    packet_drops: dict[str, int] = field(default_factory=dict)  # event packets rejected whole, by reason
+    camera_info_drops: dict[str, int] = field(default_factory=dict)  # CameraInfo messages rejected, by reason
 
     def drop(self, reason: str, n: int = 1, image: bool = False) -> None:
         if n > 0:
@@ -235,9 +238,11 @@ class SyncStats:
         return sum(self.drops.values())
 
     def as_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("drops", "image_drops")}
-        out.update({f"drop_{k}": v for k, v in self.drops.items()})
-        out.update({f"image_drop_{k}": v for k, v in self.image_drops.items()})
+        tables = {"drops": "drop_", "image_drops": "image_drop_", "packet_drops": "packet_drop_",
+                  "camera_info_drops": "camera_info_drop_"}  # fmt: skip
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in tables}
+        for name, prefix in tables.items():
+            out.update({f"{prefix}{k}": v for k, v in getattr(self, name).items()})
         return out
 
 
@@ -292,6 +297,7 @@ class Synchronizer:
         self._decoders = DecoderRegistry()
         self._streams: dict[str, _StreamState] = {}
         self._registration: Registration | None = None
+        self._registration_failed: tuple | None = None  # inputs of the last registration that could not be built
         self._sensor_size: tuple[int, int] | None = None
         self._rgb_camera: CameraModel | None = None
         self._event_camera: CameraModel | None = None
@@ -364,7 +370,7 @@ class Synchronizer:
         image = np.asarray(image)
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or not image.size:
             raise DecodeError(
                 f"add_image needs an (H, W, 3) uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
             )
@@ -447,7 +453,15 @@ class Synchronizer:
         """Register a sensor_msgs/CameraInfo (duck-typed or dict) of the ``rgb`` or ``event`` camera."""
         if camera not in ("rgb", "event"):
             raise ConfigError(f"camera must be 'rgb' or 'event', got {camera!r}")
-        model = CameraModel.from_camera_info(info)
+        # A bad CameraInfo is a counted, logged drop: the previous calibration (if any) stays in use.
+        try:
+            model = CameraModel.from_camera_info(info)
+        except ConfigError as exc:
+            self._drop_camera_info("bad_intrinsics", f"{camera}: {exc}")
+            return
+        if model.width <= 0 or model.height <= 0:
+            self._drop_camera_info("zero_size", f"{camera}: size {model.width}x{model.height}")
+            return
         old = self._rgb_camera if camera == "rgb" else self._event_camera
         if (
             old is not None
@@ -590,10 +604,14 @@ class Synchronizer:
     def _decode_packet(self, packet: Any, stamp: int, stream: str) -> None:
         width, height = int(packet.width), int(packet.height)
         decoder = self._decoders.get(stream, str(packet.encoding), width, height)
+        time_base = int(getattr(packet, "time_base", 0) or 0)
+        if decoder.uses_time_base and not valid_time_base(time_base):
+            self._drop_packet("time_base_overflow", f"time_base {time_base} would wrap past int64")
+            return
         state = self._streams.get(stream)
         if state is not None and not state.seq_usable:
             # Without usable seq numbers the decoder must not read a repeated seq as a stream restart.
-            decoded = decoder.decode_bytes(packet.events, int(getattr(packet, "time_base", 0) or 0), seq=None)
+            decoded = decoder.decode_bytes(packet.events, time_base, seq=None)
         else:
             decoded = decoder.decode(packet)
         if self._sensor_size is None:
@@ -690,6 +708,15 @@ class Synchronizer:
         if isinstance(self._policy, (FixedRatePolicy, FixedCountPolicy)):
             self._policy.start_at(int(events.t[0]) + offset)
 
+    def _drop_packet(self, reason: str, why: str) -> None:
+        """Count one event packet rejected whole for ``reason`` (logged at powers of two)."""
+        self.stats.packet_drops[reason] = self.stats.packet_drops.get(reason, 0) + 1
+        _warn_sometimes(self.stats.packet_drops[reason], "event packet rejected (%s): %s", reason, why)
+
+    def _drop_camera_info(self, reason: str, why: str) -> None:
+        self.stats.camera_info_drops[reason] = self.stats.camera_info_drops.get(reason, 0) + 1
+        _warn_sometimes(self.stats.camera_info_drops[reason], "CameraInfo ignored (%s): %s", reason, why)
+
     def _drop(self, reason: str, n: int) -> None:
         """Count ``n`` events dropped for ``reason`` (reported with the next window too)."""
         if n > 0:
@@ -765,6 +792,18 @@ class Synchronizer:
     def _ensure_registration(self) -> Registration | None:
         if self._registration is not None:
             return self._registration
+        key = (self._sensor_size, self._image_size, id(self._rgb_camera), id(self._event_camera))
+        if self._registration_failed == key:  # same inputs as the last failure: do not retry every window
+            return None
+        try:
+            return self._build_registration()
+        except (ConfigError, ValueError, np.linalg.LinAlgError) as exc:
+            self._registration_failed = key
+            self.stats.registration_failures += 1
+            log.warning("cannot build the registration (%s); its windows' events are no_registration drops", exc)
+            return None
+
+    def _build_registration(self) -> Registration | None:
         c = self.config
         sensor = self._sensor_size
         if self._event_camera is not None and sensor is None:
