@@ -152,3 +152,75 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
         bag.add_topic("/a", "had_msgs/msg/Box")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def _as_driver_wrote_it(bag, version: int = 5) -> None:
+    """Rewrite metadata.yaml as some real drivers' recorders leave it: old version, empty storage identifier."""
+    meta_path = bag / "metadata.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["version"], info["storage_identifier"] = version, ""
+    for key in ("ros_distro", "custom_data"):
+        info.pop(key, None)
+    meta_path.write_text(yaml.safe_dump(meta))
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_empty_storage_identifier_is_detected_from_the_files(tmp_path, storage):
+    store = get_typestore()
+    bag = tmp_path / "bag"
+    with BagWriter(bag, storage=storage) as writer:
+        writer.add_topic("/events", "event_camera_msgs/msg/EventPacket")
+        for i in range(3):
+            writer.write("/events", 1000 + i, _packet(store, "event_camera_msgs/msg/EventPacket", 1000 + i, i))
+    _as_driver_wrote_it(bag)
+    info = bag_info(bag)
+    assert info["version"] == 5 and info["storage"] == f"{storage} (detected)" and info["message_count"] == 3
+    assert [m.msg.seq for m in read_bag(bag)] == [0, 1, 2]
+
+
+def test_ros2idl_embedded_definitions_register_unknown_types():
+    from rosbags.typesys.store import Typestore
+
+    from had_tracker.ros_io.bag import IDL_SEPARATOR, _embedded_types
+
+    idl = (
+        f'{IDL_SEPARATOR}\nIDL: test_msgs/msg/Blob\n#include "builtin_interfaces/msg/Time.idl"\n\n'
+        "module test_msgs {\n  module msg {\n    struct Blob {\n      builtin_interfaces::msg::Time stamp;\n"
+        "      uint32 width;\n      sequence<uint8> data;\n    };\n  };\n};\n\n"
+        f"{IDL_SEPARATOR}\nIDL: builtin_interfaces/msg/Time\n\nmodule builtin_interfaces {{\n  module msg {{\n"
+        "    struct Time {\n      int32 sec;\n      uint32 nanosec;\n    };\n  };\n};\n"
+    )
+    types = _embedded_types(idl, "test_msgs/msg/Blob")
+    assert {"test_msgs/msg/Blob", "builtin_interfaces/msg/Time"} <= set(types)
+    store = Typestore()
+    store.register(types)
+    blob_type, time_type = store.types["test_msgs/msg/Blob"], store.types["builtin_interfaces/msg/Time"]
+    raw = store.serialize_cdr(
+        blob_type(stamp=time_type(sec=1, nanosec=2), width=7, data=np.arange(3, dtype=np.uint8)), "test_msgs/msg/Blob"
+    )
+    back = store.deserialize_cdr(raw, "test_msgs/msg/Blob")
+    assert back.width == 7 and back.data.tolist() == [0, 1, 2]
+
+
+def test_real_driver_mcap_bag_version5_empty_storage_ros2idl():
+    """libcaer_driver's DAVIS346 recording: metadata v5, storage_identifier "", ros2idl schemas in the mcap."""
+    from rosbags.typesys import Stores
+    from rosbags.typesys import get_typestore as rosbags_typestore
+
+    from had_tracker.events.bag_events import iter_bag_events
+
+    bag = shared_data("ros2_davis346_apriltag_libcaer_cmp")
+    info = bag_info(bag)
+    assert (info["version"], info["storage"], info["message_count"]) == (5, "mcap (detected)", 100)
+    messages = list(read_bag(bag))
+    assert len(messages) == 100 and {m.msg.encoding for m in messages} == {"libcaer_cmp"}
+    assert (messages[0].msg.width, messages[0].msg.height) == (346, 260)
+    assert sum(len(chunk.decoded.events) for chunk in iter_bag_events(bag)) == 571_266  # the recording's known total
+    # A store without event_camera_msgs reads the same messages from the bag's own ros2idl schemas.
+    plain = rosbags_typestore(Stores.ROS2_HUMBLE)
+    assert "event_camera_msgs/msg/EventPacket" not in plain.fielddefs
+    from_idl = [m.msg for m in read_bag(bag, typestore=plain)]
+    assert [(m.seq, m.time_base, bytes(m.events)) for m in from_idl[:5]] == [
+        (m.msg.seq, m.msg.time_base, bytes(m.msg.events)) for m in messages[:5]
+    ]

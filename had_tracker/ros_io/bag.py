@@ -1,7 +1,9 @@
 """Read and write ROS 2 bags (sqlite3 and mcap) without ROS, through the ``rosbags`` library.
 
 Reading always deserializes with our typestore (Humble sqlite3 bags embed no type definitions);
-types our store lacks are registered from the definitions a bag embeds (mcap, Jazzy sqlite3).
+types our store lacks are registered from the definitions a bag embeds (mcap, Jazzy sqlite3), in
+``.msg`` or ``ros2idl`` form. Bags written by real drivers may leave ``storage_identifier`` empty
+(metadata version 5): the storage is then recognised from the files' magic bytes.
 Writing produces rosbag2 metadata version 8, which Humble's ``ros2 bag`` can still open (rosbags
 writes the v9 QoS field as a YAML list that Humble's parser rejects).
 """
@@ -18,7 +20,9 @@ from typing import Any
 
 from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
-from rosbags.typesys import get_types_from_msg
+from rosbags.rosbag2.storage_mcap import McapReader
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+from rosbags.typesys import get_types_from_idl, get_types_from_msg
 from rosbags.typesys.store import Typestore
 
 from had_tracker.errors import BagError, MessageTypeError
@@ -28,6 +32,38 @@ log = logging.getLogger(__name__)
 
 BAG_VERSION = 8
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+MAGIC = {b"\x89MCAP": "mcap", b"SQLite format 3\x00": "sqlite3"}
+IDL_SEPARATOR = "=" * 80
+
+
+def detect_storage(files: list[Path]) -> str:
+    """``"mcap"`` or ``"sqlite3"`` from the first bytes of a bag's storage files; BagError otherwise."""
+    found = set()
+    for path in files:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        kind = next((name for magic, name in MAGIC.items() if head.startswith(magic)), None)
+        if kind is None:
+            raise BagError(f"{path}: neither an mcap nor an sqlite3 file, and metadata.yaml names no storage")
+        found.add(kind)
+    if len(found) != 1:
+        raise BagError(f"cannot tell the bag's storage from its files {[str(f) for f in files]}")
+    return found.pop()
+
+
+class _DetectedStorage:
+    """Storage reader for ``storage_identifier: ""``: mcap or sqlite3 by the files' magic bytes."""
+
+    def __new__(cls, paths: Any, connections: Any) -> Any:
+        paths = list(paths)
+        reader = McapReader if detect_storage(paths) == "mcap" else Sqlite3Reader
+        return reader(paths, connections)
+
+
+class _Reader(Reader):
+    """rosbags' Reader that also opens bags whose metadata leaves the storage identifier empty."""
+
+    STORAGE_PLUGINS = {**Reader.STORAGE_PLUGINS, "": _DetectedStorage}
 
 
 @dataclass
@@ -66,7 +102,7 @@ def _open_reader(path: Path) -> Reader:
     if not (path / "metadata.yaml").exists():
         raise BagError(f"{path} is not a rosbag2 bag (no metadata.yaml)")
     try:
-        reader = Reader(path)
+        reader = _Reader(path)
         reader.open()
     except Exception as exc:
         detail = " ".join(str(exc).split())  # rosbags' YAML errors span several lines: keep the error one line
@@ -79,13 +115,25 @@ def _register_embedded(reader: Reader, store: Typestore) -> None:
     for conn in reader.connections:
         if conn.msgtype in store.fielddefs or not getattr(conn.msgdef, "data", ""):
             continue
-        if conn.msgdef.data.startswith("=" * 80):
-            continue  # IDL-embedded definitions: leave unknown, reported on deserialization
         try:
-            types = get_types_from_msg(conn.msgdef.data, conn.msgtype)
+            types = _embedded_types(conn.msgdef.data, conn.msgtype)
             store.register({k: v for k, v in types.items() if k not in store.fielddefs})
         except Exception as exc:  # a bad embedded definition only matters if that topic is read
             log.warning("cannot register embedded definition of %s: %s", conn.msgtype, exc)
+
+
+def _embedded_types(text: str, msgtype: str) -> dict[str, Any]:
+    """Types of one embedded definition: ``.msg`` text (+ dependencies) or ros2idl sections between ``=`` rules."""
+    if not text.startswith(IDL_SEPARATOR):
+        return get_types_from_msg(text, msgtype)
+    types: dict[str, Any] = {}
+    for section in text.split(IDL_SEPARATOR):
+        body = section.strip()
+        if body.startswith("IDL:"):
+            body = body.partition("\n")[2]  # the "IDL: pkg/msg/Name" line heads each definition
+        if body:
+            types.update(get_types_from_idl(body))
+    return types
 
 
 def read_bag(
@@ -133,9 +181,10 @@ def bag_info(path: str | Path) -> dict[str, Any]:
             for c in sorted(reader.connections, key=lambda c: c.topic)
         ]
         count = int(reader.message_count)
+        storage = meta.get("storage_identifier", "") or f"{detect_storage(reader.paths)} (detected)"
         return {
             "path": str(path if path.is_dir() else path.parent),
-            "storage": meta.get("storage_identifier", ""),
+            "storage": storage,
             "version": int(meta.get("version", 0)),
             "message_count": count,
             "start_ns": int(reader.start_time) if count else None,
