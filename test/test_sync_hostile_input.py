@@ -104,3 +104,15 @@ def test_a_registration_that_cannot_be_built_is_counted_once_not_raised_every_po
 def test_an_empty_image_is_a_clear_decode_error():
     with pytest.raises(DecodeError):
         Synchronizer().add_image(np.zeros((0, 0, 3), np.uint8), 1)
+
+
+def test_activity_clock_with_frames_but_no_events_keeps_a_bounded_number_of_frames():
+    # Issue 16 item 5: every frame was kept (about 1 GB/h at 25 fps VGA) while no event arrived.
+    from had_tracker.sync.clock import ActivityClockConfig
+
+    sync = Synchronizer(SyncConfig(clock="activity"), activity=ActivityClockConfig(frames=10))
+    image = np.zeros((480, 640, 3), np.uint8)
+    for k in range(300):
+        sync.add_image(image, HOST + k * 40_000_000)
+    assert len(sync._activity_frames) == 10
+    assert sync.stats.image_drops["activity_unused"] == 290

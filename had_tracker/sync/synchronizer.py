@@ -316,7 +316,8 @@ class Synchronizer:
         self._pending_drops = 0
         self._warned_no_images = False
         self._carry: list[AlignedSample] = []  # windows flushed at a stream restart, returned by the next poll
-        self._activity_frames: list[tuple[np.ndarray, int]] = []  # (small grey frame, stamp) until calibrated
+        # (small grey frame, stamp) until calibrated; the newest ``frames`` only (no events yet: older ones dropped)
+        self._activity_frames: deque[tuple[np.ndarray, int]] = deque(maxlen=self.activity.frames)
         self.activity_correction_ns: int | None = None  # activity clock: the measured correction
         self.activity_correlation: float | None = None
 
@@ -743,13 +744,15 @@ class Synchronizer:
 
     def _collect_activity_frame(self, image: np.ndarray, stamp_ns: int) -> None:
         step = max(image.shape[1] // 64, 1)  # a small grey copy is enough for frame differences
+        if len(self._activity_frames) == self._activity_frames.maxlen:
+            self.stats.drop("activity_unused", image=True)  # its events never came (or no offset yet)
         self._activity_frames.append((image[::step, ::step].mean(axis=2, dtype=np.float32), stamp_ns))
         a = self.activity
         if len(self._activity_frames) < a.frames or not self._offset.ready:
             return
         frames = [f for f, _ in self._activity_frames]
         stamps = np.array([t for _, t in self._activity_frames], np.int64)
-        self._activity_frames = []
+        self._activity_frames.clear()
         offset = self._header_offset(self._latest_sensor_t)
         raw = self._buffer.window(int(stamps[0]) - offset - a.range_ns, int(stamps[-1]) - offset + a.range_ns)
         if not len(raw):
