@@ -33,6 +33,7 @@ setup(
         (os.path.join("share", package_name), ["package.xml"]),
         (os.path.join("share", package_name, "launch"), _files("launch/*.launch.py")),
         (os.path.join("share", package_name, "config"), _files("config/*.yaml") + _files("config/*.rviz")),
+        (os.path.join("share", package_name, "config", "cameras"), _files("config/cameras/*.yaml")),
         (os.path.join("share", package_name, "config", "models"), _files("config/models/*.yaml")),
         (os.path.join("share", package_name, "config", "distill"), _files("config/distill/*.yaml")),
         (os.path.join("share", package_name, "config", "train"), _files("config/train/*.yaml")),

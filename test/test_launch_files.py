@@ -27,7 +27,7 @@ ROS_MESSAGE_PACKAGES = (
 )  # fmt: skip
 TRACKER_ARGS = {
     "namespace", "event_topic", "image_topic", "camera_info_topic", "params_file", "model", "device", "use_rviz",
-    "single_process",
+    "single_process", "use_rgb", "camera", "event_msg_type",
 }  # fmt: skip
 REPLAY_ARGS = {"bag", "use_sim_time", "clock_hz", "params_file", "model", "device", "output_dir", "ground_truth_topic"}
 
@@ -83,11 +83,80 @@ def test_launch_file_parses_and_defines_generate_launch_description(name):
 def test_tracker_launch_declares_the_documented_arguments():
     arguments = _launch_arguments(LAUNCH / "tracker.launch.py")
     assert TRACKER_ARGS <= set(arguments)
-    sync_defaults = schema.defaults(schema.SYNCHRONIZER)
-    for topic in ("event_topic", "image_topic", "camera_info_topic"):
-        assert arguments[topic] == sync_defaults[topic], topic
-    assert arguments["params_file"] is None  # filled with the installed config/tracker.yaml at launch time
+    # "" = keep what the params files say: a params file can set topics (issue 18.3)
+    for name in ("event_topic", "event_msg_type", "image_topic", "camera_info_topic", "params_file", "model"):
+        assert arguments[name] == "", name
     assert arguments["single_process"] == "false" and arguments["use_rviz"] == "false"
+    assert arguments["use_rgb"] == "true" and arguments["camera"] == "default"
+
+
+def _launch_helpers(name: str, functions: tuple[str, ...]) -> dict:
+    """Run the module-level constants and the named helper functions of a launch file (they need no ROS)."""
+    tree = _tree(LAUNCH / name)
+    body = [
+        n
+        for n in tree.body
+        if (isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in n.targets))
+        or (isinstance(n, ast.FunctionDef) and n.name in functions)
+    ]
+    namespace: dict = {}
+    exec(compile(ast.Module(body=body, type_ignores=[]), name, "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_tracker_launch_passes_only_the_topic_arguments_that_were_given():
+    helpers = _launch_helpers("tracker.launch.py", ("_is_true", "_flag", "synchronizer_overrides"))
+    overrides = helpers["synchronizer_overrides"]
+    empty = {"event_topic": "", "event_msg_type": "", "image_topic": "", "camera_info_topic": "", "use_rgb": "true"}
+    assert overrides(empty) == {}  # the params files decide
+    assert overrides({**empty, "event_topic": "/dvs/events", "event_msg_type": "dvs_msgs/msg/EventArray"}) == {
+        "event_topic": "/dvs/events",
+        "event_msg_type": "dvs_msgs/msg/EventArray",
+    }
+    event_only = overrides({**empty, "use_rgb": "false"})
+    assert event_only == {"image_topic": "", "camera_info_topic": ""}
+    assert overrides({**empty, "image_topic": "''"}) == {"image_topic": "''"}  # the node refuses it at start-up
+    with pytest.raises(RuntimeError, match="event_msg_type"):
+        overrides({**empty, "event_msg_type": "my_msgs/msg/Events"})
+    with pytest.raises(RuntimeError, match="use_rgb"):
+        overrides({**empty, "use_rgb": "maybe"})
+    assert tuple(helpers["EVENT_MSG_TYPES"]) == schema.EVENT_MSG_TYPES
+
+
+def test_camera_recipes_exist_and_hold_valid_parameters():
+    helpers = _launch_helpers("tracker.launch.py", ())
+    recipes = {path.stem: path for path in (REPO_ROOT / "config" / "cameras").glob("*.yaml")}
+    assert set(helpers["CAMERAS"]) == {"default", *recipes}
+    assert {"metavision", "libcaer", "dv_ros2", "dvs"} <= set(recipes)
+    expected_types = {
+        "metavision": "event_camera_msgs/msg/EventPacket",
+        "libcaer": "event_camera_msgs/msg/EventPacket",
+        "dv_ros2": "dv_ros2_msgs/msg/EventArray",
+        "dvs": "dvs_msgs/msg/EventArray",
+    }
+    for camera, path in recipes.items():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert list(data) == ["/**"] and list(data["/**"]) == ["ros__parameters"], camera
+        values = schema.flatten(data["/**"]["ros__parameters"])
+        for node in (schema.SYNCHRONIZER, schema.TRACKER):
+            mine = {k: v for k, v in values.items() if k in {s.name for s in schema.specs_for(node)}}
+            schema.validate(node, mine)  # ConfigError if a recipe holds a bad value
+        unknown = set(values) - {s.name for s in schema.SCHEMA}
+        assert not unknown, (camera, unknown)
+        assert values["event_msg_type"] == expected_types[camera]
+        assert {"event_topic", "image_topic", "camera_info_topic", "sync.clock", "marker_frame_id"} <= set(values)
+        text = path.read_text(encoding="utf-8")
+        assert f"camera:={camera}" in text, f"{camera}: the recipe shows its launch command"
+
+
+def test_tracker_launch_ends_when_a_required_node_exits():
+    tree = _tree(LAUNCH / "tracker.launch.py")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert {"OnProcessExit", "Shutdown", "EmitEvent"} <= names
+    calls = [
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_shutdown_when_exits"
+    ]
+    assert {c.args[1].value for c in calls} == {"tracker_pipeline", "synchronizer_node", "tracker_node"}
 
 
 def test_replay_launch_declares_the_documented_arguments():
@@ -183,7 +252,19 @@ def test_rviz_config_shows_the_tracker_outputs_and_launch_follows_the_namespace(
     assert displays["rviz_default_plugins/Image"] == "/tracker_node/debug_image"
     assert displays["rviz_default_plugins/MarkerArray"] == "/tracker_node/markers"
     strings = _string_constants(_tree(LAUNCH / "tracker.launch.py"))
-    assert {"/tracker_node/debug_image", "/tracker_node/markers"} <= strings
+    topics = {
+        "/tracker_node/debug_image",
+        "/tracker_node/markers",
+        "/tracker_node/init_point",
+        "/tracker_node/init_pose",
+    }
+    assert topics <= strings
+    tools = {tool["Class"]: tool for tool in rviz["Visualization Manager"]["Tools"]}
+    # the rviz tools that start a target publish where tracker_node listens by default (~/init_point, ~/init_pose)
+    assert tools["rviz_default_plugins/PublishPoint"]["Topic"]["Value"] == "/tracker_node/init_point"
+    assert tools["rviz_default_plugins/SetGoal"]["Topic"]["Value"] == "/tracker_node/init_pose"
+    defaults = schema.defaults(schema.TRACKER)
+    assert (defaults["init_point_topic"], defaults["init_pose_topic"]) == ("~/init_point", "~/init_pose")
 
 
 @pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
