@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from had_tracker.errors import DecodeError
+from had_tracker.events.container import Events
 from had_tracker.events.decoders import DecoderRegistry, EventPacketData, make_decoder
 
 
@@ -313,3 +314,42 @@ def test_vectorizing_encoder_writes_vector_words_for_dense_runs():
     assert codes == [0x8, 0x6, 0x0, 0x3, 0x4, 0x4, 0x5]  # TIME_HIGH, TIME_LOW, ADDR_Y, VECT_BASE_X, 12, 12, 8
     out = evt3().decode_bytes(payload).events
     assert out.x.tolist() == x and set(out.t.tolist()) == {5000}
+
+
+def _big_endian(payload: bytes, unit: int) -> bytes:
+    """What a big-endian writer puts on the wire for the same words (bytes of each unit reversed)."""
+    return np.frombuffer(payload, np.uint8).reshape(-1, unit)[:, ::-1].tobytes()
+
+
+def test_a_byte_swapped_evt3_packet_flagged_big_endian_decodes_like_the_little_endian_one():
+    # Issue 16 item 9: is_bigendian was ignored and a byte-swapped evt3 packet decoded to garbage.
+    from had_tracker.events.encoders import Evt3Encoder
+
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.integers(1_000_000, 9_000_000, 500)) // 1000 * 1000
+    ev = Events.from_arrays(t, rng.integers(0, 640, 500), rng.integers(0, 480, 500), rng.integers(0, 2, 500), 640, 480)
+    payload = Evt3Encoder().encode(ev)
+    little = make_decoder("evt3", 640, 480).decode(EventPacketData("evt3", 640, 480, payload, 0, 0))
+    dec = make_decoder("evt3", 640, 480)
+    pkt = EventPacketData("evt3", 640, 480, _big_endian(payload, 2), 0, 0)
+    pkt.is_bigendian = True
+    big = dec.decode(pkt)
+    for name in ("t", "x", "y", "p"):
+        np.testing.assert_array_equal(getattr(big.events, name), getattr(little.events, name))
+    assert len(big.events) == len(ev) and dec.stats.big_endian_packets == 1 and dec.stats.unknown_codes == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "unit", "word"),
+    [
+        ("mono", 8, lambda i: _mono_word(5 + i, 1 + i, 2, i % 2)),
+        ("libcaer", 4, lambda i: _libcaer_word(i, 3, 1, 7 + i)),
+    ],
+)
+def test_big_endian_8_byte_encodings_swap_their_own_units(encoding, unit, word):
+    payload = np.array([word(i) for i in range(6)], "<u8").tobytes()
+    little = make_decoder(encoding, 346, 260).decode_bytes(payload, time_base=100)
+    big = make_decoder(encoding, 346, 260).decode_bytes(_big_endian(payload, unit), time_base=100, big_endian=True)
+    np.testing.assert_array_equal(big.events.t, little.events.t)
+    np.testing.assert_array_equal(big.events.x, little.events.x)
+    assert len(big.events) == 6

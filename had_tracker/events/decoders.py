@@ -22,6 +22,11 @@ of 1000, i.e. nanoseconds):
 - ``libcaer_cmp``: ``time_base + ((TIME_HIGH << 12) | TIME_LOW) us * 1000``, the 24-bit us offset
   restarting at 0 with every packet (``time_base`` = sensor time of the packet's first event).
 
+``is_bigendian`` (upstream ignores it): a payload flagged big-endian is decoded after reversing the bytes of
+each word (evt3, libcaer_cmp: 16 bits; mono, trigger: 64 bits; libcaer: each 32-bit field), counted in
+``stats.big_endian_packets``. A ``time_base`` that would wrap int64 (``>= MAX_TIME_BASE_NS``; the field is a
+uint64) is a DecodeError, counted in ``stats.rejected_time_base`` (evt3 ignores ``time_base``).
+
 Where we differ from the C++ reference, on purpose: unknown EVT3 word codes (e.g. Lucid's 0x9999
 padding) are skipped and counted instead of throwing; events outside the sensor geometry are
 dropped and counted for every encoding (upstream mono/libcaer pass them through); ``decode_until``
@@ -112,6 +117,7 @@ class DecodeStats:
     lost_packets: int = 0
     seq_resets: int = 0
     rejected_time_base: int = 0  # packets whose time_base would wrap past int64 (not decoded)
+    big_endian_packets: int = 0  # packets flagged is_bigendian, decoded after swapping the bytes of each word
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
@@ -158,6 +164,7 @@ class StreamDecoder(ABC):
     encoding: str = ""
     word_bytes: int = 1
     uses_time_base: bool = True  # evt3 carries its own time and ignores time_base (as upstream)
+    swap_bytes: int = 1  # is_bigendian: the unit whose bytes a big-endian writer reversed (one word or field)
 
     def __init__(self, width: int, height: int) -> None:
         if width < 0 or height < 0:
@@ -172,14 +179,25 @@ class StreamDecoder(ABC):
     def decode(self, packet: Any) -> DecodedPacket:
         """Decode a whole packet (any object with ``encoding, width, height, time_base, seq, events``)."""
         self._check_packet(packet)
-        return self.decode_bytes(packet.events, int(getattr(packet, "time_base", 0)), getattr(packet, "seq", None))
+        return self.decode_bytes(
+            packet.events,
+            int(getattr(packet, "time_base", 0)),
+            getattr(packet, "seq", None),
+            big_endian=bool(getattr(packet, "is_bigendian", False)),
+        )
 
-    def decode_bytes(self, payload: Any, time_base: int = 0, seq: int | None = None) -> DecodedPacket:
-        """Decode a raw payload (bytes-like) with the given ``time_base`` [ns] and optional ``seq``."""
+    def decode_bytes(
+        self, payload: Any, time_base: int = 0, seq: int | None = None, big_endian: bool = False
+    ) -> DecodedPacket:
+        """Decode a raw payload (bytes-like) with the given ``time_base`` [ns] and optional ``seq``.
+
+        ``big_endian`` (EventPacket.is_bigendian): the payload's words were written big-endian; their bytes are
+        swapped before decoding.
+        """
         if self._bytes_used:
             raise DecodeError("decode() called while a decode_until() packet is unfinished; finish it or reset()")
         self._check_time_base(time_base)
-        buf = payload_bytes(payload)
+        buf = self._native(payload_bytes(payload), big_endian, count=True)
         self._check_seq(seq)
         self.stats.packets += 1
         self.stats.bytes += len(buf)
@@ -195,7 +213,9 @@ class StreamDecoder(ABC):
         it got. Do not mix with ``decode()`` on one packet.
         """
         self._check_packet(packet)
-        buf = payload_bytes(packet.events)
+        buf = self._native(
+            payload_bytes(packet.events), bool(getattr(packet, "is_bigendian", False)), count=self._bytes_used == 0
+        )
         if self._bytes_used == 0:
             self._check_time_base(int(getattr(packet, "time_base", 0)))
             self._check_seq(getattr(packet, "seq", None))
@@ -236,6 +256,18 @@ class StreamDecoder(ABC):
                 f"packet geometry {width}x{height} differs from the stream's {self.width}x{self.height}; "
                 "use one decoder per (topic, encoding, geometry), e.g. DecoderRegistry"
             )
+
+    def _native(self, buf: np.ndarray, big_endian: bool, count: bool) -> np.ndarray:
+        """``buf`` with the bytes of every ``swap_bytes`` unit reversed when the writer was big-endian."""
+        if not big_endian or self.swap_bytes == 1:
+            return buf
+        if count:
+            self.stats.big_endian_packets += 1
+        unit = self.swap_bytes
+        whole = len(buf) // unit * unit
+        out = buf.copy()
+        out[:whole] = buf[:whole].reshape(-1, unit)[:, ::-1].reshape(-1)
+        return out
 
     def _check_time_base(self, time_base: int) -> None:
         if self.uses_time_base and not valid_time_base(time_base):
@@ -288,6 +320,7 @@ class Evt3Decoder(StreamDecoder):
 
     encoding = "evt3"
     word_bytes = 2
+    swap_bytes = 2
     uses_time_base = False
 
     def __init__(self, width: int, height: int) -> None:
@@ -365,6 +398,7 @@ class _WordDecoder(StreamDecoder):
     """Fixed 8-byte words decoded by a compiled one-pass kernel into exactly-sized outputs."""
 
     word_bytes = 8
+    swap_bytes = 8
     _kernel_name = ""
 
     def _decode_words(self, words, start, time_base, limit_ns):
@@ -397,6 +431,7 @@ class TriggerDecoder(StreamDecoder):
 
     encoding = "trigger"
     word_bytes = 8
+    swap_bytes = 8
 
     def _decode_words(self, words, start, time_base, limit_ns):
         w = words[start:]
@@ -413,6 +448,7 @@ class LibcaerDecoder(_WordDecoder):
     """``libcaer`` (uncompressed, libcaer_driver): uint32 data + int32 microsecond stamp per event."""
 
     encoding = "libcaer"
+    swap_bytes = 4  # two 32-bit fields (data, stamp), each in the writer's byte order
     _kernel_name = "decode_libcaer"
 
 
@@ -427,6 +463,7 @@ class LibcaerCmpDecoder(StreamDecoder):
 
     encoding = "libcaer_cmp"
     word_bytes = 2
+    swap_bytes = 2
 
     def __init__(self, width: int, height: int) -> None:
         super().__init__(width, height)

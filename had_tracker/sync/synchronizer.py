@@ -124,7 +124,9 @@ class SyncConfig:
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(values) - known):
             raise ConfigError(f"unknown sync option(s) {unknown}; known: {sorted(known)}")
-        cfg = cls(**values)
+        from had_tracker.config_values import check_values
+
+        cfg = cls(**check_values(cls, values, "sync config"))
         cfg.validate()
         return cfg
 
@@ -612,7 +614,8 @@ class Synchronizer:
         state = self._streams.get(stream)
         if state is not None and not state.seq_usable:
             # Without usable seq numbers the decoder must not read a repeated seq as a stream restart.
-            decoded = decoder.decode_bytes(packet.events, time_base, seq=None)
+            big_endian = bool(getattr(packet, "is_bigendian", False))
+            decoded = decoder.decode_bytes(packet.events, time_base, seq=None, big_endian=big_endian)
         else:
             decoded = decoder.decode(packet)
         if self._sensor_size is None:
