@@ -155,6 +155,30 @@ def test_replay_collector_reports_messages_lost_in_transport(store, tmp_path):
     assert any("transport losses unknown" in note for note in report["notes"])
 
 
+def test_replay_report_includes_the_synchronizer_and_tracker_drops(store, tmp_path):
+    """issue 18.4: the ROS replay report shows what the pipeline dropped (from the nodes' last /diagnostics)."""
+    collector = ReplayCollector()
+    collector.add_track(make_track_msg(store, _result(1_000_000_000), "cam"))
+    report = collector.write_report(tmp_path / "none", "seq", {})
+    assert any("drops are unknown" in note for note in report["notes"])
+
+    sync_values = {"events": "353511", "drop_late": "261195", "drop_outside_image": "0", "lost_event_packets": "12",
+                   "events_rate_hz": "950.250", "drop_ratio_events": "0.740", "offset_ns": "unknown"}  # fmt: skip
+    assert collector.add_diagnostic_status("/synchronizer_node: synchronizer", b"\x02", "74% dropped", sync_values)
+    assert collector.add_diagnostic_status("ns/tracker_node: tracker", 0, "tracking", {"errors_windows": "2"})
+    assert not collector.add_diagnostic_status("/other_node: camera", 0, "ok", {"drop_x": "5"})
+    report = collector.write_report(tmp_path / "drops", "seq", {})
+    assert report["sync"] == {
+        "diagnostics_level": 2, "diagnostics": "74% dropped", "events": 353511, "drop_late": 261195,
+        "lost_event_packets": 12,
+    }  # fmt: skip
+    assert report["replay"]["tracker_errors_windows"] == 2
+    notes = " ".join(report["notes"])
+    assert "drop_late 261195" in notes and "lost_event_packets 12" in notes and "errors_windows 2" in notes
+    markdown = (tmp_path / "drops" / "report.md").read_text()
+    assert "## Synchronizer" in markdown and "drop_late: 261195" in markdown
+
+
 def test_box_markers_fill_real_marker_fields_and_survive_cdr(store):
     from had_tracker.ros_io.track_outputs import fill_box_markers
 

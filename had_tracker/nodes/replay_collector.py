@@ -26,6 +26,33 @@ TRACKER_NAME = "HAD student"  # the name replay_bag gives our tracker
 MAX_TRACKS = 10_000_000
 MAX_GROUND_TRUTH = 10_000_000
 STRIP_FRAMES = 8  # as had-tracker replay's default strip
+PIPELINE_NODES = ("synchronizer", "tracker")  # /diagnostics statuses kept for the report (by name)
+_DROP_KEY_PREFIXES = ("drop_", "image_drop_", "lost_", "errors_")
+
+
+def diagnostic_level(level: Any) -> int:
+    """A DiagnosticStatus level as an int (rclpy gives the ``byte`` field as ``bytes``)."""
+    if isinstance(level, (bytes, bytearray)):
+        return int.from_bytes(level, "little")
+    return int(level)
+
+
+def drop_counts(values: dict[str, str], every_counter: bool = False) -> dict[str, int]:
+    """The non-zero integer counters of a diagnostics status: drops, losses and errors (``every_counter``: all).
+
+    Rates, ratios and "unknown" are left out.
+    """
+    counts = {}
+    for key, value in values.items():
+        if key.startswith("drop_ratio_") or not (every_counter or key.startswith(_DROP_KEY_PREFIXES)):
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if number:
+            counts[key] = number
+    return counts
 
 
 class ReplayCollector:
@@ -42,6 +69,16 @@ class ReplayCollector:
         self.dropped = {"tracks_duplicate": 0, "tracks_other_target": 0, "tracks_overflow": 0, "gt_overflow": 0}
         # Messages the middleware lost before they arrived, per input (None: the rmw does not report losses).
         self.lost_in_transport: dict[str, int | None] = {}
+        # The newest /diagnostics status of each pipeline node: {"synchronizer": {"level", "message", "values"}}.
+        self.pipeline: dict[str, dict[str, Any]] = {}
+
+    def add_diagnostic_status(self, name: str, level: Any, message: str, values: dict[str, str]) -> bool:
+        """Keep the newest status of the synchronizer / tracker (named ``<ns>/<node>: synchronizer`` etc.)."""
+        kind = str(name).rsplit(":", 1)[-1].strip()
+        if kind not in PIPELINE_NODES:
+            return False
+        self.pipeline[kind] = {"level": diagnostic_level(level), "message": str(message), "values": dict(values)}
+        return True
 
     def add_track(self, msg: Any) -> bool:
         """Record one had_msgs/Track; False (counted) for another target, a repeated window or overflow."""
@@ -161,6 +198,19 @@ class ReplayCollector:
             )
         elif None in self.lost_in_transport.values():
             report["notes"].append("the rmw implementation does not report lost messages: transport losses unknown")
+        for kind, status in sorted(self.pipeline.items()):
+            # as ``had-tracker replay`` reports the synchronizer's stats under "sync"; the tracker's under "replay"
+            counts = drop_counts(status["values"])
+            if kind == "synchronizer":
+                every = drop_counts(status["values"], every_counter=True)
+                report["sync"] = {"diagnostics_level": status["level"], "diagnostics": status["message"], **every}
+            else:
+                report["replay"].update({f"{kind}_{k}": v for k, v in counts.items()})
+            if counts:
+                listed = ", ".join(f"{k} {v}" for k, v in counts.items())
+                report["notes"].append(f"{kind} (its last /diagnostics): {listed}")
+        if not self.pipeline:
+            report["notes"].append("no /diagnostics from the synchronizer or tracker: their drops are unknown")
         kept = self.strip_frames()
         if kept:
             gt = (gt_t, gt_boxes, gt_absent) if metrics_ok else None
