@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from had_tracker.config_values import check_values
 from had_tracker.errors import ConfigError
 
 KINDS = ("teacher", "student")
@@ -62,6 +63,7 @@ def dataclass_from_dict(cls: type, data: dict[str, Any] | None, where: str) -> A
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+    data = check_values(cls, data, where)  # types first: one line naming the field, never a TypeError
     try:
         return cls(**data)
     except (TypeError, ValueError) as exc:

@@ -124,7 +124,9 @@ class SyncConfig:
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(values) - known):
             raise ConfigError(f"unknown sync option(s) {unknown}; known: {sorted(known)}")
-        cfg = cls(**values)
+        from had_tracker.config_values import check_values
+
+        cfg = cls(**check_values(cls, values, "sync config"))
         cfg.validate()
         return cfg
 

@@ -71,7 +71,9 @@ class TrackerConfig:
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(values) - known):
             raise ConfigError(f"unknown tracker option(s) {unknown}; known: {sorted(known)}")
-        cfg = cls(**values)
+        from had_tracker.config_values import check_values
+
+        cfg = cls(**check_values(cls, values, "tracker config"))
         cfg.validate()
         return cfg
 

@@ -44,6 +44,14 @@ class TrainConfig:
                 f"train config: steps and batch_size must be >= 1 and lr > 0, got steps={self.steps}, "
                 f"batch_size={self.batch_size}, lr={self.lr}"
             )
+        if self.log_every < 1 or self.ckpt_every < 1:
+            raise ConfigError(
+                f"train config: log_every and ckpt_every must be >= 1, got {self.log_every} and {self.ckpt_every}"
+            )
+        if self.warmup_steps < 0 or self.step_size < 0 or self.threads < 0 or self.grad_clip < 0:
+            raise ConfigError("train config: warmup_steps, step_size, threads and grad_clip must be >= 0")
+        if not (self.gamma > 0 and self.weight_decay >= 0 and self.backbone_lr_scale >= 0):
+            raise ConfigError("train config: gamma must be > 0, weight_decay and backbone_lr_scale >= 0")
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"train config: schedule must be cosine, step or constant, got {self.schedule!r}")
 
