@@ -70,8 +70,7 @@ def generate_test_description(single_process):
         PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
         launch_arguments={
             "event_topic": EVENT_TOPIC,
-            "image_topic": "",
-            "camera_info_topic": "",
+            "use_rgb": "false",  # event-only (an empty image_topic argument means "from the params files")
             "model": _student_checkpoint(),
             "device": "cpu",
             "single_process": single_process,
