@@ -360,6 +360,10 @@ def replay_bag(
     source = {"bag": str(bag), "events_topic": topics.events, "image_topic": topics.image, "gt_topic": topics.gt}
     report = new_report(title or f"Replay of {bag.name}", convention, source)
     report["sync"] = sync.stats.as_dict()
+    for name, t in trackers.items():  # events the tracker's own bounded history pushed out (counted, not silent)
+        history = getattr(t, "history", None)
+        if history is not None and hasattr(history, "dropped"):
+            counters[f"history_dropped_{safe_name(name)}"] = int(history.dropped)
     report["replay"] = counters
     files: dict[str, str] = {}
     # Scoring starts at the GT frame the trackers were started from (the OPE "first frame").

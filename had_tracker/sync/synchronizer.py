@@ -73,6 +73,8 @@ DEFAULT_STREAM = "/event_camera/events"
 POLICIES = ("fixed_rate", "per_frame", "fixed_count")
 CLOCKS = ("header", "trigger", "sensor", "activity")
 REGISTRATIONS = ("identity", "homography", "calibration")
+DECODER_COUNTERS = ("dropped_out_of_geometry", "unknown_codes", "skipped_unsynced", "truncated", "lost_packets",
+                    "seq_resets", "rejected_time_base", "big_endian_packets")  # fmt: skip
 
 
 @dataclass
@@ -229,6 +231,8 @@ class SyncStats:
     image_drops: dict[str, int] = field(default_factory=dict)  # frames dropped, by reason
     packet_drops: dict[str, int] = field(default_factory=dict)  # event packets rejected whole, by reason
     camera_info_drops: dict[str, int] = field(default_factory=dict)  # CameraInfo messages rejected, by reason
+    # Counters kept elsewhere (decoders, window policy), read when the dict is built: set by the Synchronizer.
+    sources: Any = field(default=None, repr=False, compare=False)
 
     def drop(self, reason: str, n: int = 1, image: bool = False) -> None:
         if n > 0:
@@ -242,9 +246,11 @@ class SyncStats:
     def as_dict(self) -> dict[str, Any]:
         tables = {"drops": "drop_", "image_drops": "image_drop_", "packet_drops": "packet_drop_",
                   "camera_info_drops": "camera_info_drop_"}  # fmt: skip
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in tables}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in tables and f.name != "sources"}
         for name, prefix in tables.items():
             out.update({f"{prefix}{k}": v for k, v in getattr(self, name).items()})
+        if self.sources is not None:
+            out.update(self.sources())
         return out
 
 
@@ -281,7 +287,7 @@ class Synchronizer:
         c = self.config
         self.activity = activity or ActivityClockConfig()
         self.activity.validate()
-        self.stats = SyncStats()
+        self.stats = SyncStats(sources=self._other_counters)
         self._buffer = EventBuffer(
             c.buffer_duration_ns, c.buffer_max_events, backward_tolerance_ns=c.backwards_reset_ns
         )
@@ -598,6 +604,21 @@ class Synchronizer:
             self.stats.seq_gaps += seq - state.last_seq - 1
         state.last_seq, state.last_stamp = seq, stamp
         state.recent.append((seq, stamp))
+
+    def _other_counters(self) -> dict[str, int]:
+        """Counters kept outside SyncStats, for ``stats.as_dict()`` (diagnostics, replay report).
+
+        ``decoder_*``: every stream decoder's drop counters summed (events outside the sensor geometry, unknown
+        evt3 codes, events before the first time stamp, truncated packets, packets lost per seq, seq resets,
+        rejected time bases) and big-endian packets swapped; ``skipped_windows``: fixed-rate windows skipped
+        after a long silence (their events, if any, are ``drop_skipped_gap``).
+        """
+        out = {f"decoder_{name}": 0 for name in DECODER_COUNTERS}
+        for dec in self._decoders.streams().values():
+            for name in DECODER_COUNTERS:
+                out[f"decoder_{name}"] += int(getattr(dec.stats, name))
+        out["skipped_windows"] = int(getattr(self._policy, "skipped_windows", 0))
+        return out
 
     @property
     def decoder_stats(self) -> dict[str, dict[str, int]]:
