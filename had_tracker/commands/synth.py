@@ -16,8 +16,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sequences", type=int, default=1, help="number of sequences (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sequence (default 0)")
+    from had_tracker.data.synthetic.config import PRESET_NAMES
+
     parser.add_argument(
-        "--preset", default="easy", choices=("easy", "fast", "hdr", "distractors", "mixed"), help="scene preset"
+        "--preset",
+        default="easy",
+        choices=PRESET_NAMES,
+        help="scene preset: procedural shapes (easy, fast, hdr, distractors, mixed) or photographs seen by a "
+        "realistic sensor (photoreal, photoreal-egomotion, photoreal-lowlight, photoreal-rgbcam, davis346-like, "
+        "mixed-real = shapes or photoreal per seed); see docs/synthetic.md",
+    )
+    parser.add_argument(
+        "--assets",
+        default=None,
+        help="asset pack folder for the photoreal presets (default: the shipped pack; build one with "
+        "'had-tracker assets build')",
     )
     parser.add_argument("--format", default="bag", choices=("bag", "folder"), help="output format (default bag)")
     parser.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"), help="bag storage (default mcap)")
@@ -46,6 +59,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         values.update({k: tuple(v) if isinstance(v, list) else v for k, v in loaded.items()})
     if args.duration is not None:
         values["duration_s"] = args.duration
+    if getattr(args, "assets", None):
+        values["asset_pack"] = str(Path(args.assets).resolve())
     return values
 
 

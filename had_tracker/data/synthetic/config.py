@@ -9,7 +9,18 @@ import numpy as np
 
 from had_tracker.errors import ConfigError
 
-PRESET_NAMES = ("easy", "fast", "hdr", "distractors", "mixed")
+SHAPE_PRESET_NAMES = ("easy", "fast", "hdr", "distractors", "mixed")
+PHOTOREAL_PRESET_NAMES = (
+    "photoreal",
+    "photoreal-egomotion",
+    "photoreal-lowlight",
+    "photoreal-rgbcam",
+    "davis346-like",
+    "mixed-real",
+)
+PRESET_NAMES = SHAPE_PRESET_NAMES + PHOTOREAL_PRESET_NAMES
+SCENE_KINDS = ("shapes", "photoreal")
+SENSOR_MODELS = ("ideal", "v2e")
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,36 @@ class SyntheticConfig:
     # -- "mixed": draw the challenge attributes per seed
     mix_attributes: bool = False
     attribute_probability: float = 0.35
+    # -- scene kind: procedural shapes, or photographs (asset pack) seen through a moving camera
+    scene_kind: str = "shapes"
+    asset_pack: str | None = None  # folder of a pack (None = the shipped had_tracker/resources/assets)
+    num_occluders: int = 0
+    same_appearance_distractors: int = 0  # how many of num_distractors are copies of the target's cut-out
+    target_tilt_deg: float = 0.0  # out-of-plane (perspective) tilt amplitude of the objects
+    # -- camera ego-motion (photoreal): pan speed, zoom/roll/tilt amplitudes, hand-held shake
+    camera_speed_px_s: float = 0.0
+    camera_zoom_amplitude: float = 0.0
+    camera_roll_deg: float = 0.0
+    camera_tilt_deg: float = 0.0
+    camera_shake_px: float = 0.0
+    camera_shake_hz: float = 6.0
+    max_internal_rate_hz: float = 4000.0  # the event model's rate grows with image speed up to this
+    # -- sensor realism (sensor_model "v2e"; "ideal" = the original model above)
+    sensor_model: str = "ideal"
+    cutoff_hz: float = 300.0  # pixel bandwidth at radiance 1; proportional to intensity (low light lags)
+    cutoff_floor: float = 0.01  # intensity floor of the bandwidth (dark current)
+    noise_dark_gain: float = 4.0  # shot noise and leak rates x (1 + gain) in the dark (x 1 at radiance >= 1)
+    hot_pixel_fraction: float = 0.0
+    hot_pixel_rate_hz: float = 50.0
+    flicker_hz: float = 0.0  # intensity frequency of artificial light (100 or 120 Hz; 0 = none)
+    flicker_depth: float = 0.0  # modulation depth in [0, 1)
+    # -- RGB/event asymmetries
+    rgb_misregistration_px: tuple[float, float] = (0.0, 0.0)  # true RGB view vs the recorded homography
+    rgb_clock_error_ns: int = 0  # RGB frames are stamped this much later than their true exposure
+    rolling_shutter_s: float = 0.0  # RGB readout time top -> bottom row
+    rgb_grayscale: bool = False  # APS-like grey frames (stored as 3 equal channels)
+    # -- "mixed-real": draw shapes vs photoreal (and their attributes) per seed
+    photoreal_probability: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -86,7 +127,7 @@ class SyntheticConfig:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_preset(cls, name: str, **overrides) -> SyntheticConfig:
-        """A named preset (easy, fast, hdr, distractors, mixed) with keyword overrides."""
+        """A named preset (see ``PRESET_NAMES``) with keyword overrides."""
         if name not in PRESET_NAMES:
             raise ConfigError(f"unknown synthetic preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
         known = {f.name for f in fields(cls)}
@@ -106,7 +147,14 @@ class SyntheticConfig:
         return replace(self, **values)
 
     def resolve(self, rng: np.random.Generator) -> SyntheticConfig:
-        """For ``mix_attributes``: draw the attributes with ``rng``; otherwise return self."""
+        """Draw what the preset leaves to the seed (``photoreal_probability``, ``mix_attributes``) with ``rng``."""
+        if self.photoreal_probability > 0:
+            if rng.random() < self.photoreal_probability:
+                variant = PHOTOREAL_VARIANTS[int(rng.integers(len(PHOTOREAL_VARIANTS)))]
+                # The variant's settings on top of this config (its size, duration and target size stay).
+                values = {k: v for k, v in PRESETS[variant].items() if k != "target_size_px"}
+                return replace(self, **values, photoreal_probability=0.0)
+            return replace(self, photoreal_probability=0.0, mix_attributes=True).resolve(rng)
         if not self.mix_attributes:
             return self
         flags = {name: bool(rng.random() < self.attribute_probability) for name in sorted(ATTRIBUTE_BUNDLES)}
@@ -183,6 +231,31 @@ class SyntheticConfig:
         need(self.host_latency_ns >= 0 and self.host_jitter_ns >= 0, "host latency/jitter must be >= 0")
         need(0 <= self.event_clock_start_ns < (1 << 24) * 1000, "event_clock_start_ns must be in [0, 16.77 s)")
         need(0 <= self.attribute_probability <= 1, "attribute_probability must be in [0, 1]")
+        need(self.scene_kind in SCENE_KINDS, f"scene_kind must be one of {SCENE_KINDS}, got {self.scene_kind!r}")
+        need(self.sensor_model in SENSOR_MODELS, f"sensor_model must be one of {SENSOR_MODELS}")
+        need(self.num_occluders >= 0, "num_occluders must be >= 0")
+        need(
+            0 <= self.same_appearance_distractors <= self.num_distractors,
+            "same_appearance_distractors must be in [0, num_distractors]",
+        )
+        need(0 <= self.target_tilt_deg < 80, "target_tilt_deg must be in [0, 80)")
+        need(self.camera_speed_px_s >= 0 and self.camera_shake_px >= 0, "camera speed/shake must be >= 0")
+        need(0 <= self.camera_zoom_amplitude < 0.5, "camera_zoom_amplitude must be in [0, 0.5)")
+        need(0 <= self.camera_roll_deg <= 45 and 0 <= self.camera_tilt_deg < 45, "camera roll/tilt out of range")
+        need(self.camera_shake_hz > 0, "camera_shake_hz must be > 0")
+        need(self.max_internal_rate_hz >= self.internal_rate_hz, "max_internal_rate_hz must be >= internal_rate_hz")
+        need(self.cutoff_hz > 0 and self.cutoff_floor > 0, "cutoff_hz and cutoff_floor must be > 0")
+        need(self.noise_dark_gain >= 0, "noise_dark_gain must be >= 0")
+        need(0 <= self.hot_pixel_fraction <= 0.1, "hot_pixel_fraction must be in [0, 0.1]")
+        need(self.hot_pixel_rate_hz >= 0, "hot_pixel_rate_hz must be >= 0")
+        need(self.flicker_hz >= 0 and 0 <= self.flicker_depth < 1, "flicker_hz >= 0 and flicker_depth in [0, 1)")
+        need(len(self.rgb_misregistration_px) == 2, "rgb_misregistration_px must be (dx, dy)")
+        need(self.rolling_shutter_s >= 0, "rolling_shutter_s must be >= 0")
+        need(
+            self.exposure_s + self.rolling_shutter_s <= 1.0 / self.rgb_fps + 1e-12,
+            "exposure_s + rolling_shutter_s must fit in the frame period",
+        )
+        need(0 <= self.photoreal_probability <= 1, "photoreal_probability must be in [0, 1]")
 
     # ------------------------------------------------------------------ attributes
     def attribute_flags(self) -> dict[str, bool]:
@@ -195,6 +268,9 @@ class SyntheticConfig:
             "distractors": self.num_distractors > 0,
             "occlusion": self.occlusion,
             "out_of_view": self.out_of_view,
+            "camera_motion": self.camera_speed_px_s >= 100 or self.camera_shake_px >= 2,
+            "flicker": self.flicker_hz > 0 and self.flicker_depth > 0,
+            "sensor_noise": self.sensor_model == "v2e" and self.illumination < 0.3,
         }
 
 
@@ -231,6 +307,90 @@ PRESETS: dict[str, dict] = {
     "distractors": _bundle("distractors", "occlusion"),
     "mixed": {"mix_attributes": True},
 }
+
+# Photoreal presets: photographs (asset pack) as backgrounds and targets, a sensor with v2e-style noise.
+_PHOTOREAL_BASE: dict = {
+    "scene_kind": "photoreal",
+    "sensor_model": "v2e",
+    "target_size_px": (40.0, 80.0),
+    "target_speed_px_s": 120.0,
+    "abrupt_motion": True,
+    "keyframe_interval_s": 0.4,
+    "rotation_speed_deg_s": 25.0,
+    "scale_amplitude": 0.3,
+    "target_tilt_deg": 35.0,
+    "num_distractors": 2,
+    "same_appearance_distractors": 1,
+    "num_occluders": 1,
+    "camera_speed_px_s": 25.0,
+    "camera_shake_px": 0.6,
+    "threshold_sigma": 0.04,
+    "refractory_s": 2e-4,
+    "shot_noise_rate_hz": 0.1,
+    "leak_rate_hz": 0.05,
+    "hot_pixel_fraction": 2e-4,
+    "rgb_misregistration_px": (1.5, -1.0),
+    "rgb_clock_error_ns": 2_000_000,
+}
+PRESETS.update(
+    {
+        "photoreal": dict(_PHOTOREAL_BASE),
+        "photoreal-egomotion": {
+            **_PHOTOREAL_BASE,
+            "camera_speed_px_s": 260.0,
+            "camera_zoom_amplitude": 0.15,
+            "camera_roll_deg": 8.0,
+            "camera_tilt_deg": 10.0,
+            "camera_shake_px": 2.5,
+            "camera_shake_hz": 8.0,
+            "exposure_s": 0.02,
+        },
+        "photoreal-lowlight": {
+            **_PHOTOREAL_BASE,
+            "illumination": 0.04,
+            "rgb_gain": 5.0,
+            "exposure_s": 0.03,
+            "flicker_hz": 100.0,
+            "flicker_depth": 0.3,
+            "camera_speed_px_s": 60.0,
+            "camera_shake_px": 1.5,
+        },
+        "photoreal-rgbcam": {
+            **_PHOTOREAL_BASE,
+            "rgb_width": 640,
+            "rgb_height": 480,
+            "homography": (1.7, 0.02, 25.0, -0.02, 1.7, 18.0, 0.0, 0.0, 1.0),
+            "rgb_misregistration_px": (3.0, -2.0),
+            "rgb_clock_error_ns": 4_000_000,
+            "rolling_shutter_s": 0.015,
+            "exposure_s": 0.015,
+            "camera_speed_px_s": 120.0,
+            "camera_shake_px": 1.5,
+        },
+        "davis346-like": {
+            **_PHOTOREAL_BASE,
+            "rgb_grayscale": True,
+            "contrast_threshold_pos": 0.3,
+            "contrast_threshold_neg": 0.3,
+            "threshold_sigma": 0.06,
+            "refractory_s": 1e-3,
+            "cutoff_hz": 200.0,
+            "shot_noise_rate_hz": 0.3,
+            "leak_rate_hz": 0.1,
+            "hot_pixel_fraction": 5e-4,
+            "hot_pixel_rate_hz": 30.0,
+            "rgb_misregistration_px": (0.0, 0.0),
+            "rgb_clock_error_ns": 0,
+            "camera_speed_px_s": 80.0,
+            "camera_shake_px": 1.5,
+            "illumination": 0.3,
+            "rgb_gain": 2.5,
+            "exposure_s": 0.02,
+        },
+        "mixed-real": {"photoreal_probability": 0.5, "attribute_probability": 0.35},
+    }
+)
+PHOTOREAL_VARIANTS = ("photoreal", "photoreal-egomotion", "photoreal-lowlight", "davis346-like")
 
 
 def as_config(config_or_preset: SyntheticConfig | str) -> SyntheticConfig:

@@ -11,6 +11,7 @@ from had_tracker.data.synthetic.esim import simulate_events
 from had_tracker.data.synthetic.recording import CameraIntrinsics, SyntheticRecording
 from had_tracker.data.synthetic.rgb import blur_samples, expose_frame
 from had_tracker.data.synthetic.scene import Scene, build_scene
+from had_tracker.data.synthetic.sensor import internal_times, simulate_sensor
 from had_tracker.events.container import Events
 
 NS = 1_000_000_000
@@ -52,13 +53,18 @@ def generate_sequence(
 ) -> SyntheticRecording:
     """Generate one synthetic RGB+event sequence, deterministic for ``(config, seed)``.
 
-    ``config_or_preset`` is a SyntheticConfig or a preset name (easy, fast, hdr, distractors, mixed).
+    ``config_or_preset`` is a SyntheticConfig or a preset name (``PRESET_NAMES``: the shape presets and the
+    photoreal family); ``scene_kind="photoreal"`` configs go to :func:`generate_photoreal`.
     """
     t_begin = time.perf_counter()
     base = as_config(config_or_preset)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)]
     rng_config, rng_scene, rng_events, rng_rgb = streams
     config = base.resolve(rng_config)
+    if config.scene_kind == "photoreal":
+        from had_tracker.data.synthetic.photoreal.generator import generate_photoreal
+
+        return generate_photoreal(config, seed, streams, name)
     scene = build_scene(config, rng_scene)
     timings = {"scene_s": time.perf_counter() - t_begin}
 
@@ -69,9 +75,16 @@ def generate_sequence(
     if scene.background_path is not None:
         # Background pixels are evaluated at a lower rate: about half a pixel of background motion per step.
         background_every = max(1, int(0.5 * config.internal_rate_hz / max(v_background, 1e-9)))
-    sim = simulate_events(
-        config, scene.log_intensity, rng_events, scene.changed_rects, scene.precompute, background_every
-    )
+    if config.sensor_model == "v2e":
+        # The v2e pixel model filters every pixel at every step: whole frames at the adaptive rate.
+        times = internal_times(config, max(_max_speed_px_s(scene, config.duration_s), v_background))
+        scene.precompute(times)
+        cam = scene.event_camera
+        sim = simulate_sensor(config, lambda t: scene.render(t, cam, gray=True), rng_events, times)
+    else:
+        sim = simulate_events(
+            config, scene.log_intensity, rng_events, scene.changed_rects, scene.precompute, background_every
+        )
     t_ns = np.rint(sim.t_s * 1e6).astype(np.int64) * 1000 + config.event_clock_start_ns
     events = Events.from_arrays(t_ns, sim.x, sim.y, sim.p, config.width, config.height)
     timings["events_s"] = time.perf_counter() - t0
