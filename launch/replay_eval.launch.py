@@ -8,7 +8,7 @@ evaluator writes the same report (JSON + Markdown + predictions.csv) once no tra
 tracker, not from header stamps (which stay in the bag's clock). The nodes use ``use_sim_time`` and the bag
 player publishes /clock at ``clock_hz``.
 
-Defaults sized for a 2-core machine (measured in ROS 2 Jazzy on the synthetic bag, SR against 63.2 offline:
+Defaults sized for a 2-core machine (issue 18, measured in ROS 2 Jazzy on a synthetic bag; SR, 63.2 offline:
 rate 1 + clock 1 kHz -> 5.7, rate 0.5 -> 31.7, clock 100 Hz -> 49.5, rate 0.5 + clock 100 Hz -> 63.2): every
 sim-time Python node pays one callback per /clock message, so the clock ticks at 100 Hz of wall time, which at
 half speed is one tick per 5 ms of bag time (the 200 Hz window rate), and the bag plays at half speed. Raise
