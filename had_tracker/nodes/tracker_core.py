@@ -178,6 +178,8 @@ class TrackerCore:
         if self.last_result is not None:
             values["state"] = str(int(self.last_result.state))
             values["score"] = format_value(float(self.last_result.score))
+            if hasattr(self.last_result, "unobserved"):  # target static or hidden: box held, not LOST
+                values["unobserved"] = str(bool(self.last_result.unobserved))
         received = self.rates["windows"].total
         missing = self.window_gaps.missing
         failed = self.guard.counts.get("windows", 0)
