@@ -198,6 +198,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("sync.use_distortion", "bool", False, "calibration: use the CameraInfo distortion coefficients", S),
     _spec("sync.output_width", "int", 0, "output image width [px]; 0 = from the RGB CameraInfo, the first image, "
           "else the event sensor (set with output_height)", S, value_range=(0, 65_535)),
+    _spec("sync.sensor_width", "int", 0, "event sensor width [px] when the event packets declare no geometry (0x0); 0 = from the event CameraInfo or the data", S,
+          value_range=(0, 65535)),
+    _spec("sync.sensor_height", "int", 0, "event sensor height [px]; 0 = automatic (see sensor_width)", S,
+          value_range=(0, 65535)),
     _spec("sync.output_height", "int", 0, "output image height [px]; 0 = automatic (see output_width)", S,
           value_range=(0, 65_535)),
     _spec("sync.buffer_duration_ns", "int", 1_000_000_000, "event buffer bound by time (oldest dropped, counted)",
@@ -290,6 +294,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(0, 1_000_000)),
     _spec("tracker.max_scale_change", "double", 1.25, "per-window limit on the box width/height change", T,
           value_range=(1.0, 100.0)),
+    _spec("tracker.max_scale_rate", "double", 4.0, "limit on the box width/height change per second of sensor "
+          "time (a factor per second; max_scale_change still caps one window)", T, value_range=(1.0, 1e6)),
+    _spec("tracker.unobserved_fraction", "double", 0.2, "a search crop with fewer events than this share of its "
+          "level while tracked is unobserved (target static or hidden): box held, flagged, never LOST", T,
+          value_range=(0.0, 1.0)),
+    _spec("tracker.unobserved_search_windows", "int", 10, "unobserved windows in a row before each also searches "
+          "the whole image for the target", T, value_range=(0, 1_000_000)),
     _spec("tracker.min_box_size", "double", 2.0, "smallest box side [px]", T, value_range=(0.001, 10_000.0)),
     _spec("tracker.template_update_interval", "int", 0, "windows between template updates; 0 = never", T,
           value_range=(0, 1_000_000)),
@@ -397,6 +408,8 @@ def sync_config_dict(values: Mapping[str, Any]) -> dict[str, Any]:
         config["plane_depth_m"] = math.inf
     if config.get("output_width") == 0 or config.get("output_height") == 0:
         config["output_width"] = config["output_height"] = None
+    if config.get("sensor_width") == 0 or config.get("sensor_height") == 0:
+        config["sensor_width"] = config["sensor_height"] = None
     for name in ("homography", "extrinsic_rotation", "extrinsic_translation_m"):
         if name in config:
             config[name] = [float(v) for v in config[name]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from had_tracker.errors import ConfigError
@@ -75,41 +76,107 @@ def test_update_before_initialize_is_a_clear_error():
         tracker.update(blob_sample(0, 100, 100))
 
 
-def test_empty_windows_keep_the_box_lower_confidence_and_end_lost():
-    tracker, model = make_tracker(lost_patience=5, lost_threshold=0.5)
+def test_empty_windows_hold_the_box_flag_unobserved_and_never_turn_lost():
+    """No events = no evidence (a target that stopped moving): hold the box, say so, do not decay to LOST."""
+    tracker, model = make_tracker(lost_patience=5, lost_threshold=0.5, unobserved_search_windows=100)
     tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
     box0 = tracker.update(blob_sample(1, 100, 100)).box_xywh
     calls = model.calls
-    scores, states = [], []
+    scores, states, flags = [], [], []
     for k in range(10, 22):  # later than the 20 ms event history: nothing left to look at
         empty = AlignedSample(k, k * WINDOW_NS, (k + 1) * WINDOW_NS, Events.empty(W, H))
         r = tracker.update(empty)
         scores.append(r.score)
         states.append(r.state)
+        flags.append(r.unobserved)
         np.testing.assert_allclose(r.box_xywh, box0)
         assert r.num_events == 0
     assert model.calls == calls  # the model is skipped, not fed empty input
-    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))
-    assert states[0] == TrackState.TRACKING and states[-1] == TrackState.LOST
-    assert tracker.stats["empty_windows"] == 12
+    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))  # the estimate ages
+    assert all(s == TrackState.TRACKING for s in states) and all(flags)
+    assert tracker.stats["empty_windows"] == tracker.stats["unobserved_windows"] == 12
+    r = tracker.update(blob_sample(22, 100, 100))  # it moves again
+    assert not r.unobserved and r.state == TrackState.TRACKING
+
+
+def clutter_sample(k: int, n: int = 500, seed: int = 0):
+    """Window k without the target: n events scattered over the top-left 200 px (evidence, but no target)."""
+    rng = np.random.default_rng(seed * 7919 + k)
+    t0 = k * WINDOW_NS
+    x, y = rng.uniform(0, 200, n), rng.uniform(0, 200, n)
+    events = Events.from_arrays(np.sort(rng.integers(t0, t0 + WINDOW_NS, n)), x, y, rng.integers(0, 2, n), W, H)
+    return AlignedSample(k, t0, t0 + WINDOW_NS, events)
 
 
 def test_lost_target_is_reacquired_by_widened_then_global_search():
-    tracker, _ = make_tracker(lost_patience=3, widen_windows=2, reacquire_threshold=0.5)
+    tracker, _ = make_tracker(lost_patience=3, widen_windows=2, reacquire_threshold=0.9, lost_threshold=0.5)
     tracker.initialize(blob_sample(0, 60, 60), (50, 50, 20, 20))
     for k in range(1, 5):
         tracker.update(blob_sample(k, 60, 60))
     modes, states = [], []
-    for k in range(5, 30):  # the target vanishes (occlusion) ...
-        r = tracker.update(blob_sample(k, None, None))
+    for k in range(5, 30):  # the target vanishes; the crop still sees events, none of them the target ...
+        r = tracker.update(clutter_sample(k))
         modes.append(r.search_mode)
         states.append(r.state)
     assert TrackState.LOST in states
-    assert "widened" in modes and modes[-1] == "global"
+    assert "widened" in modes and "global" in modes
     for k in range(30, 40):  # ... and reappears far outside the local and widened search crops
         r = tracker.update(blob_sample(k, 280, 200))
     assert r.state == TrackState.TRACKING
     assert np.linalg.norm(centre(r.box_xywh) - [280, 200]) < 15.0
+
+
+def test_a_target_gone_silent_and_back_elsewhere_is_found_by_the_unobserved_global_search():
+    tracker, _ = make_tracker(unobserved_search_windows=3, reacquire_threshold=0.5)
+    tracker.initialize(blob_sample(0, 60, 60), (50, 50, 20, 20))
+    for k in range(1, 5):
+        tracker.update(blob_sample(k, 60, 60))
+    for k in range(5, 15):  # silent: held, unobserved (once the 20 ms history has no target left), never LOST
+        r = tracker.update(blob_sample(k, None, None))
+        assert r.state == TrackState.TRACKING and (r.unobserved or k < 9)
+    for k in range(15, 20):  # back, far away
+        r = tracker.update(blob_sample(k, 280, 200))
+    assert tracker.stats["unobserved_reacquired"] == 1
+    assert r.state == TrackState.TRACKING and not r.unobserved
+    assert np.linalg.norm(centre(r.box_xywh) - [280, 200]) < 15.0
+
+
+class GrowModel(nn.Module):
+    """A stand-in that always predicts a box filling the search crop, centred (a network whose box runs away)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.density = DensityModel()
+        self.cfg = self.density.cfg
+
+    def forward(self, *inputs):
+        out = self.density(*inputs)
+        out["size_map"] = torch.ones_like(out["size_map"])
+        return out
+
+
+def test_scale_changes_at_a_bounded_rate_per_second_of_sensor_time():
+    """1.25x per window compounded to ~10x in 50 ms at 200 Hz; now the limit is per second of sensor time."""
+    import torch  # noqa: F401
+
+    tracker = Tracker(TrackerConfig(max_scale_rate=2.0, max_scale_change=1.25), model=GrowModel())
+    tracker.initialize(blob_sample(0, 150, 120, n=2000), (140, 110, 20, 20))
+    for k in range(1, 11):  # 10 windows of 5 ms = 50 ms
+        r = tracker.update(blob_sample(k, 150, 120, n=2000))
+    assert r.box_xywh[2] <= 20 * 2.0**0.05 * (1 + 1e-9)
+    assert r.box_xywh[2] > 20.0  # it did grow, at the allowed rate
+
+
+def test_a_box_never_grows_beyond_the_events_in_the_search_crop():
+    tracker = Tracker(TrackerConfig(max_scale_rate=1e9, max_scale_change=100.0), model=GrowModel())
+    rng = np.random.default_rng(0)
+    for k in range(0, 6):
+        t0 = k * WINDOW_NS
+        x, y = rng.uniform(145, 155, 500), rng.uniform(115, 125, 500)  # a 10 px target, no noise
+        ev = Events.from_arrays(np.sort(rng.integers(t0, t0 + WINDOW_NS, 500)), x, y, np.ones(500, int), W, H)
+        sample = AlignedSample(k, t0, t0 + WINDOW_NS, ev)
+        r = tracker.initialize(sample, (145, 115, 10, 10)) if k == 0 else tracker.update(sample)
+    assert r.box_xywh[2] <= 11.0 and r.box_xywh[3] <= 11.0  # inclusive pixel extent of the events
 
 
 def test_template_waits_for_events_then_tracking_starts():

@@ -29,6 +29,7 @@ class TrackResult:
     latency_ms: float  # wall time spent in ``update``
     target_id: int = 0
     search_mode: str = "local"  # local | widened | global: the search region this estimate came from
+    unobserved: bool = False  # no evidence in this window (e.g. the target stopped moving): the box is held
 
     @property
     def center_xy(self) -> tuple[float, float]:

@@ -8,12 +8,24 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
    last box; the event representation is built only inside it (``had_tracker.models.inputs``);
 3. the model gives a score map; a Hann window favours small motions; the peak's size/offset cells decode
    the box back to image pixels; confidence = the raw score at the peak;
-4. state machine: TRACKING while confident; LOST after ``lost_patience`` consecutive windows below
-   ``lost_threshold``; while LOST the search widens (``widen_factor``) for ``widen_windows`` windows, then
-   covers the whole image (global re-acquisition, no Hann window) until a peak reaches
-   ``reacquire_threshold``. A window with too few events in the crop skips the model: the box stays and
-   the confidence decays (``empty_decay``), so a silent sensor eventually reads LOST, never crashes.
-5. optional template update from confident estimates.
+4. the box's width and height change by at most ``max_scale_rate`` per second of *sensor* time (and
+   ``max_scale_change`` per window), and a box never grows beyond the extent of the events in the
+   search crop (the evidence): a box that fills the image needs events that fill it;
+5. state machine: TRACKING while confident; LOST after ``lost_patience`` consecutive windows below
+   ``lost_threshold`` -- the crop holds events but none look like the target, i.e. the evidence says it
+   is elsewhere or gone; while LOST the search widens (``widen_factor``) for ``widen_windows`` windows,
+   then covers the whole image (global re-acquisition, no Hann window) until a peak reaches
+   ``reacquire_threshold``;
+6. *unobserved*: a target that stops moving produces no events. A window whose search crop holds fewer
+   than ``max(min_search_events, unobserved_fraction x the crop's event count while tracked)`` events
+   skips the model: the box is held, the result is flagged ``unobserved`` (had_msgs/Track ``unobserved``),
+   the confidence decays (``empty_decay``: the estimate ages) but the state does not turn LOST. After
+   ``unobserved_search_windows`` such windows in a row each one also searches the whole image, and a
+   peak of at least ``reacquire_threshold`` there moves the box (the target moved on unseen);
+7. optional template update from confident estimates.
+
+The thresholds (``lost_threshold``, ``reacquire_threshold``, ``unobserved_fraction``) are meant to be set
+on a validation set (``had_tracker.training.ladder`` picks them on validation sequences, never on test).
 """
 
 from __future__ import annotations
@@ -30,7 +42,9 @@ import numpy as np
 from had_tracker.errors import ConfigError
 from had_tracker.events.container import Events
 from had_tracker.geometry import CropWindow, clip_box, validate_box
+from had_tracker.sync.roi import DEFAULT_MARGIN_FRACTION, DEFAULT_MIN_MARGIN_PX, Roi, roi_around
 from had_tracker.sync.synchronizer import AlignedSample
+from had_tracker.tracking.crop_input import CropInputBuilder, extent_events
 from had_tracker.tracking.history import EventHistory
 from had_tracker.tracking.postprocess import decode_peak, limit_scale_change
 from had_tracker.tracking.result import TrackResult, TrackState
@@ -58,6 +72,9 @@ class TrackerConfig:
     widen_factor: float = 2.0  # LOST: search crop side multiplier
     widen_windows: int = 20  # LOST: windows of widened search before global search
     max_scale_change: float = 1.25  # per-window limit on width/height change
+    max_scale_rate: float = 4.0  # limit on width/height change per second of sensor time (factor per s)
+    unobserved_fraction: float = 0.2  # crop events below this share of the tracked level: unobserved, box held
+    unobserved_search_windows: int = 10  # unobserved windows in a row before each also searches the whole image
     min_box_size: float = 2.0  # px
     template_update_interval: int = 0  # windows between template updates (0 = never)
     template_update_threshold: float = 0.7  # min confidence for a template update
@@ -97,6 +114,9 @@ class TrackerConfig:
             (0.0 <= self.template_update_threshold <= 1.0, "template_update_threshold must be in [0, 1]"),
             (self.lost_patience >= 1 and self.widen_windows >= 0, "lost_patience >= 1, widen_windows >= 0"),
             (self.widen_factor >= 1.0 and self.max_scale_change >= 1.0, "widen_factor and max_scale_change >= 1"),
+            (self.max_scale_rate >= 1.0, "max_scale_rate must be >= 1 (a factor per second)"),
+            (0.0 <= self.unobserved_fraction <= 1.0, "unobserved_fraction must be in [0, 1]"),
+            (self.unobserved_search_windows >= 0, "unobserved_search_windows must be >= 0"),
             (self.min_template_events >= 0 and self.min_search_events >= 0, "min_*_events must be >= 0"),
             (self.event_window_ns >= 0 and self.template_update_interval >= 0, "event_window_ns, interval >= 0"),
             (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
@@ -167,6 +187,7 @@ class Tracker:
         window_ms = max(r.cfg.events.window_ms for r in self._runners())
         self.event_window_ns = int(c.event_window_ns or round(window_ms * 1e6))
         self.history = EventHistory(self.event_window_ns, c.history_max_events)
+        self._crop_input = CropInputBuilder()  # search inputs from per-chunk moments (crop_input.py)
         self.state = TrackState.INITIALIZING
         self.target_id = 0
         self._initialized = False
@@ -177,6 +198,9 @@ class Tracker:
         self._updates = 0
         self._image: tuple[np.ndarray, int] | None = None  # newest RGB frame and stamp
         self._mode = "local"  # search region of the last estimate
+        self._last_end_ns: int | None = None  # sensor time of the last window: the scale limit is per second
+        self._ref_events = 0.0  # events in the search crop while tracked (EMA): the unobserved test's level
+        self._unobserved = 0  # consecutive unobserved windows (0 = observed)
         self.stats = {
             "updates": 0,
             "empty_windows": 0,
@@ -184,6 +208,8 @@ class Tracker:
             "teacher_runs": 0,
             "lost_events": 0,
             "template_updates": 0,
+            "unobserved_windows": 0,
+            "unobserved_reacquired": 0,
         }
 
     # ------------------------------------------------------------------ setup
@@ -250,6 +276,20 @@ class Tracker:
     def box_xywh(self) -> np.ndarray | None:
         return None if self._box is None else self._box.copy()
 
+    def search_roi(
+        self, margin_fraction: float = DEFAULT_MARGIN_FRACTION, min_margin_px: float = DEFAULT_MIN_MARGIN_PX
+    ) -> Roi | None:
+        """Where the next windows' search can look, for ``Synchronizer.set_roi``.
+
+        The search crop around the current box widened by a margin (``had_tracker.sync.roi.roi_around``);
+        None (the whole sensor) unless TRACKING (initialising, lost, re-acquiring).
+        """
+        if not self._initialized or self.state != TrackState.TRACKING or self._box is None:
+            return None
+        crops = [CropWindow.around(self._box, r.cfg.search_factor, r.cfg.search_size) for r in self._runners()]
+        crop = max(crops, key=lambda cw: cw.side)
+        return roi_around(crop.x0, crop.y0, crop.side, margin_fraction, min_margin_px)
+
     # ------------------------------------------------------------------ public API
 
     def reset(self) -> None:
@@ -260,6 +300,7 @@ class Tracker:
         self._score = 0.0
         self._low = self._lost_windows = self._updates = 0
         self._mode = "local"
+        self._last_end_ns, self._ref_events, self._unobserved = None, 0.0, 0
         for r in self._runners():
             r.template_events = r.template_rgb = None
 
@@ -293,8 +334,7 @@ class Tracker:
         t0 = time.perf_counter()
         built = self._build_templates(sample.window_end_ns)
         if built:
-            self.state = TrackState.TRACKING
-            self._score = 1.0
+            self._start_tracking(sample.window_end_ns)
         return self._result(sample, time.perf_counter() - t0)
 
     def update(self, sample: AlignedSample) -> TrackResult:
@@ -307,12 +347,20 @@ class Tracker:
         self._updates += 1
         if self.state == TrackState.INITIALIZING:
             if self._build_templates(sample.window_end_ns):
-                self.state, self._score = TrackState.TRACKING, 1.0
+                self._start_tracking(sample.window_end_ns)
             return self._result(sample, time.perf_counter() - t0)
         self._step(sample)
         return self._result(sample, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------ internals
+
+    def _start_tracking(self, end_ns: int) -> None:
+        """TRACKING from a new template; the search crop's event count now is the unobserved test's level."""
+        self.state, self._score, self._last_end_ns = TrackState.TRACKING, 1.0, int(end_ns)
+        cfg = self.student.cfg
+        crop = CropWindow.around(self._box, cfg.search_factor, cfg.search_size)
+        t0, t1 = self._input_window(end_ns)
+        self._ref_events = float(_count_in_crop(self.history.window(t0, t1, crop_region(crop)), crop))
 
     def _input_window(self, end_ns: int) -> tuple[int, int]:
         return end_ns - self.event_window_ns, end_ns
@@ -354,10 +402,14 @@ class Tracker:
         return self.student
 
     def _step(self, sample: AlignedSample) -> None:
-        from had_tracker.models.inputs import event_tensor, rgb_tensor
+        from had_tracker.models.inputs import rgb_tensor
 
         c = self.config
         width, height = sample.events.width or self.history.width, sample.events.height or self.history.height
+        end_ns = int(sample.window_end_ns)
+        dt_s = max(end_ns - (self._last_end_ns if self._last_end_ns is not None else end_ns), 0) * 1e-9
+        self._last_end_ns = max(end_ns, self._last_end_ns or end_ns)
+        max_change = min(c.max_scale_change, c.max_scale_rate**dt_s)
         if self.state == TrackState.LOST:
             self._lost_windows += 1
         elif self.teacher is not None and self.teacher.template_events is None and self._image is not None:
@@ -366,25 +418,37 @@ class Tracker:
         crop, mode = self._search_crop(runner.cfg, width, height)
         self._mode = mode
         t0, t1 = self._input_window(sample.window_end_ns)
-        events = self.history.window(t0, t1, crop_region(crop))
-        if _count_in_crop(events, crop) < c.min_search_events:
+        search, n_crop, extent = self._crop_input.build(self.history.chunks(), crop, t0, t1, runner.cfg)
+        if self.state == TrackState.LOST:
+            if n_crop < c.min_search_events:
+                self.stats["empty_windows"] += 1
+                self._score *= c.empty_decay
+                return
+        elif n_crop < max(c.min_search_events, c.unobserved_fraction * self._ref_events):
             self.stats["empty_windows"] += 1
+            self.stats["unobserved_windows"] += 1
+            self._unobserved += 1
             self._score *= c.empty_decay
-            self._after_score(self._score, None)
+            if self._unobserved > c.unobserved_search_windows:
+                self._search_unobserved(runner, sample, width, height, max_change)
             return
+        self._unobserved = 0
         rgb = rgb_tensor(self._image[0], crop, runner.cfg) if runner.is_teacher else None
-        out = runner.forward(event_tensor(events, crop, t0, t1, runner.cfg), rgb)
+        out = runner.forward(search, rgb)
         self.stats["model_runs"] += 1
         self.stats["teacher_runs"] += int(runner.is_teacher)
         hann = c.hann_weight if mode == "local" else (0.5 * c.hann_weight if mode == "widened" else 0.0)
         peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann)
-        box = limit_scale_change(peak.box_xywh, self._box, c.max_scale_change)
+        box = limit_scale_change(peak.box_xywh, self._box, max_change)
+        box = limit_growth_to_events(box, self._box, extent_events(extent, width, height), crop)
         if width > 0 and height > 0:
             box = clip_box(box, width, height, c.min_box_size)
         if not (math.isfinite(peak.score) and np.isfinite(box).all()):  # a diverged network: low, never TRACKING at NaN
             self._score, box = 0.0, None
         else:
             self._score = peak.score
+            if mode == "local" and peak.score >= c.lost_threshold:
+                self._ref_events += 0.1 * (n_crop - self._ref_events)  # the level follows the target's activity
         self._after_score(self._score, box)
         if (
             c.template_update_interval
@@ -394,6 +458,30 @@ class Tracker:
             and self._build_templates(sample.window_end_ns)
         ):
             self.stats["template_updates"] += 1
+
+    def _search_unobserved(
+        self, runner: _Runner, sample: AlignedSample, width: int, height: int, max_change: float
+    ) -> None:
+        """Unobserved for a while: look at the whole image; a confident peak there moves the box."""
+        from had_tracker.models.inputs import event_tensor, rgb_tensor
+
+        c = self.config
+        side = float(max(width, height, 1))
+        crop = CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, runner.cfg.search_size)
+        t0, t1 = self._input_window(sample.window_end_ns)
+        events = self.history.window(t0, t1, crop_region(crop))
+        if _count_in_crop(events, crop) < c.min_search_events:
+            return
+        rgb = rgb_tensor(self._image[0], crop, runner.cfg) if runner.is_teacher else None
+        out = runner.forward(event_tensor(events, crop, t0, t1, runner.cfg), rgb)
+        self.stats["model_runs"] += 1
+        peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, 0.0)
+        if not math.isfinite(peak.score) or peak.score < c.reacquire_threshold:
+            return
+        box = limit_scale_change(peak.box_xywh, self._box, max_change)
+        self._box = clip_box(box, width, height, c.min_box_size) if width > 0 and height > 0 else box
+        self._score, self._unobserved, self._low, self._mode = peak.score, 0, 0, "global"
+        self.stats["unobserved_reacquired"] += 1
 
     def _after_score(self, score: float, box: np.ndarray | None) -> None:
         c = self.config
@@ -419,6 +507,7 @@ class Tracker:
             latency_ms=seconds * 1e3,
             target_id=self.target_id,
             search_mode=self._mode,
+            unobserved=self._unobserved > 0,
         )
 
 
@@ -434,6 +523,32 @@ def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int
     hi_x, hi_y = math.ceil(crop.x0 + crop.side + pad), math.ceil(crop.y0 + crop.side + pad)
     clamp = lambda v: int(min(max(v, 0), 65535))  # noqa: E731 - uint16 coordinates
     return clamp(lo_x), clamp(hi_x), clamp(lo_y), clamp(hi_y)
+
+
+def limit_growth_to_events(
+    box_xywh: np.ndarray, previous_xywh: np.ndarray, events: Events, crop: CropWindow
+) -> np.ndarray:
+    """Keep the centre; a side may grow beyond the previous one only up to the events' extent in the crop.
+
+    The evidence for a box size is the events: the extent (max - min + 1 px) of the window's events inside
+    the search crop bounds how large the target can be; a side already above it is not shrunk here.
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    pw, ph = float(previous_xywh[2]), float(previous_xywh[3])
+    if not (w > pw or h > ph):
+        return box_xywh
+    extent_w = extent_h = 0.0
+    if len(events):
+        ex, ey = events.x, events.y
+        inside = (ex + 0.5 >= crop.x0) & (ex + 0.5 < crop.x0 + crop.side)
+        inside &= (ey + 0.5 >= crop.y0) & (ey + 0.5 < crop.y0 + crop.side)
+        if inside.any():
+            ex, ey = ex[inside], ey[inside]
+            extent_w, extent_h = float(ex.max()) - float(ex.min()) + 1.0, float(ey.max()) - float(ey.min()) + 1.0
+    nw = min(w, max(pw, extent_w)) if w > pw else w
+    nh = min(h, max(ph, extent_h)) if h > ph else h
+    cx, cy = x + 0.5 * w, y + 0.5 * h
+    return np.array([cx - 0.5 * nw, cy - 0.5 * nh, nw, nh])
 
 
 def _count_in_crop(events: Events, crop: CropWindow) -> int:
