@@ -99,6 +99,9 @@ BAD_INPUTS = {
     "time_base 2**64-1": lambda s, c: c.add_event_packet(
         _packet(s, 0, 5_000_000, Evt3Encoder(), encoding="libcaer", time_base=2**64 - 1)
     ),
+    "truncated mono": lambda s, c: c.add_event_packet(
+        _packet(s, 0, 5_000_000, Evt3Encoder(), encoding="mono", events=np.zeros(7, np.uint8))
+    ),
     "packet without fields": lambda s, c: c.add_event_packet(SimpleNamespace(header=None, encoding="evt3")),
     "garbage event array": lambda s, c: c.add_event_array_bytes(b"\x00\x01garbage"),
     "short image data": lambda s, c: c.add_image(_image(s, data=np.zeros(5, np.uint8))),
