@@ -28,4 +28,19 @@ def warm_up() -> float:
     voxel_grid(events, 2)
     voxel_grid(events, 2, crop=(0.0, 0.0, 4.0, 4.0), out_hw=(2, 2))  # the general (crop-and-resize) kernel
     time_surface(events, 1000, 1000.0)
+    _warm_tracking_kernels(events)
     return time.perf_counter() - t0
+
+
+def _warm_tracking_kernels(events: object) -> None:
+    """The synchronizer's region-of-interest filter and the tracker's search-input kernels."""
+    from types import SimpleNamespace
+
+    from had_tracker.geometry import CropWindow
+    from had_tracker.sync.roi import Roi, filter_events
+    from had_tracker.tracking.crop_input import CropInputBuilder
+
+    filter_events(events, Roi(0, 2, 0, 2))
+    cfg = SimpleNamespace(events=SimpleNamespace(num_bins=2, polarity_channels=True))
+    for end in (2000, 1500):  # whole chunks (moments), then a partial one (event by event)
+        CropInputBuilder().build([(0, 2000, events)], CropWindow(0.0, 0.0, 4.0, 4), 0, end, cfg)

@@ -23,10 +23,18 @@ def event_tensor(events: Events, crop: CropWindow, t_start_ns: int, t_end_ns: in
     if t_end_ns <= t_start_ns:
         raise ValueError(f"empty event window [{t_start_ns}, {t_end_ns}) ns")
     window = events.slice_time(int(t_start_ns), int(t_end_ns))
-    grid = _voxel_grid(window, cfg, int(t_start_ns), int(t_end_ns), crop)
-    signed = not cfg.events.polarity_channels
-    out = np.sign(grid) * np.log1p(np.abs(grid)) if signed else np.log1p(np.maximum(grid, 0.0))
-    return out.astype(np.float32, copy=False)
+    return finish_event_grid(_voxel_grid(window, cfg, int(t_start_ns), int(t_end_ns), crop), cfg)
+
+
+def finish_event_grid(grid: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """A float32 voxel grid of a crop -> model input (``log1p`` of the counts; signed grids keep their sign).
+
+    May reuse ``grid``'s memory.
+    """
+    if not cfg.events.polarity_channels:
+        return (np.sign(grid) * np.log1p(np.abs(grid))).astype(np.float32, copy=False)
+    np.maximum(grid, 0.0, out=grid)
+    return np.log1p(grid, out=grid)
 
 
 def event_tensor_bins(

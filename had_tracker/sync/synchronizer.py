@@ -66,6 +66,7 @@ from had_tracker.events.event_arrays import EventArrayData
 from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
+from had_tracker.sync.roi import filter_events
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,7 @@ class SyncStats:
     stream_restarts: int = 0
     triggers: int = 0
     registration_failures: int = 0  # registrations that could not be built from the inputs (logged)
+    roi_filtered: int = 0  # events outside the region of interest (set_roi): not asked for, not buffered
     drops: dict[str, int] = field(default_factory=dict)  # events dropped, by reason
     image_drops: dict[str, int] = field(default_factory=dict)  # frames dropped, by reason
     packet_drops: dict[str, int] = field(default_factory=dict)  # event packets rejected whole, by reason
@@ -328,6 +330,7 @@ class Synchronizer:
         self._activity_frames: deque[tuple[np.ndarray, int]] = deque(maxlen=self.activity.frames)
         self.activity_correction_ns: int | None = None  # activity clock: the measured correction
         self.activity_correlation: float | None = None
+        self._roi = None  # set_roi: events kept at ingest (None: the whole sensor)
 
     def _output_frame_id(self, frame: FrameItem | None) -> str:
         """The window's frame: its image's, else the last image's, else the event packets' own frame.
@@ -722,16 +725,35 @@ class Synchronizer:
                 n = len(events)
                 if not n:
                     return
+        kept = self._roi_filter(events)
         # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
         pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
-        self._buffer.append(events)
+        self._buffer.append(kept)
         pending_after = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
-        self._drop("buffer_full", max(pending_before + n - pending_after, 0))
-        self._latest_sensor_t = self._buffer.latest_t_ns
+        self._drop("buffer_full", max(pending_before + len(kept) - pending_after, 0))
+        # The newest decoded event, kept or not: windows complete on it (filtered packets still advance time).
+        self._latest_sensor_t = max(self._buffer.latest_t_ns or int(events.t[-1]), int(events.t[-1]))
         if c.clock == "sensor":
             self._see_input(self._latest_sensor_t + offset)
         if isinstance(self._policy, (FixedRatePolicy, FixedCountPolicy)):
             self._policy.start_at(int(events.t[0]) + offset)
+
+    def set_roi(self, roi: Any) -> None:
+        """Keep only the events inside ``roi`` (a :class:`~had_tracker.sync.roi.Roi`, output pixels) from now on.
+
+        ``None`` keeps the whole sensor. The tracker side sets it after every box (``Tracker.search_roi``).
+        Applied with identity registration only (output pixels are sensor pixels); filtered events are
+        counted in ``stats.roi_filtered``, not as drops. A window policy that counts events (fixed_count)
+        then counts the events inside the ROI.
+        """
+        self._roi = roi
+
+    def _roi_filter(self, events: Events) -> Events:
+        if self._roi is None or self.config.registration != "identity" or not len(events):
+            return events
+        kept = filter_events(events, self._roi)
+        self.stats.roi_filtered += len(events) - len(kept)
+        return kept
 
     def _drop_packet(self, reason: str, why: str) -> None:
         """Count one event packet rejected whole for ``reason`` (logged at powers of two)."""

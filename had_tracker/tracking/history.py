@@ -59,6 +59,10 @@ class EventHistory:
             if end > horizon:
                 self.dropped += len(ev)
 
+    def chunks(self) -> list[tuple[int, int, Events]]:
+        """The held windows, oldest first: ``(start_ns, end_ns, events)`` (the events are not copied)."""
+        return list(self._chunks)
+
     def window(self, t_start_ns: int, t_end_ns: int, region: tuple[int, int, int, int] | None = None) -> Events:
         """Events with ``t_start_ns <= t < t_end_ns`` (and ``x_lo <= x < x_hi``, ``y_lo <= y < y_hi`` for a region).
 

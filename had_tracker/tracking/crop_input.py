@@ -1,0 +1,142 @@
+"""The tracker's per-window search input, built from the event history with each event read about once.
+
+The model's input window (e.g. 20 ms) spans several synchronizer windows (e.g. 5 ms at 200 Hz), so building
+it from the events anew each time reads every event several times. Instead, each history chunk is reduced
+once to per-pixel moments (event count and summed time, per polarity; ``pixel_moments``) over a region
+around the crop (the crop plus a margin, see ``had_tracker.sync.roi.roi_around``), and each window's voxel
+grid is assembled from the moments of its chunks (``moments_to_grid``): its cost depends on the crop's
+pixels, not on the event rate. This is exact in arithmetic because the voxel grid's bin position is affine
+in time between two bin centres; a chunk that a bin centre cuts, that lies partly outside the input window,
+or whose moments do not cover the crop is splatted event by event instead (the same arithmetic as
+``voxel_grid``). The result equals :func:`had_tracker.models.inputs.event_tensor` up to float rounding
+(the sums are formed in another order), and depends only on the events inside the crop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from had_tracker.events.container import Events
+from had_tracker.events.representations import _arrays, _splat_nearest_counted, moments_to_grid, pixel_moments
+from had_tracker.geometry import CropWindow
+from had_tracker.models.inputs import finish_event_grid
+from had_tracker.sync.roi import Roi, roi_around
+
+
+@dataclass
+class _Moments:
+    events: Events  # the chunk they were computed from (identity tells whether the history still holds it)
+    region: Roi
+    ref_t: int
+    s0: np.ndarray  # (2, h, w) float64 counts
+    s1: np.ndarray  # (2, h, w) float64 sum of (t - ref_t)
+
+
+class CropInputBuilder:
+    """Search inputs from an :class:`~had_tracker.tracking.history.EventHistory`, caching per-chunk moments."""
+
+    def __init__(self, margin_fraction: float = 0.25, min_margin_px: float = 8.0) -> None:
+        self.margin_fraction, self.min_margin_px = float(margin_fraction), float(min_margin_px)
+        self._cache: dict[tuple[int, int], _Moments] = {}
+        self.stats = {"moment_chunks": 0, "event_chunks": 0, "moments_built": 0}
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def build(
+        self, chunks: list[tuple[int, int, Events]], crop: CropWindow, t0: int, t1: int, cfg: object
+    ) -> tuple[np.ndarray, int, tuple[int, int, int, int] | None]:
+        """``(input (C, S, S) float32, events in the crop, their pixel extent)`` for the window ``[t0, t1)``.
+
+        ``chunks`` are ``(start_ns, end_ns, events)``, time ordered, every event in ``[start_ns, end_ns)``. The
+        events in the crop are those of ``_count_in_crop`` (pixel centre inside the crop square); their extent is
+        ``(x_min, x_max, y_min, y_max)``, None when there are none.
+        """
+        if t1 <= t0:
+            raise ValueError(f"empty event window [{t0}, {t1}) ns")
+        ecfg = cfg.events
+        num_bins, polar = int(ecfg.num_bins), bool(ecfg.polarity_channels)
+        size = crop.out_size
+        grid = np.zeros(((2 if polar else 1) * num_bins, size, size), np.float32)
+        scale_t = (num_bins - 1) / (t1 - t0)
+        x0, y0, sx = float(crop.x0), float(crop.y0), size / float(crop.side)
+        cx_lo, cy_lo = max(math.ceil(x0 - 0.5), 0), max(math.ceil(y0 - 0.5), 0)
+        cx_hi, cy_hi = math.ceil(x0 + crop.side - 0.5), math.ceil(y0 + crop.side - 0.5)
+        need = _pixels_needed(crop)
+        count = 0
+        extent = np.array([65536, -1, 65536, -1], np.int64)
+        live = set()
+        for s, e, ev in chunks:
+            if e <= t0 or s >= t1 or not len(ev):
+                continue
+            # The chunk's events lie in [s, e - 1] ns: one affine piece of the bin position when no bin centre
+            # lies strictly inside (the tolerance is float rounding; the weights are continuous at a centre).
+            bin_lo = min(max(math.floor(((s + e - 1) / 2 - t0) * scale_t), 0), max(num_bins - 2, 0))
+            lo, hi = (s - t0) * scale_t, (e - 1 - t0) * scale_t
+            whole = s >= t0 and e <= t1 and (num_bins == 1 or (lo >= bin_lo - 1e-9 and hi <= bin_lo + 1 + 1e-9))
+            if whole:
+                m = self._moments((s, e), ev, crop, need)
+                live.add((s, e))
+                if m is not None:
+                    r = m.region
+                    count += moments_to_grid(
+                        m.s0, m.s1, r.x_lo, r.y_lo, need.x_lo - r.x_lo, need.x_hi - r.x_lo, need.y_lo - r.y_lo,
+                        need.y_hi - r.y_lo, float(m.ref_t - t0), scale_t, bin_lo, num_bins, polar, x0, y0, sx, sx,
+                        cx_lo, cx_hi, cy_lo, cy_hi, grid, extent,
+                    )  # fmt: skip
+                    self.stats["moment_chunks"] += 1
+                    continue
+            part = ev.slice_time(t0, t1) if (s < t0 or e > t1) else ev
+            if len(part):
+                t, x, y, p = _arrays(part)
+                count += _splat_nearest_counted(
+                    t, x, y, p, t0, scale_t, num_bins, polar, x0, y0, sx, sx, cx_lo, cx_hi, cy_lo, cy_hi, grid, extent
+                )
+                self.stats["event_chunks"] += 1
+        for key in [k for k in self._cache if k not in live]:
+            del self._cache[key]
+        box = (int(extent[0]), int(extent[1]), int(extent[2]), int(extent[3])) if count else None
+        return finish_event_grid(grid, cfg), int(count), box
+
+    def _moments(self, key: tuple[int, int], events: Events, crop: CropWindow, need: Roi) -> _Moments | None:
+        m = self._cache.get(key)
+        if m is not None and m.events is events and m.region.contains(need):
+            return m
+        region = roi_around(crop.x0, crop.y0, crop.side, self.margin_fraction, self.min_margin_px)
+        w, h = region.x_hi - region.x_lo, region.y_hi - region.y_lo
+        if w <= 0 or h <= 0 or not region.contains(need):
+            return None
+        s0, s1 = np.zeros((2, h, w)), np.zeros((2, h, w))
+        t, x, y, p = _arrays(events)
+        ref_t = int(t[0])
+        pixel_moments(t, x, y, p, ref_t, region.x_lo, region.y_lo, s0, s1)
+        self.stats["moments_built"] += 1
+        m = _Moments(events, region, ref_t, s0, s1)
+        self._cache[key] = m
+        return m
+
+
+def extent_events(extent: tuple[int, int, int, int] | None, width: int, height: int) -> Events:
+    """Two events at the corners of ``extent`` (or none): what an events' extent in a crop needs to know."""
+    if extent is None:
+        return Events.empty(width, height)
+    x_min, x_max, y_min, y_max = extent
+    return Events.from_arrays([0, 0], [x_min, x_max], [y_min, y_max], [0, 0], width, height)
+
+
+def _pixels_needed(crop: CropWindow) -> Roi:
+    """Pixels whose events can land in the crop (nearest mapping), as in ``tracker.crop_region`` (margin 1)."""
+    pad = 1.0 + 1.0 / crop.scale
+    clamp = lambda v: int(min(max(v, 0), 65536))  # noqa: E731 - uint16 pixel coordinates
+    return Roi(
+        clamp(math.floor(crop.x0 - pad)),
+        clamp(math.ceil(crop.x0 + crop.side + pad)),
+        clamp(math.floor(crop.y0 - pad)),
+        clamp(math.ceil(crop.y0 + crop.side + pad)),
+    )
+
+
+__all__ = ["CropInputBuilder", "extent_events"]
