@@ -198,8 +198,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("sync.use_distortion", "bool", False, "calibration: use the CameraInfo distortion coefficients", S),
     _spec("sync.output_width", "int", 0, "output image width [px]; 0 = from the RGB CameraInfo, the first image, "
           "else the event sensor (set with output_height)", S, value_range=(0, 65_535)),
-    _spec("sync.sensor_width", "int", 0, "event sensor width [px] when the event packets declare no geometry (0x0); 0 = from the event CameraInfo or the data", S,
-          value_range=(0, 65535)),
+    _spec("sync.sensor_width", "int", 0, "event sensor width [px] when the event packets declare no geometry "
+          "(0x0); 0 = from the event CameraInfo or the data", S, value_range=(0, 65535)),
     _spec("sync.sensor_height", "int", 0, "event sensor height [px]; 0 = automatic (see sensor_width)", S,
           value_range=(0, 65535)),
     _spec("sync.output_height", "int", 0, "output image height [px]; 0 = automatic (see output_width)", S,

@@ -116,3 +116,46 @@ def test_activity_clock_with_frames_but_no_events_keeps_a_bounded_number_of_fram
         sync.add_image(image, HOST + k * 40_000_000)
     assert len(sync._activity_frames) == 10
     assert sync.stats.image_drops["activity_unused"] == 290
+
+
+def test_a_first_packet_declaring_0x0_does_not_fix_the_geometry_for_the_run():
+    # Issue 16 item 4: the first packet's 0x0 made every later event a drop (>99 % for ever).
+    sync = Synchronizer(SyncConfig())
+    packets = [mono_packet(k, 1_000_000_000 + k * 1_000_000, width=0 if k < 3 else W, height=0 if k < 3 else H)[0]
+               for k in range(40)]  # fmt: skip
+    samples = feed(sync, packets) + sync.flush()
+    assert sum(len(s.events) for s in samples) == 40 * 50 and not sync.stats.drops
+    assert (samples[-1].width, samples[-1].height) == (W, H)
+
+
+def test_a_stream_that_never_declares_geometry_takes_it_from_parameters_or_the_data():
+    packets = [mono_packet(k, 1_000_000_000 + k * 1_000_000, width=0, height=0)[0] for k in range(40)]
+    from_data = Synchronizer(SyncConfig())
+    samples = feed(from_data, packets) + from_data.flush()
+    assert sum(len(s.events) for s in samples) == 40 * 50 and not from_data.stats.drops
+    assert samples[-1].width <= W and samples[-1].height <= H  # the extent of the data seen
+
+    packets = [mono_packet(k, 1_000_000_000 + k * 1_000_000, width=0, height=0)[0] for k in range(40)]
+    configured = Synchronizer(SyncConfig(sensor_width=32, sensor_height=H))
+    samples = feed(configured, packets) + configured.flush()
+    kept = sum(len(s.events) for s in samples)
+    assert kept + configured.stats.drops["outside_sensor"] == 40 * 50 and 0 < kept < 40 * 50
+    assert {(s.width, s.height) for s in samples} == {(32, H)}
+
+
+def test_an_event_array_without_geometry_gets_it_from_the_event_camera_info_later():
+    from had_tracker.events.event_arrays import EventArrayData
+
+    sync = Synchronizer(SyncConfig())
+    rng = np.random.default_rng(5)
+    samples = []
+    for k in range(40):
+        if k == 20:
+            sync.add_camera_info(_rgb_info(W, H, GOOD_K), camera="event")
+        t = 1_000_000_000 + k * 1_000_000 + np.arange(50) * 10_000
+        ev = Events.from_arrays(t, rng.integers(0, W, 50), rng.integers(0, H, 50), np.zeros(50), 0, 0)
+        sync.add_event_array(EventArrayData(int(t[0]) + HOST, "dvs", 0, 0, ev, 0))
+        samples += sync.poll()
+    samples += sync.flush()
+    assert sum(len(s.events) for s in samples) == 40 * 50 and not sync.stats.drops
+    assert (samples[-1].width, samples[-1].height) == (W, H)

@@ -171,6 +171,9 @@ class StreamDecoder(ABC):
             raise DecodeError(f"invalid sensor geometry {width}x{height}")
         self.width = int(width)
         self.height = int(height)
+        # 0x0 = geometry not declared (dvs-style drivers): nothing is filtered here, the caller bounds the events.
+        self._bound_w = self.width if self.width and self.height else 1 << 16
+        self._bound_h = self.height if self.width and self.height else 1 << 16
         self.stats = DecodeStats()
         self._last_seq: int | None = None
         self._bytes_used = 0  # progress inside the current packet for decode_until
@@ -352,7 +355,7 @@ class Evt3Decoder(StreamDecoder):
         use_limit = limit_ns is not None
         while True:
             k.decode_words(
-                words, start, self._state, self.width, self.height, use_limit, limit_ns if use_limit else 0,
+                words, start, self._state, self._bound_w, self._bound_h, use_limit, limit_ns if use_limit else 0,
                 t, x, y, p, tt, te, ti, info,
             )  # fmt: skip
             if not info[k.I_FULL]:
@@ -410,7 +413,7 @@ class _WordDecoder(StreamDecoder):
         t, x, y, p = np.empty(n, T_DTYPE), np.empty(n, XY_DTYPE), np.empty(n, XY_DTYPE), np.empty(n, P_DTYPE)
         info = np.zeros(4, np.int64)
         use_limit = limit_ns is not None
-        kernel(w, np.int64(time_base), self.width, self.height, use_limit, limit_ns if use_limit else 0,
+        kernel(w, np.int64(time_base), self._bound_w, self._bound_h, use_limit, limit_ns if use_limit else 0,
                t, x, y, p, info)  # fmt: skip
         k = int(info[0])
         self.stats.dropped_out_of_geometry += int(info[3])
@@ -484,7 +487,7 @@ class LibcaerCmpDecoder(StreamDecoder):
         info = np.zeros(5, np.int64)
         use_limit = limit_ns is not None
         _word_kernels.decode_libcaer_cmp(
-            words, start, np.int64(time_base), self._state, self.width, self.height, use_limit,
+            words, start, np.int64(time_base), self._state, self._bound_w, self._bound_h, use_limit,
             limit_ns if use_limit else 0, t, x, y, p, info,
         )  # fmt: skip
         k = int(info[0])

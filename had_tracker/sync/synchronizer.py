@@ -104,6 +104,8 @@ class SyncConfig:
     extrinsic_translation_m: list[float] | None = None  # calibration: 3 values [m]
     plane_depth_m: float = float("inf")  # calibration: depth of the scene plane in the event camera [m]
     use_distortion: bool = False  # calibration: use the CameraInfo distortion coefficients
+    sensor_width: int | None = None  # event sensor size when the packets declare none (0x0); default: CameraInfo/data
+    sensor_height: int | None = None
     output_width: int | None = None  # output image size; default: RGB CameraInfo, first image, else sensor
     output_height: int | None = None
     buffer_duration_ns: int = 1_000_000_000  # EventBuffer bound by time
@@ -181,6 +183,8 @@ class SyncConfig:
                 "calibration needs extrinsic_translation_m (3)",
             )
             need(self.plane_depth_m > 0, f"plane_depth_m must be > 0, got {self.plane_depth_m}")
+        if self.sensor_width is not None or self.sensor_height is not None:
+            need((self.sensor_width or 0) > 0 and (self.sensor_height or 0) > 0, "sensor_width/height must both be > 0")
         if self.output_width is not None or self.output_height is not None:
             need((self.output_width or 0) > 0 and (self.output_height or 0) > 0, "output_width/height must both be > 0")
 
@@ -308,7 +312,9 @@ class Synchronizer:
         self._streams: dict[str, _StreamState] = {}
         self._registration: Registration | None = None
         self._registration_failed: tuple | None = None  # inputs of the last registration that could not be built
-        self._sensor_size: tuple[int, int] | None = None
+        self._registration_geometry: tuple[int, int] | None = None  # event geometry the registration was built for
+        self._sensor_size: tuple[int, int] | None = None  # geometry the event packets declare (last non-zero)
+        self._data_size: tuple[int, int] | None = None  # extent of the events of streams declaring 0x0
         self._rgb_camera: CameraModel | None = None
         self._event_camera: CameraModel | None = None
         self._image_size: tuple[int, int] | None = None
@@ -642,7 +648,7 @@ class Synchronizer:
             decoded = decoder.decode_bytes(packet.events, time_base, seq=None, big_endian=big_endian)
         else:
             decoded = decoder.decode(packet)
-        if self._sensor_size is None:
+        if width > 0 and height > 0:
             self._sensor_size = (width, height)
         self._ingest(decoded.events, decoded.triggers, stamp)
 
@@ -652,7 +658,7 @@ class Synchronizer:
         self._add_struct_array(events_from_event_array(msg))
 
     def _add_struct_array(self, array: EventArrayData) -> None:
-        if self._sensor_size is None:
+        if array.width > 0 and array.height > 0:
             self._sensor_size = (array.width, array.height)
         self._drop("outside_sensor", array.dropped_out_of_geometry)
         self._ingest(array.events, Triggers.empty(), array.stamp_ns)
@@ -669,8 +675,11 @@ class Synchronizer:
     def _ingest(self, events: Events, triggers: Triggers, header_stamp_ns: int | None) -> None:
         c = self.config
         self._rgb_advance_ns = 0  # the event stream is alive
-        if self._sensor_size is None and (events.width or events.height):
-            self._sensor_size = (events.width, events.height)
+        if events.width > 0 and events.height > 0:
+            if self._sensor_size is None:
+                self._sensor_size = (events.width, events.height)
+        elif len(events):
+            events = self._fit_geometry(events)
         self.stats.triggers += len(triggers)
         n = len(events)
         if n > 1:
@@ -737,6 +746,15 @@ class Synchronizer:
             self._see_input(self._latest_sensor_t + offset)
         if isinstance(self._policy, (FixedRatePolicy, FixedCountPolicy)):
             self._policy.start_at(int(events.t[0]) + offset)
+
+    def _drop_packet(self, reason: str, why: str) -> None:
+        """Count one event packet rejected whole for ``reason`` (logged at powers of two)."""
+        self.stats.packet_drops[reason] = self.stats.packet_drops.get(reason, 0) + 1
+        _warn_sometimes(self.stats.packet_drops[reason], "event packet rejected (%s): %s", reason, why)
+
+    def _drop_camera_info(self, reason: str, why: str) -> None:
+        self.stats.camera_info_drops[reason] = self.stats.camera_info_drops.get(reason, 0) + 1
+        _warn_sometimes(self.stats.camera_info_drops[reason], "CameraInfo ignored (%s): %s", reason, why)
 
     def set_roi(self, roi: Any) -> None:
         """Keep only the events inside ``roi`` (a :class:`~had_tracker.sync.roi.Roi`, output pixels) from now on.
@@ -838,10 +856,43 @@ class Synchronizer:
 
     # ------------------------------------------------------------------ windows
 
+    def _declared_geometry(self) -> tuple[int, int] | None:
+        """Event sensor size from sync.sensor_width/height, else the event CameraInfo, else the packets' geometry."""
+        c = self.config
+        if c.sensor_width is not None:
+            return int(c.sensor_width), int(c.sensor_height)
+        if self._event_camera is not None:
+            return self._event_camera.width, self._event_camera.height
+        return self._sensor_size
+
+    def _geometry(self) -> tuple[int, int] | None:
+        """Event sensor size: the declared one, else the extent of the data of 0x0 streams; None while unknown.
+
+        Never fixed by a first packet: it becomes valid (and the registration is rebuilt) once known.
+        """
+        return self._declared_geometry() or self._data_size
+
+    def _fit_geometry(self, events: Events) -> Events:
+        """Bound events of a stream that declares no geometry (0x0) by the known one, or grow it from the data."""
+        known = self._declared_geometry()
+        if known is None:
+            w = max(int(events.x.max()) + 1, (self._data_size or (0, 0))[0])
+            h = max(int(events.y.max()) + 1, (self._data_size or (0, 0))[1])
+            self._data_size = (w, h)
+            return Events(events.t, events.x, events.y, events.p, w, h)
+        w, h = known
+        inside = (events.x < w) & (events.y < h)
+        if not inside.all():
+            self._drop("outside_sensor", len(events) - int(np.count_nonzero(inside)))
+            events = events[np.flatnonzero(inside)]
+        return Events(events.t, events.x, events.y, events.p, w, h)
+
     def _ensure_registration(self) -> Registration | None:
-        if self._registration is not None:
+        if self._registration is not None and self._registration_geometry == self._geometry():
             return self._registration
-        key = (self._sensor_size, self._image_size, id(self._rgb_camera), id(self._event_camera))
+        self._registration = None  # the geometry became known, or changed: rebuild
+        self._registration_geometry = self._geometry()
+        key = (self._geometry(), self._image_size, id(self._rgb_camera), id(self._event_camera))
         if self._registration_failed == key:  # same inputs as the last failure: do not retry every window
             return None
         try:
@@ -854,9 +905,7 @@ class Synchronizer:
 
     def _build_registration(self) -> Registration | None:
         c = self.config
-        sensor = self._sensor_size
-        if self._event_camera is not None and sensor is None:
-            sensor = (self._event_camera.width, self._event_camera.height)
+        sensor = self._geometry()
         if sensor is None or min(sensor) <= 0:
             return None
         if c.output_width is not None:
@@ -954,7 +1003,7 @@ class Synchronizer:
             # First back-to-back window: it also takes events the moving offset estimate put before its start.
             s0 = min(s0, self._buffer.oldest_t_ns)
         s1 = max(s1, s0)
-        raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._sensor_size or (0, 0)))
+        raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._geometry() or (0, 0)))
         if len(raw) > c.max_window_events:
             extra = len(raw) - c.max_window_events
             raw = raw[extra:]
@@ -964,7 +1013,7 @@ class Synchronizer:
             if len(raw):
                 self.stats.drop("no_registration", len(raw))
                 dropped += len(raw)
-            w, h = self._image_size or self._sensor_size or (0, 0)
+            w, h = self._image_size or self._geometry() or (0, 0)
             events = Events.empty(w, h)
         else:
             events, geo = registration.apply(raw)
