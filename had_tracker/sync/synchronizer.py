@@ -747,15 +747,6 @@ class Synchronizer:
         if isinstance(self._policy, (FixedRatePolicy, FixedCountPolicy)):
             self._policy.start_at(int(events.t[0]) + offset)
 
-    def _drop_packet(self, reason: str, why: str) -> None:
-        """Count one event packet rejected whole for ``reason`` (logged at powers of two)."""
-        self.stats.packet_drops[reason] = self.stats.packet_drops.get(reason, 0) + 1
-        _warn_sometimes(self.stats.packet_drops[reason], "event packet rejected (%s): %s", reason, why)
-
-    def _drop_camera_info(self, reason: str, why: str) -> None:
-        self.stats.camera_info_drops[reason] = self.stats.camera_info_drops.get(reason, 0) + 1
-        _warn_sometimes(self.stats.camera_info_drops[reason], "CameraInfo ignored (%s): %s", reason, why)
-
     def set_roi(self, roi: Any) -> None:
         """Keep only the events inside ``roi`` (a :class:`~had_tracker.sync.roi.Roi`, output pixels) from now on.
 
