@@ -71,6 +71,7 @@ setup(
         "bench": ["expelliarmus", "tonic"],
         "contrib": ["opencv-contrib-python-headless>=4.5,<5"],
         "aedat": ["dv-processing"],
+        "export": ["onnx>=1.14", "onnxruntime>=1.16"],  # had-tracker export --format onnx (TorchScript needs none)
         "tensorboard": ["tensorboard>=2.10"],
     },
     zip_safe=True,

@@ -97,7 +97,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _check_started(report: dict, init_box: list[float] | None) -> None:
-    """HadTrackerError (exit 2) when the --init-box was refused or a tracker never started."""
+    """Raise HadTrackerError (exit 2) when the --init-box was refused or a tracker never started."""
     from had_tracker.errors import HadTrackerError
 
     for name, entry in report["trackers"].items():

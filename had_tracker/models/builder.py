@@ -157,7 +157,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def check_finite_weights(state: dict[str, Any], ckpt_path: str | Path) -> None:
-    """CheckpointError when a floating-point tensor of ``state`` holds NaN or Inf (a diverged training run)."""
+    """Raise CheckpointError when a floating-point tensor of ``state`` holds NaN or Inf (a diverged run)."""
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {ckpt_path}: 'model' is not a state dict")
     bad = [
