@@ -80,7 +80,9 @@ def _motion(
     n = int(np.ceil(config.duration_s / 0.8)) + 3
     key_t = (np.arange(n) - 1) * 0.8
     log_s = np.zeros((n, 2))
-    log_s[:, 0] = np.clip(np.cumsum(rng.normal(0, 0.6 * scale_amplitude, n)), -2 * scale_amplitude, 2 * scale_amplitude)
+    log_s[:, 0] = np.clip(
+        np.cumsum(rng.normal(0, 0.6 * scale_amplitude, n)), -1.5 * scale_amplitude, 1.5 * scale_amplitude
+    )
     return ObjectMotion(
         path=path,
         angle0=float(rng.uniform(-0.3, 0.3)),
@@ -128,7 +130,10 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     off_x = x0 - rng.uniform(0, max(pw * s_world - need_w, 0))
     off_y = y0 - rng.uniform(0, max(ph * s_world - need_h, 0))
     background_to_world = np.array([[s_world, 0, off_x], [0, s_world, off_y], [0, 0, 1.0]])
-    background = np.ascontiguousarray(photo)
+    # Lens blur (~0.5 world px): the sharpest photo detail would make every pixel fire on any motion.
+    sigma = 0.5 / s_world
+    background = cv2.GaussianBlur(np.ascontiguousarray(photo), (0, 0), sigma) if sigma > 0.25 else photo
+    background = np.ascontiguousarray(background)
 
     # Target: a cut-out (or a photo patch) moving in 2.5-D, followed by the camera's pan (the operator keeps it
     # roughly in view: the target's world path is the camera offset plus its own random walk).
@@ -138,7 +143,7 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
         target_sprite = _photo_patch(rng, pack, size)
     else:
         target_sprite = _cutout(rng, pack, int(rng.integers(len(pack.objects))), size)
-    margin = 0.6 * size
+    margin = 0.9 * size
     local = random_walk_path(
         rng, config.duration_s, config.keyframe_interval_s, config.target_speed_px_s,
         (margin, margin, w - margin, h - margin), not config.abrupt_motion,

@@ -87,14 +87,13 @@ class ObjectMotion:
         ty = self.tilt_amp[1] * np.sin(2 * np.pi * self.tilt_hz[1] * t + self.phase[2])
         w, h = sprite.size
         f = 2.5 * max(w, h)
-        # Out-of-plane tilt of the sprite's plane about its centre: K R K^-1 with the sprite's own focal f.
+        # Out-of-plane tilt: the sprite's plane rotated about its centre, seen from distance f (centre scale 1):
+        # (x, y) -> f R[:2, :2] (x, y) / (f + R[2, :2] (x, y)).
         cx_, sx_, cy_, sy_ = np.cos(tx), np.sin(tx), np.cos(ty), np.sin(ty)
-        r = np.zeros((n, 3, 3))
-        r[:, 0, 0], r[:, 0, 1], r[:, 0, 2] = cy_, sy_ * sx_, sy_ * cx_
-        r[:, 1, 1], r[:, 1, 2] = cx_, -sx_
-        r[:, 2, 0], r[:, 2, 1], r[:, 2, 2] = -sy_, cy_ * sx_, cy_ * cx_
-        k = np.array([[f, 0, 0], [0, f, 0], [0, 0, 1.0]])
-        tilt = k[None] @ r @ np.linalg.inv(k)[None]
+        tilt = np.zeros((n, 3, 3))
+        tilt[:, 0, 0], tilt[:, 0, 1] = cy_, sy_ * sx_
+        tilt[:, 1, 1] = cx_
+        tilt[:, 2, 0], tilt[:, 2, 1], tilt[:, 2, 2] = -sy_ / f, cy_ * sx_ / f, 1.0
         c, s = np.cos(angle) * scale, np.sin(angle) * scale
         rs = np.zeros((n, 3, 3))
         rs[:, 0, 0], rs[:, 0, 1], rs[:, 1, 0], rs[:, 1, 1] = c, -s, s, c

@@ -1,0 +1,218 @@
+"""Photoreal scenes: determinism, visible-alpha ground truth, ego-motion, RGB/event asymmetries, consumers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from had_tracker.data.synthetic import SyntheticConfig, generate_sequence
+from had_tracker.data.synthetic.config import PHOTOREAL_PRESET_NAMES
+from had_tracker.data.synthetic.photoreal.scene import PhotoLayer, Sprite2
+from had_tracker.errors import ConfigError
+
+# Small and short: each sequence generates in well under a second.
+SMALL = dict(
+    duration_s=0.3,
+    width=128,
+    height=96,
+    target_size_px=(26.0, 34.0),
+    rgb_fps=20.0,
+    gt_hr_rate_hz=200.0,
+    exposure_s=0.01,
+)
+QUIET = dict(shot_noise_rate_hz=0.0, leak_rate_hz=0.0, hot_pixel_fraction=0.0)
+
+
+def photoreal(preset: str = "photoreal", **overrides) -> SyntheticConfig:
+    return SyntheticConfig.from_preset(preset, **{**SMALL, **overrides})
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return generate_sequence(photoreal(), seed=4)
+
+
+@pytest.mark.parametrize("preset", PHOTOREAL_PRESET_NAMES)
+def test_photoreal_presets_give_consistent_aligned_sequences(preset):
+    rec = generate_sequence(photoreal(preset), seed=1)
+    seq = rec.aligned()
+    assert len(seq) >= 5 and seq.frames[0].shape == (seq.height, seq.width, 3)
+    assert seq.events is not None and seq.events.is_time_ordered() and len(seq.events) > 0
+    assert np.all(seq.exposure_start_ns < seq.frame_t_ns) and np.all(seq.frame_t_ns < seq.exposure_end_ns)
+    present = ~seq.absent
+    assert np.all(seq.gt_boxes[present, 2:] > 0)
+    assert np.all(seq.gt_boxes[:, :2] >= 0)
+    assert np.all(seq.gt_boxes[:, 0] + seq.gt_boxes[:, 2] <= seq.width + 1e-9)
+    assert np.all(seq.gt_boxes[:, 1] + seq.gt_boxes[:, 3] <= seq.height + 1e-9)
+    assert rec.config.preset == preset
+
+
+def test_photoreal_is_deterministic_per_seed(recording):
+    again = generate_sequence(photoreal(), seed=4)
+    other = generate_sequence(photoreal(), seed=5)
+    for name in ("t", "x", "y", "p"):
+        np.testing.assert_array_equal(getattr(recording.events, name), getattr(again.events, name))
+    np.testing.assert_array_equal(recording.rgb_frames, again.rgb_frames)
+    np.testing.assert_array_equal(recording.gt_boxes, again.gt_boxes)
+    np.testing.assert_array_equal(recording.gt_hr_absent, again.gt_hr_absent)
+    assert not np.array_equal(recording.rgb_frames, other.rgb_frames)
+
+
+def _alpha_only(scene):
+    """A copy of the scene's layers where only the target has colour (= its alpha); front layers stay opaque."""
+    saved = [(layer.sprite.rgba, layer.sprite.gray_alpha) for layer in scene.layers]
+    for i, layer in enumerate(scene.layers):
+        a = layer.sprite.rgba[..., 3:4]
+        colour = a if i == scene.target_index else np.zeros_like(a)
+        layer.sprite.rgba = np.concatenate([np.repeat(colour, 3, axis=2), a], axis=2)
+        layer.sprite.gray_alpha = np.concatenate([colour, a], axis=2)
+    return saved
+
+
+def test_ground_truth_box_is_the_extent_of_the_visible_alpha(recording):
+    """Independent path: composite the layers with the target painted as its alpha over a black background."""
+    scene = recording.scene
+    t = np.linspace(0.0, recording.config.duration_s, 13)
+    boxes, visible, _ = scene.target_visibility(t, scene.rgb_view)
+    saved = _alpha_only(scene)
+    bg, bg_gray = scene.background, scene.background_gray
+    illum = scene.rgb_view.illumination
+    try:
+        scene.background = np.zeros_like(bg)
+        scene.background_gray = np.zeros_like(bg_gray)
+        scene.rgb_view.illumination = np.ones_like(illum)
+        checked = 0
+        for ti, box in zip(t, boxes, strict=True):
+            img = scene.render(float(ti), scene.rgb_view, gray=True)
+            mask = img > 0.5
+            if not mask.any():
+                assert box[2] == 0
+                continue
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            expected = [cols[0], rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1]
+            np.testing.assert_allclose(box, expected, atol=1.0)
+            checked += 1
+        assert checked >= 10
+    finally:
+        scene.background, scene.background_gray, scene.rgb_view.illumination = bg, bg_gray, illum
+        for layer, (rgba, ga) in zip(scene.layers, saved, strict=True):
+            layer.sprite.rgba, layer.sprite.gray_alpha = rgba, ga
+    assert np.all((visible >= 0) & (visible <= 1))
+
+
+def test_target_hidden_behind_an_opaque_layer_is_absent_with_an_empty_box(recording):
+    scene = recording.scene
+    t = np.linspace(0.0, recording.config.duration_s, 7)
+    before, vis_before, _ = scene.target_visibility(t, scene.rgb_view)
+    assert np.all(vis_before[before[:, 2] > 0] > 0)
+    # A wall in front of everything: 3x the view, opaque, static at the view centre.
+    h, w = 3 * scene.rgb_view.height, 3 * scene.rgb_view.width
+    wall = Sprite2.from_rgb_alpha(np.full((h, w, 3), 0.5, np.float32), np.ones((h, w), np.float32), "wall")
+    motion = scene.layers[-1].motion
+    import copy
+
+    wall_motion = copy.deepcopy(motion)
+    wall_motion.path = type(motion.path)(
+        np.array([-1.0, 10.0]), np.tile([[scene.event_view.width / 2, scene.event_view.height / 2]], (2, 1)), False
+    )
+    wall_motion.angular_speed = wall_motion.wobble = 0.0
+    wall_motion.tilt_amp = np.zeros(2)
+    wall_motion.log_scale.key_xy[:] = 0.0
+    scene.layers.append(PhotoLayer(wall, wall_motion, 0.8, "occluder"))
+    try:
+        boxes, visible, in_view = scene.target_visibility(t, scene.rgb_view)
+    finally:
+        scene.layers.pop()
+    assert np.all(visible == 0) and np.all(boxes == 0)
+    assert np.any(in_view > 0)  # in view, but hidden
+
+
+def test_target_out_of_view_is_absent():
+    rec = generate_sequence(photoreal(out_of_view=True, duration_s=0.6, **QUIET), seed=3)
+    hidden = rec.gt_hr_absent
+    assert hidden.any() and (~hidden).any()
+    assert np.all(rec.gt_hr_boxes[hidden & (rec.gt_hr_boxes[:, 2] == 0)] == 0)
+    assert rec.attributes["out_of_view"]
+
+
+def _events_outside_target(rec) -> tuple[int, int]:
+    """(events outside the target's event-view box (+4 px), all events)."""
+    scene = rec.scene
+    t_s = (rec.events.t - rec.config.event_clock_start_ns) / 1e9
+    grid = np.linspace(0.0, rec.config.duration_s, 61)
+    boxes, _, _ = scene.target_visibility(grid, scene.event_view)
+    k = np.clip(np.searchsorted(grid, t_s), 0, len(grid) - 1)
+    b = boxes[k]
+    x, y = rec.events.x.astype(float), rec.events.y.astype(float)
+    inside = (x >= b[:, 0] - 4) & (x < b[:, 0] + b[:, 2] + 4) & (y >= b[:, 1] - 4) & (y < b[:, 1] + b[:, 3] + 4)
+    return int((~inside).sum()), len(x)
+
+
+@pytest.fixture(scope="module")
+def textured_pack(tmp_path_factory):
+    """A pack of one textured background (gravel) and one cut-out, from the shipped files."""
+    from had_tracker.data.synthetic.photoreal.assets import default_pack_path, read_manifest, write_manifest
+
+    root = tmp_path_factory.mktemp("pack")
+    rows = [r for r in read_manifest(default_pack_path()) if r.file in ("backgrounds/gravel.jpg", "objects/fig.png")]
+    for row in rows:
+        (root / row.file).parent.mkdir(parents=True, exist_ok=True)
+        (root / row.file).write_bytes((default_pack_path() / row.file).read_bytes())
+    write_manifest(root, rows)
+    return str(root)
+
+
+def test_camera_ego_motion_makes_the_background_fire(textured_pack):
+    still = dict(num_distractors=0, same_appearance_distractors=0, num_occluders=0, camera_speed_px_s=0.0,
+                 camera_shake_px=0.0, asset_pack=textured_pack, **QUIET)  # fmt: skip
+    static = generate_sequence(photoreal(**still), seed=2)
+    moving = generate_sequence(photoreal(**{**still, "camera_speed_px_s": 300.0, "camera_shake_px": 2.0}), seed=2)
+    out_static, _ = _events_outside_target(static)
+    out_moving, n_moving = _events_outside_target(moving)
+    assert out_moving > 20 * max(out_static, 1)
+    assert out_moving / n_moving > 0.7  # the background produces most events
+
+
+def test_rgb_misregistration_and_clock_error_are_as_configured():
+    rec = generate_sequence(photoreal(rgb_misregistration_px=(3.0, -2.0), rgb_clock_error_ns=7_000_000), seed=6)
+    scene = rec.scene
+    # Misregistration: the target's box in the true RGB view is the event-view box moved by (3, -2) (same size
+    # cameras, identity recorded homography), away from the image border.
+    t = np.linspace(0.0, rec.config.duration_s, 9)
+    rgb_boxes, _, _ = scene.target_visibility(t, scene.rgb_view)
+    ev_boxes, _, _ = scene.target_visibility(t, scene.event_view)
+    inner = (ev_boxes[:, 0] > 4) & (ev_boxes[:, 1] > 4) & (ev_boxes[:, 0] + ev_boxes[:, 2] < 124)
+    inner &= ev_boxes[:, 1] + ev_boxes[:, 3] < 92
+    assert inner.sum() >= 3
+    np.testing.assert_allclose((rgb_boxes - ev_boxes)[inner, :2].mean(axis=0), [3.0, -2.0], atol=0.6)
+    np.testing.assert_array_equal(rec.homography, np.eye(3))  # what the aligned view registers with
+    # Clock: each frame is stamped 7 ms after its true exposure; its box is the high-rate box at the true time.
+    assert rec.config.to_dict()["rgb_clock_error_ns"] == 7_000_000
+    for i, stamp in enumerate(rec.frame_t_ns):
+        j = np.flatnonzero(rec.gt_hr_t_ns == stamp - 7_000_000)
+        assert len(j) == 1, "frame midpoints fall on the 200 Hz ground-truth grid"
+        np.testing.assert_allclose(rec.gt_boxes[i], rec.gt_hr_boxes[j[0]])
+    true_mid = rec.config.rgb_clock_start_ns + np.rint(
+        (rec.config.first_exposure_s + 0.5 * rec.config.exposure_s + np.arange(len(rec)) / rec.config.rgb_fps) * 1e9
+    ).astype(np.int64)
+    np.testing.assert_array_equal(rec.frame_t_ns - true_mid, 7_000_000)
+
+
+def test_new_config_fields_are_validated():
+    for bad in (
+        {"scene_kind": "cartoon"},
+        {"sensor_model": "perfect"},
+        {"num_occluders": -1},
+        {"same_appearance_distractors": 5},
+        {"flicker_depth": 1.5},
+        {"camera_zoom_amplitude": 0.9},
+        {"rolling_shutter_s": 0.05},
+        {"photoreal_probability": 2.0},
+    ):
+        with pytest.raises(ConfigError):
+            photoreal(**bad)
+
+
+def test_mixed_real_draws_both_scene_kinds():
+    kinds = {generate_sequence(photoreal("mixed-real"), seed=s).config.scene_kind for s in range(8)}
+    assert kinds == {"shapes", "photoreal"}
