@@ -202,3 +202,59 @@ def test_presets_form_the_ablation_ladder():
     assert enabled["hdetrack+ot"] == enabled["hdetrack"] | {"ot"}
     assert enabled["hdetrack+temporal"] == enabled["hdetrack"] | {"temporal"}
     assert enabled["had"] == set(TERMS) and DistillConfig.from_yaml("had").asymmetric.enabled
+
+
+def _minimise_response(per_cell, steps: int = 1500, seed: int = 0):
+    """Minimise sum_cells w * per_cell(p_t, log_p_s) over free student logits, w = HAD's asymmetric weights."""
+    import torch.nn.functional as nnf
+
+    from had_tracker.distill.hierarchical import asymmetric_weights
+
+    g = torch.Generator().manual_seed(seed)
+    p_t = nnf.softmax(torch.randn(4, 64, generator=g), dim=1)
+    logits = torch.zeros(4, 64, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=0.05)
+    for _ in range(steps):
+        log_p_s = nnf.log_softmax(logits, dim=1)
+        w = asymmetric_weights((p_t - log_p_s.exp()).abs(), 1.0)
+        loss = (w * per_cell(p_t, log_p_s)).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    p_s = nnf.softmax(logits.detach(), dim=1)
+    kl = (p_t * (p_t.log() - p_s.log())).sum(1)
+    return kl, p_t, p_s
+
+
+def test_weighted_response_term_alone_recovers_the_teachers_map():
+    from had_tracker.distill.hierarchical import cellwise_kl
+
+    kl, p_t, p_s = _minimise_response(cellwise_kl)
+    assert kl.max() < 1e-4
+    assert torch.equal(p_t.argmax(1), p_s.argmax(1))
+
+
+def test_the_plain_kl_terms_under_the_same_weights_move_the_optimum():
+    """The regression: weighting the plain terms p_t log(p_t / p_s) leaves the minimiser away from the teacher."""
+    kl, _, _ = _minimise_response(lambda p_t, log_p_s: p_t * (torch.log(p_t) - log_p_s))
+    assert kl.max() > 1e-2
+
+
+def test_ot_weight_is_set_from_a_measured_gradient_share():
+    from had_tracker.distill.hierarchical import calibrate_ot_weight, gradient_norms
+
+    x = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    terms = {"response": (x**2).sum() * 50.0, "ot": 3.0 * (x.sum() ** 2) * 1e-3}
+    terms["total"] = terms["response"] + terms["ot"]
+    weight, norms = calibrate_ot_weight(terms, 3.0, [x], 0.25)
+    new = {"ot": terms["ot"] / 3.0 * weight, "rest": terms["response"]}
+    measured = gradient_norms(new, [x])
+    assert measured["ot"] / (measured["ot"] + measured["rest"]) == pytest.approx(0.25, rel=1e-6)
+    assert norms["ot_unit"] > 0 and weight > 3.0  # at weight 3 the OT gradient was far below a quarter
+
+
+def test_ot_gradient_share_must_be_a_fraction():
+    from had_tracker.distill.config import OTConfig
+
+    with pytest.raises(ValueError, match="gradient_share"):
+        OTConfig(gradient_share=1.5)

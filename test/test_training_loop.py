@@ -126,3 +126,11 @@ def test_tensorboard_gets_every_loss_term_as_its_own_scalar(tmp_path, sequences,
     assert {f"loss/{t}" for t in terms} | {"train/lr", "train/pairs_per_s", "train/iou"} <= tags
     assert "loss/iou" not in tags  # the IoU is monitored, not a loss term
     assert [s.step for s in events.Scalars("loss/total")] == [2, 4]
+
+
+def test_ot_weight_is_calibrated_from_its_gradient_share_on_the_first_batch(tmp_path, sequences, teacher_ckpt):
+    ckpt = train(replace(TINY, steps=1, distill="had"), "student", sequences, tmp_path, teacher_ckpt=teacher_ckpt,
+                 progress=False)  # fmt: skip
+    ot = load_checkpoint(ckpt)["distill_config"]["ot"]
+    assert ot["gradient_share"] == 0.2
+    assert ot["weight"] != 3.0 and ot["weight"] > 0  # measured, not the configured placeholder

@@ -63,10 +63,20 @@ class OTConfig:
     """
 
     enabled: bool = False
-    weight: float = 3.0
+    weight: float = 3.0  # used as is unless gradient_share is set
     epsilon: float = 0.01
     iterations: int = 100
     temperature: float = 2.0
+    # When set (0 < share < 1): before training, the gradient norm of the unweighted OT term and of the sum of
+    # all other (weighted) terms are measured on the first batch w.r.t. the student's parameters, and the OT
+    # weight is set so that OT's share of the summed gradient norms is this fraction
+    # (distill.hierarchical.calibrate_ot_weight). At the paper's weight 3 OT's gradient was ~300x smaller than
+    # the response term's: it did nothing.
+    gradient_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gradient_share is not None and not 0.0 < self.gradient_share < 1.0:
+            raise ValueError(f"ot.gradient_share must be in (0, 1) or null, got {self.gradient_share}")
 
 
 @dataclass(frozen=True)

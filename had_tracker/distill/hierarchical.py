@@ -33,6 +33,56 @@ def asymmetric_weights(score: Tensor, gamma: float) -> Tensor:
     return w / w.mean(dim=1, keepdim=True)
 
 
+def cellwise_kl(p_t: Tensor, log_p_s: Tensor) -> Tensor:
+    """Per-cell generalised KL ``p_t log(p_t / p_s) - p_t + p_s`` (each cell >= 0, 0 iff ``p_s = p_t``).
+
+    Summed over a grid of distributions it equals the KL divergence, but unlike the plain terms
+    ``p_t log(p_t / p_s)`` every cell is minimised at equality on its own, so any positive per-cell weights
+    (the asymmetric ones) keep the teacher's map as the unique minimiser: weighting cannot move the optimum.
+    """
+    return p_t * (torch.log(p_t.clamp_min(1e-12)) - log_p_s) - p_t + log_p_s.exp()
+
+
+def ot_weight_for_share(grad_norm_ot: float, grad_norm_rest: float, share: float) -> float:
+    """The OT weight that gives OT ``share`` of the summed gradient norms: ``w g_ot / (w g_ot + g_rest) = share``.
+
+    ``grad_norm_ot`` is the gradient norm of the *unweighted* OT term, ``grad_norm_rest`` that of the sum of
+    every other term (weights applied), both w.r.t. the student's parameters on one batch.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    if grad_norm_ot <= 0.0:
+        raise ValueError("the OT term has no gradient on this batch: cannot set its weight from a share")
+    return share * grad_norm_rest / ((1.0 - share) * grad_norm_ot)
+
+
+def gradient_norms(terms: dict[str, Tensor], params: list[Tensor]) -> dict[str, float]:
+    """L2 norm of each term's gradient w.r.t. ``params`` (keys without a leading ``_``, ``total`` excluded)."""
+    out = {}
+    for name, value in terms.items():
+        if name.startswith("_") or name == "total" or not value.requires_grad:
+            continue
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        out[name] = float(torch.sqrt(sum((g.detach() ** 2).sum() for g in grads if g is not None)))
+    return out
+
+
+def calibrate_ot_weight(
+    terms: dict[str, Tensor], configured_weight: float, params: list[Tensor], share: float
+) -> tuple[float, dict[str, float]]:
+    """The OT weight giving OT ``share`` of the gradient norms, measured on one batch's loss ``terms``.
+
+    ``terms`` are a step's weighted terms (OT at ``configured_weight``, divided out here); the gradient norms of
+    the unweighted OT term and of the sum of all other terms are taken w.r.t. ``params`` (the student's).
+    Returns ``(weight, {"ot_unit": ..., "rest": ...})``.
+    """
+    if "ot" not in terms:
+        raise ValueError("calibrate_ot_weight needs a preset with the OT term enabled")
+    rest = [v for k, v in terms.items() if not k.startswith("_") and k not in ("total", "ot") and v.requires_grad]
+    norms = gradient_norms({"ot_unit": terms["ot"] / configured_weight, "rest": sum(rest)}, params)
+    return ot_weight_for_share(norms["ot_unit"], norms["rest"], share), norms
+
+
 class TemporalAligner(nn.Module):
     """A GRU over K sub-window features of each search token, projected onto the teacher's width."""
 
@@ -104,6 +154,14 @@ class Distiller(nn.Module):
         cells = teacher_out["score_map"].detach().flatten(1)
         return torch.cat([cells.mean(1, keepdim=True).expand(-1, n_template), cells], dim=1)
 
+    def calibrate_ot(self, terms: dict[str, Tensor], params: list[Tensor]) -> dict[str, float]:
+        """Set the OT weight from ``cfg.ot.gradient_share`` on one batch's ``terms`` (see calibrate_ot_weight)."""
+        import dataclasses
+
+        weight, norms = calibrate_ot_weight(terms, self.cfg.ot.weight, params, float(self.cfg.ot.gradient_share))
+        self.cfg = dataclasses.replace(self.cfg, ot=dataclasses.replace(self.cfg.ot, weight=weight))
+        return {**norms, "weight": weight}
+
     def forward(
         self, student_out: dict, gt_boxes: Tensor, teacher_out: dict | None = None, bin_tokens: Tensor | None = None
     ) -> dict[str, Tensor]:
@@ -138,9 +196,8 @@ class Distiller(nn.Module):
             tau = cfg.response.temperature
             p_t = nnf.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)
             log_p_s = nnf.log_softmax(student_out["score_logits"].flatten(1) / tau, dim=1)
-            kl = p_t * (torch.log(p_t.clamp_min(1e-12)) - log_p_s)
             w = self._weights((p_t - log_p_s.exp()).abs(), p_t)
-            terms["response"] = cfg.response.weight * tau**2 * (w * kl).sum(1).mean()
+            terms["response"] = cfg.response.weight * tau**2 * (w * cellwise_kl(p_t, log_p_s)).sum(1).mean()
         if cfg.ot.enabled:
             tau = cfg.ot.temperature
             p_t = nnf.softmax(teacher_out["score_logits"].flatten(1) / tau, dim=1)

@@ -256,6 +256,12 @@ def train(
         batch = collate([sampler[i] for i in range(first, first + cfg.batch_size)])
         batch = {k: v.to(ctx.device) for k, v in batch.items()}
         terms = wrapped(batch)
+        if step == 0 and distiller.cfg.ot.enabled and distiller.cfg.ot.gradient_share:
+            calib = distiller.calibrate_ot(terms, [p for p in model.parameters() if p.requires_grad])
+            log.info("OT weight %.4g from a gradient share of %s (norms: %s)", calib["weight"],
+                     distiller.cfg.ot.gradient_share, calib)  # fmt: skip
+            extra_common["distill_config"] = distiller.cfg.to_dict()
+            terms = wrapped(batch)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         if cfg.grad_clip > 0:
