@@ -21,6 +21,7 @@ from had_tracker.errors import HadTrackerError
 COMMAND_MODULES = (
     "demo",
     "synth",
+    "assets",
     "train",
     "export",
     "eval",
