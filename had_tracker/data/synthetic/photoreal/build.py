@@ -143,7 +143,7 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
         target_sprite = _photo_patch(rng, pack, size)
     else:
         target_sprite = _cutout(rng, pack, int(rng.integers(len(pack.objects))), size)
-    margin = 0.9 * size
+    margin = min(0.9 * size, 0.45 * min(w, h))
     local = random_walk_path(
         rng, config.duration_s, config.keyframe_interval_s, config.target_speed_px_s,
         (margin, margin, w - margin, h - margin), not config.abrupt_motion,
