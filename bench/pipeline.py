@@ -24,9 +24,10 @@ Two runs per rate and sensor over the same packets:
 With the region of interest on (default; ``--no-roi`` turns it off), after every box the synchronizer keeps
 only the events the tracker can look at next (``Tracker.search_roi``; the whole sensor while re-acquiring).
 
-``--profile`` adds a per-stage breakdown (free run): every stage's wall time per second of stream, measured by
-wrapping the pipeline's functions (their own time, children subtracted); "python overhead" = the loop's wall
-time minus the stages (the bench loop, Tracker/Synchronizer bookkeeping, the wrappers themselves).
+``--profile`` adds a per-stage breakdown (free run): every stage's CPU time (thread time, so other processes
+on the machine do not count) per second of stream, measured by wrapping the pipeline's functions (their own
+time, children subtracted); "python overhead" = the loop's CPU time minus the stages (the bench loop, glue,
+the wrappers themselves).
 
 ``--json`` prints one JSON object per rate and sensor instead of the tables. ``--package-root`` runs the
 same bench over another checkout of the package (e.g. an older commit, for side-by-side figures).
@@ -216,7 +217,7 @@ def run_free(scene: Scene, rate: float, packets: list, seconds: float, args: arg
         "events_buffered_fraction": len_buffered(pipe),
     }
     if profiler:
-        row["profile_s_per_stream_s"] = profiler.breakdown(wall, seconds)
+        row["profile_s_per_stream_s"] = profiler.breakdown(cpu, seconds)
     return row
 
 
@@ -296,13 +297,13 @@ class StageProfiler:
 
     def _wrap(self, name: str, fn: object) -> object:
         def timed(*a, **k):
-            frame = [time.perf_counter(), 0.0]  # start, children's time
+            frame = [time.thread_time(), 0.0]  # start, children's time (CPU: other processes do not count)
             self._stack.append(frame)
             try:
                 return fn(*a, **k)
             finally:
                 self._stack.pop()
-                total = time.perf_counter() - frame[0]
+                total = time.thread_time() - frame[0]
                 self.spent[name] += total - frame[1]
                 if self._stack:
                     self._stack[-1][1] += total
@@ -322,9 +323,9 @@ class StageProfiler:
             setattr(owner, attr, fn)
         self._saved.clear()
 
-    def breakdown(self, wall: float, seconds: float) -> dict[str, float]:
+    def breakdown(self, cpu: float, seconds: float) -> dict[str, float]:
         out = {k: v / seconds for k, v in self.spent.items()}
-        out["python overhead (bench loop, glue, timers)"] = (wall - sum(self.spent.values())) / seconds
+        out["python overhead (bench loop, glue, timers)"] = (cpu - sum(self.spent.values())) / seconds
         return out
 
 
@@ -429,7 +430,7 @@ def print_tables(rows: list[dict]) -> None:
     profiled = [r for r in rows if "profile_s_per_stream_s" in r]
     if profiled:
         stages = sorted({k for r in profiled for k in r["profile_s_per_stream_s"]})
-        print("\nper-stage wall time per second of stream (free run):\n")
+        print("\nper-stage CPU time per second of stream (free run; CPU s / stream s):\n")
         print("| stage | " + " | ".join(f"{r['sensor']} {r['rate_mev_s']:g}" for r in profiled) + " |")
         print("|---|" + "---:|" * len(profiled))
         for stage in stages:

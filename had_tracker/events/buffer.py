@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from numba import njit
 
 from had_tracker.events.container import P_DTYPE, T_DTYPE, XY_DTYPE, Events
 
@@ -122,12 +123,13 @@ class EventBuffer:
         if not self._size and not self.width:
             self.width, self.height = events.width, events.height
         t = np.asarray(events.t, T_DTYPE)
+        x, y, p = np.asarray(events.x, XY_DTYPE), np.asarray(events.y, XY_DTYPE), np.asarray(events.p, P_DTYPE)
         # Split at large steps back inside the batch: each piece is appended on its own (time reset).
-        steps = np.flatnonzero(t[1:] < t[:-1] - self.backward_tolerance_ns) + 1
-        bounds = [0, *steps.tolist(), n]
-        held = 0
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            held = self._append_piece(t[a:b], events.x[a:b], events.y[a:b], events.p[a:b])
+        held, a = 0, 0
+        while a < n:
+            b = a + 1 + int(_first_step_back(t[a + 1 :], t[a:-1], self.backward_tolerance_ns))
+            held = self._append_piece(t[a:b], x[a:b], y[a:b], p[a:b])
+            a = b
         # Events of earlier pieces were cleared by the reset that each later piece triggered.
         self.accepted += held
         return held
@@ -143,14 +145,6 @@ class EventBuffer:
             self.cleared_by_reset += self._size
             self.clear()
             latest = None
-        # Absorb small steps back: clamp to the running maximum (and to the newest held event).
-        running = np.maximum.accumulate(t)
-        if latest is not None:
-            running = np.maximum(running, latest)
-        late = t < running
-        if late.any():
-            self.clamped_late += int(np.count_nonzero(late))
-            t = running
         n = len(t)
         if n > self.max_events:
             self.dropped_overflow += n - self.max_events
@@ -163,12 +157,11 @@ class EventBuffer:
             self._head = (self._head + overflow) % self._cap
             self._size -= overflow
         start = (self._head + self._size) % self._cap
-        first = min(n, self._cap - start)
-        for dst, src in ((self._t, t), (self._x, x), (self._y, y), (self._p, p)):
-            dst[start : start + first] = src[:first]
-            dst[: n - first] = src[first:]
+        # Absorb small steps back while copying: clamp to the running maximum (and to the newest held event).
+        floor = _T_MIN if latest is None else latest
+        self.clamped_late += int(_clamp_copy(t, x, y, p, floor, start, self._cap, self._t, self._x, self._y, self._p))
         self._size += n
-        self._evict_older_than(int(t[-1]) - self.max_duration_ns)
+        self._evict_older_than(int(self._t[(start + n - 1) % self._cap]) - self.max_duration_ns)
         return min(n, self._size)
 
     def _evict_older_than(self, cutoff_ns: int) -> None:
@@ -218,6 +211,43 @@ class EventBuffer:
         for new, old in zip(arrays, columns, strict=True):
             new[: self._cap] = old[: self._cap]
         self._t, self._x, self._y, self._p = arrays
+
+
+_T_MIN = int(np.iinfo(np.int64).min)
+
+
+@njit(cache=True, nogil=True)
+def _first_step_back(t_next, t_prev, tolerance_ns):
+    """Index of the first ``t_next[i] < t_prev[i] - tolerance_ns`` (a time reset), else the length."""
+    for i in range(t_next.shape[0]):
+        if t_next[i] < t_prev[i] - tolerance_ns:
+            return i
+    return t_next.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def _clamp_copy(t, x, y, p, floor, start, cap, dst_t, dst_x, dst_y, dst_p):
+    """Copy events into the ring from slot ``start`` (wrapping at ``cap``); returns how many were clamped.
+
+    Times are clamped to their running maximum (starting at ``floor``): one pass instead of a numpy pass per step.
+    """
+    late = 0
+    running = floor
+    j = start
+    for i in range(t.shape[0]):
+        ti = t[i]
+        if ti < running:
+            late += 1
+            ti = running
+        running = ti
+        dst_t[j] = ti
+        dst_x[j] = x[i]
+        dst_y[j] = y[i]
+        dst_p[j] = p[i]
+        j += 1
+        if j == cap:
+            j = 0
+    return late
 
 
 def _empty(size: int, dtype: np.dtype) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 def warm_up() -> float:
     """Run every decoder, encoder and representation kernel once on tiny inputs; returns seconds spent."""
+    from had_tracker.events.buffer import EventBuffer
     from had_tracker.events.container import Events
     from had_tracker.events.decoders import SUPPORTED_ENCODINGS, make_decoder
     from had_tracker.events.encoders import Evt3Encoder
@@ -24,6 +25,7 @@ def warm_up() -> float:
     payload = Evt3Encoder().encode(events)
     for encoding in SUPPORTED_ENCODINGS:
         make_decoder(encoding, 4, 4).decode_bytes(payload if encoding == "evt3" else np.zeros(8, np.uint8))
+    EventBuffer(10**9, 16).append(events)
     count_frame(events)
     voxel_grid(events, 2)
     voxel_grid(events, 2, crop=(0.0, 0.0, 4.0, 4.0), out_hw=(2, 2))  # the general (crop-and-resize) kernel
