@@ -88,3 +88,21 @@ def test_every_ladder_option_has_help_and_cache_is_explained():
                 assert action.help, f"train {name} {action.option_strings} has no help"
     data_help = next(a.help for a in train.choices["student"]._actions if a.dest == "data")
     assert "cache:DIR" in data_help and "--save-data" in data_help
+
+
+def test_ladder_evaluation_phase_shows_progress(tmp_path, monkeypatch):
+    import had_tracker.training.ladder as ladder
+
+    monkeypatch.setattr(ladder, "_cache", lambda spec, directory, progress=False: spec)
+    monkeypatch.setattr(ladder, "_run_all", lambda commands, logs, jobs: {})
+    monkeypatch.setattr(ladder, "load_sequences", lambda spec, progress=False: [])
+    described = []
+    monkeypatch.setattr(ladder, "describe", lambda ckpt, seqs: described.append(ckpt) or {"kind": "student"})
+    monkeypatch.setattr(ladder, "measure_latencies", lambda rows: None)
+    monkeypatch.setattr(ladder, "format_table", lambda rows: "table")
+    for progress in (True, False):
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        ladder.run_ladder(tmp_path / str(progress), "toy:", "toy:", rungs=("none", "had"), progress=progress)
+        assert ("evaluate held-out" in terminal.getvalue() and "3/3" in terminal.getvalue()) == progress
+    assert len(described) == 6
