@@ -9,6 +9,14 @@ window). The temporal support is asymmetric, as in HAD:
   at that instant), plus K consecutive sub-windows of it for the temporal aligner.
 
 Every sample is a pure function of ``(seed, index)``, so training is reproducible and resumable.
+
+Negative search crops (so that the score means something when the target is gone): with probability
+``negative_absent`` the search crop lies next to the target, not containing it (target absent); with
+``negative_distractor`` it is centred on the target of *another* sequence (a different object: a
+distractor). A negative's ``search_box`` is all zeros (w = h = 0): the task loss then asks for a score map
+that is low everywhere and skips the box terms. With ``wide_search`` the search crop is
+``wide_search_factor`` (drawn uniformly in the range) times larger, so the target appears 2-4x smaller, as
+in the tracker's widened and global re-acquisition searches.
 """
 
 from __future__ import annotations
@@ -35,10 +43,20 @@ class SamplerConfig:
     template_center_jitter: float = 0.0
     template_scale_jitter: float = 0.0
     causal: bool = True
+    negative_absent: float = 0.0  # probability of a search crop beside the target, without it
+    negative_distractor: float = 0.0  # probability of a search crop on another sequence's target
+    wide_search: float = 0.0  # probability of a search crop wide_search_factor x larger (smaller target)
+    wide_search_factor: tuple[float, float] = (2.0, 4.0)
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or min(self.search_center_jitter, self.search_scale_jitter) < 0:
             raise ValueError("sampler: max_gap and jitters must be >= 0")
+        probs = (self.negative_absent, self.negative_distractor, self.wide_search)
+        if min(probs) < 0 or self.negative_absent + self.negative_distractor > 1 or self.wide_search > 1:
+            raise ValueError("sampler: negative_absent + negative_distractor and wide_search must be in [0, 1]")
+        lo, hi = (float(v) for v in self.wide_search_factor)
+        if not 1.0 <= lo <= hi:
+            raise ValueError("sampler: wide_search_factor must be (lo, hi) with 1 <= lo <= hi")
 
 
 def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -115,32 +133,80 @@ class PairSampler:
         rng = np.random.default_rng([self.seed, int(index)])
         seq, t_idx, s_idx = self._frames(rng)
         c, sc = self.cfg, self.sampler_cfg
+        factor = c.search_factor
+        if sc.wide_search > 0 and rng.random() < sc.wide_search:
+            factor *= float(rng.uniform(*sc.wide_search_factor))
         for _ in range(10):  # re-draw jitter that would put the target centre outside the search crop
             template_box = jitter_box(seq.gt_boxes[t_idx], sc.template_center_jitter, sc.template_scale_jitter, rng)
             search_box = jitter_box(seq.gt_boxes[s_idx], sc.search_center_jitter, sc.search_scale_jitter, rng)
             template_crop = CropWindow.around(template_box, c.template_factor, c.template_size)
-            search_crop = CropWindow.around(search_box, c.search_factor, c.search_size)
+            search_crop = CropWindow.around(search_box, factor, c.search_size)
             box = search_crop.box_to_crop(seq.gt_boxes[s_idx]) / c.search_size
             center = box[:2] + box[2:] / 2
             if np.all((center > 0) & (center < 1)):
                 break
         target = np.array([center[0], center[1], min(box[2], 1.0), min(box[3], 1.0)], dtype=np.float32)
+        search_seq = seq
+        draw = rng.random()
+        if draw < sc.negative_absent + sc.negative_distractor:
+            negative = None
+            if draw >= sc.negative_absent and len(self.sequences) > 1:
+                negative = self._distractor_crop(seq, search_box, factor, rng)
+            if negative is None:
+                negative = self._absent_crop(seq, s_idx, search_box, factor, rng)
+            if negative is not None:
+                search_seq, s_idx, search_crop = negative
+                target = np.zeros(4, np.float32)
         window = c.events.window_ms
         (tt0, tt1), (ts0, ts1) = event_windows(seq, t_idx, window)
-        (st0, st1), (ss0, ss1) = event_windows(seq, s_idx, window)
+        (st0, st1), (ss0, ss1) = event_windows(search_seq, s_idx, window)
         sample = {
             "template_events": event_tensor(seq.events, template_crop, ts0, ts1, c),
-            "search_events": event_tensor(seq.events, search_crop, ss0, ss1, c),
+            "search_events": event_tensor(search_seq.events, search_crop, ss0, ss1, c),
             "search_box": target,
         }
         if self.with_teacher_inputs:
             sample["template_rgb"] = rgb_tensor(np.asarray(seq.frames[t_idx]), template_crop, c)
-            sample["search_rgb"] = rgb_tensor(np.asarray(seq.frames[s_idx]), search_crop, c)
+            sample["search_rgb"] = rgb_tensor(np.asarray(search_seq.frames[s_idx]), search_crop, c)
             sample["template_events_teacher"] = event_tensor(seq.events, template_crop, tt0, tt1, c)
-            sample["search_events_teacher"] = event_tensor(seq.events, search_crop, st0, st1, c)
+            sample["search_events_teacher"] = event_tensor(search_seq.events, search_crop, st0, st1, c)
         if self.with_bins:
-            sample["search_bins"] = event_tensor_bins(seq.events, search_crop, ss0, ss1, c, c.events.temporal_bins)
+            sample["search_bins"] = event_tensor_bins(
+                search_seq.events, search_crop, ss0, ss1, c, c.events.temporal_bins
+            )
         return sample
+
+    def _absent_crop(
+        self, seq: TrackingSequence, s_idx: int, search_box: np.ndarray, factor: float, rng: np.random.Generator
+    ) -> tuple[TrackingSequence, int, CropWindow] | None:
+        """A search crop of the same size in the same frame that does not overlap the target's box."""
+        c = self.cfg
+        x, y, w, h = (float(v) for v in seq.gt_boxes[s_idx])
+        side = CropWindow.around(search_box, factor, c.search_size).side
+        for _ in range(10):
+            angle = rng.uniform(0, 2 * np.pi)
+            reach = 0.5 * side + 0.5 * max(w, h) + float(rng.uniform(1.0, 0.5 * side))
+            cx = x + 0.5 * w + reach * np.cos(angle)
+            cy = y + 0.5 * h + reach * np.sin(angle)
+            cx, cy = np.clip(cx, 0, seq.width), np.clip(cy, 0, seq.height)
+            crop = CropWindow(float(round(cx - 0.5 * side)), float(round(cy - 0.5 * side)), side, c.search_size)
+            gx0, gy0 = crop.x0, crop.y0
+            if x >= gx0 + side or x + w <= gx0 or y >= gy0 + side or y + h <= gy0:  # no overlap with the target
+                return seq, s_idx, crop
+        return None
+
+    def _distractor_crop(
+        self, seq: TrackingSequence, search_box: np.ndarray, factor: float, rng: np.random.Generator
+    ) -> tuple[TrackingSequence, int, CropWindow] | None:
+        """A search crop on the target of another sequence (another object), at the same crop side."""
+        others = [i for i, (s, _) in enumerate(self.sequences) if s is not seq]
+        other, visible = self.sequences[int(rng.choice(others))]
+        frame = int(rng.choice(visible))
+        side = CropWindow.around(search_box, factor, self.cfg.search_size).side
+        x, y, w, h = (float(v) for v in other.gt_boxes[frame])
+        x0, y0 = float(round(x + 0.5 * w - 0.5 * side)), float(round(y + 0.5 * h - 0.5 * side))
+        crop = CropWindow(x0, y0, side, self.cfg.search_size)
+        return other, frame, crop
 
 
 def collate(samples: Sequence[dict[str, np.ndarray]]) -> dict:

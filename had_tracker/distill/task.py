@@ -70,14 +70,29 @@ def giou_loss(pred_cxcywh: Tensor, target_cxcywh: Tensor) -> tuple[Tensor, Tenso
 
 
 def task_losses(outputs: dict, gt_boxes_cxcywh: Tensor, weights: object) -> dict[str, Tensor]:
-    """``{"focal", "giou", "l1"}`` weighted terms (weights: an object with ``focal_weight``, ``giou_weight``, ``l1_weight``)."""
+    """``{"focal", "giou", "l1"}`` weighted terms (weights: an object with ``focal_weight``, ``giou_weight``, ``l1_weight``).
+
+    A box with zero width or height marks a *negative* search crop (target absent or replaced by a
+    distractor, see :mod:`had_tracker.data.sampler`): its heatmap target is zero everywhere (the focal
+    loss pushes every cell down) and it takes no part in the box terms.
+    """
     f = outputs["score_map"].shape[-1]
-    heat = center_heatmap(gt_boxes_cxcywh, f)
-    giou, iou = giou_loss(outputs["pred_boxes"], gt_boxes_cxcywh)
+    present = (gt_boxes_cxcywh[:, 2] > 0) & (gt_boxes_cxcywh[:, 3] > 0)
+    heat = center_heatmap(gt_boxes_cxcywh, f) * present[:, None, None, None].to(gt_boxes_cxcywh.dtype)
+    pred = outputs["pred_boxes"]
+    if bool(present.all()):
+        giou, iou = giou_loss(pred, gt_boxes_cxcywh)
+        l1 = (pred - gt_boxes_cxcywh).abs().mean()
+    elif bool(present.any()):
+        giou, iou = giou_loss(pred[present], gt_boxes_cxcywh[present])
+        l1 = (pred[present] - gt_boxes_cxcywh[present]).abs().mean()
+    else:  # only negatives: no box to regress (zero, with a graph)
+        giou = l1 = pred.sum() * 0.0
+        iou = pred.new_zeros(1)
     terms = {
         "focal": weights.focal_weight * focal_loss(outputs["score_map"], heat),
         "giou": weights.giou_weight * giou,
-        "l1": weights.l1_weight * (outputs["pred_boxes"] - gt_boxes_cxcywh).abs().mean(),
+        "l1": weights.l1_weight * l1,
     }
     if not all(math.isfinite(v.item()) for v in terms.values()):
         raise FloatingPointError(f"non-finite task loss: { {k: v.item() for k, v in terms.items()} }")
