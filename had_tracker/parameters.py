@@ -230,6 +230,11 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(1, 10**12)),
     _spec("sync.backwards_reset_ns", "int", 100_000_000, "event time going back more than this restarts the "
           "stream", S, value_range=(1, 10**12)),
+    _spec("sync.shed_policy", "string", "newest", "overload: newest = packets arriving more than max_data_age_ns "
+          "late and windows older than that are dropped (counted: drop_shed_stale, shed_packets, shed_windows) "
+          "until the node is current again; none = queue everything", S, choices=("newest", "none")),
+    _spec("sync.max_data_age_ns", "int", 250_000_000, "shed_policy newest: the data age bound (arrival delay "
+          "beyond the fastest arrival seen)", S, value_range=(1, 10**12)),
     # --- tracker_node ----------------------------------------------------------------------------------------------
     _spec("windows_topic", "string", "synchronizer_node/windows", "aligned event windows (had_msgs/EventWindow); "
           "relative names resolve in the node's namespace", T),

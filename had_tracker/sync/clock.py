@@ -249,6 +249,48 @@ class TriggerAligner:
         return d_ref + int(round(intercept + slope * float(int(sensor_t_ns) - t_ref)))
 
 
+class TransportDelay:
+    """Lower envelope of ``d = host clock at arrival - header stamp`` over a sliding window of host time.
+
+    ``d`` is the offset between the clock that stamped the packets and the host clock, plus the transport and
+    queueing delay; its minimum over the last ``window_ns`` is the offset plus the fastest delivery, so
+    ``d - min`` is how long a packet waited beyond that (a subscription backlog, a busy node). One minimum per
+    ``window_ns / 8`` bucket of host time keeps this O(1) per packet; a forward jump of either clock is
+    forgotten after ``window_ns``.
+    """
+
+    def __init__(self, window_ns: int = 10_000_000_000) -> None:
+        if window_ns <= 0:
+            raise ValueError(f"window_ns must be > 0, got {window_ns}")
+        self.window_ns = int(window_ns)
+        self._bucket_ns = max(self.window_ns // 8, 1)
+        self._buckets: deque[tuple[int, int]] = deque()  # (bucket index, minimum d)
+        self._min: int | None = None
+
+    def reset(self) -> None:
+        """Forget every sample (a new stream or clock)."""
+        self._buckets.clear()
+        self._min = None
+
+    @property
+    def min_ns(self) -> int | None:
+        """The current minimum of ``d`` (None before any sample)."""
+        return self._min
+
+    def add(self, now_ns: int, d_ns: int) -> int:
+        """Feed one arrival (``d_ns = now_ns - header stamp``); returns its lag ``d - min`` (>= 0)."""
+        index = int(now_ns) // self._bucket_ns
+        if self._buckets and self._buckets[-1][0] == index:
+            if d_ns < self._buckets[-1][1]:
+                self._buckets[-1] = (index, int(d_ns))
+        else:
+            self._buckets.append((index, int(d_ns)))
+            while self._buckets[0][0] <= index - 8:
+                self._buckets.popleft()
+        self._min = min(b[1] for b in self._buckets) if len(self._buckets) > 1 else self._buckets[0][1]
+        return int(d_ns) - self._min
+
+
 @dataclass(frozen=True)
 class ActivityClockConfig:
     """Settings of the ``activity`` clock mode (``Synchronizer(config, activity=...)``)."""

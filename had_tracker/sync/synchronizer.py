@@ -28,6 +28,18 @@ are ``drops["late"]``; not-yet-emitted events pushed out of the bounded buffer a
 ``drops["buffer_full"]``. Nothing is dropped without a counter, and each window reports the events
 dropped since the previous one (``AlignedSample.dropped_events``).
 
+Overload (``shed_policy``, with a ``host_clock``: the node's clock; offline replay passes none and sheds
+nothing): each packet's lag is its arrival delay beyond the fastest arrival seen (``TransportDelay``: a constant
+offset between the stamps' clock and the host clock is no lag). A packet more than ``max_data_age_ns`` late
+starts shedding: packets are decoded (decoder state stays valid, counts stay exact) and their events dropped
+(``drops["shed_stale"]``, ``shed_packets``) until one arrives less than ``max_data_age_ns / 2`` late — the
+backlog is dropped, tracking resumes on the newest data. Windows lying in a run of shed packets, or whose end
+is already older than ``max_data_age_ns`` when they complete, are not emitted (``shed_windows``; their events
+are ``shed_stale`` drops, their seq numbers are skipped so gaps show). Each window carries the host time of its
+newest event (``newest_event_host_ns``), its ``dropped_events`` (every event counted as dropped since the
+previous window) and ``lost_packets`` (seq gaps since the previous window); ``data_age_ns(sample, now)`` gives
+its data age.
+
 Clock modes (``SyncConfig.clock``): ``header`` — sensor->host offset estimated from header stamps (the
 ROS 2 drivers' case); ``trigger`` — exact offset from external-trigger edges matched to RGB stamps, with
 the header estimate as the prior and as the fallback until the first match; ``sensor`` — event times are
@@ -54,6 +66,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -63,7 +76,13 @@ from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
 from had_tracker.events.decoders import DecoderRegistry, _warn_sometimes, valid_time_base
 from had_tracker.events.event_arrays import EventArrayData
-from had_tracker.sync.clock import ActivityClockConfig, OffsetEstimator, TriggerAligner, estimate_offset_from_activity
+from had_tracker.sync.clock import (
+    ActivityClockConfig,
+    OffsetEstimator,
+    TransportDelay,
+    TriggerAligner,
+    estimate_offset_from_activity,
+)
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
 from had_tracker.sync.roi import filter_events
@@ -74,6 +93,7 @@ DEFAULT_STREAM = "/event_camera/events"
 POLICIES = ("fixed_rate", "per_frame", "fixed_count")
 CLOCKS = ("header", "trigger", "sensor", "activity")
 REGISTRATIONS = ("identity", "homography", "calibration")
+SHED_POLICIES = ("newest", "none")
 DECODER_COUNTERS = ("dropped_out_of_geometry", "unknown_codes", "skipped_unsynced", "truncated", "lost_packets",
                     "seq_resets", "rejected_time_base", "big_endian_packets")  # fmt: skip
 
@@ -121,6 +141,8 @@ class SyncConfig:
     reorder_timeout_ns: int = 5_000_000  # header-time span after which held packets are released
     restart_seq_gap: int = 1000  # seq this far behind the stream means the stream restarted
     backwards_reset_ns: int = 100_000_000  # event time going back more than this restarts the stream
+    shed_policy: str = "newest"  # overload, with a host clock: newest (drop data older than max_data_age_ns) | none
+    max_data_age_ns: int = 250_000_000  # shed_policy newest: packets and windows whose data is older are dropped
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> SyncConfig:
@@ -163,11 +185,12 @@ class SyncConfig:
             f"frame_window must be exposure|interval, got {self.frame_window!r}",
         )
         need(self.stamp_position in ("start", "middle", "end"), f"bad stamp_position {self.stamp_position!r}")
+        need(self.shed_policy in SHED_POLICIES, f"shed_policy must be one of {SHED_POLICIES}, got {self.shed_policy!r}")
         need(self.attach_image in ("once", "never"), f"attach_image must be once|never, got {self.attach_image!r}")
         need(self.trigger_edge in ("rising", "falling", "any"), f"bad trigger_edge {self.trigger_edge!r}")
         for name in ("exposure_ns", "events_per_window", "max_window_ns", "offset_window_ns", "offset_bucket_ns",
                      "buffer_duration_ns", "buffer_max_events", "max_window_events", "image_queue_size",
-                     "max_image_age_ns", "max_wait_ns", "event_stall_ns", "image_stamp_tolerance_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
+                     "max_image_age_ns", "max_wait_ns", "event_stall_ns", "image_stamp_tolerance_ns", "max_data_age_ns", "restart_seq_gap", "backwards_reset_ns", "max_gap_windows"):  # fmt: skip
             need(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         need(self.offset_bucket_ns <= self.offset_window_ns, "offset_bucket_ns must be <= offset_window_ns")
         need(self.reorder_depth >= 0 and self.reorder_timeout_ns >= 0, "reorder_depth/reorder_timeout_ns must be >= 0")
@@ -206,6 +229,8 @@ class AlignedSample:
     dropped_events: int = 0  # events dropped since the previous window (bounds, geometry, late, backwards)
     frame_id: str = ""  # output image frame
     offset_ns: int = 0  # sensor -> output offset applied to this window
+    newest_event_host_ns: int | None = None  # host (header-stamp) clock time of the newest event; None when empty
+    lost_packets: int = 0  # event packets missing in the seq numbering since the previous window (not decoded)
 
     @property
     def width(self) -> int:
@@ -232,6 +257,8 @@ class SyncStats:
     stream_restarts: int = 0
     triggers: int = 0
     registration_failures: int = 0  # registrations that could not be built from the inputs (logged)
+    shed_packets: int = 0  # packets older than max_data_age_ns on arrival: decoded, events dropped (drop_shed_stale)
+    shed_windows: int = 0  # windows older than max_data_age_ns when complete: not emitted (seq skips them)
     roi_filtered: int = 0  # events outside the region of interest (set_roi): not asked for, not buffered
     drops: dict[str, int] = field(default_factory=dict)  # events dropped, by reason
     image_drops: dict[str, int] = field(default_factory=dict)  # frames dropped, by reason
@@ -285,7 +312,12 @@ def _header_frame_id(msg: Any) -> str:
 class Synchronizer:
     """Packets and frames in, :class:`AlignedSample` out (see module docstring for every policy)."""
 
-    def __init__(self, config: SyncConfig | None = None, activity: ActivityClockConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: SyncConfig | None = None,
+        activity: ActivityClockConfig | None = None,
+        host_clock: Callable[[], int] | None = None,
+    ) -> None:
         from had_tracker.events.buffer import EventBuffer
 
         self.config = config or SyncConfig()
@@ -331,6 +363,13 @@ class Synchronizer:
         self._warned_rgb_offset = False
         self._pending_drops = 0
         self._warned_no_images = False
+        self._host_clock = host_clock  # node clock [ns] for data age and load shedding; None: neither (offline)
+        self._transport = TransportDelay(c.offset_window_ns)  # min(host clock - header stamp): clock offset + delay
+        self._shed_input = False  # the packet being ingested arrived older than max_data_age_ns
+        self._shedding = False  # dropping a backlog: until a packet arrives less than max_data_age_ns / 2 late
+        self._shed_span: list[int] | None = None  # [first, last] output time of the latest run of shed packets
+        self._shed_episode = False  # the latest packet with events was shed
+        self._seq_gaps_reported = 0
         self._carry: list[AlignedSample] = []  # windows flushed at a stream restart, returned by the next poll
         # (small grey frame, stamp) until calibrated; the newest ``frames`` only (no events yet: older ones dropped)
         self._activity_frames: deque[tuple[np.ndarray, int]] = deque(maxlen=self.activity.frames)
@@ -355,6 +394,7 @@ class Synchronizer:
         """Decode and buffer one EventPacket / event_array_msgs EventArray, or a dvs/dv EventArray (duck-typed)."""
         self.stats.packets += 1
         stamp = _header_stamp_ns(packet)
+        self._arrival(stamp)
         if not self._event_frame_id:
             self._event_frame_id = _header_frame_id(packet)
         if not hasattr(packet, "encoding"):
@@ -375,6 +415,7 @@ class Synchronizer:
         CDR, so no Python object per event is ever built.
         """
         self.stats.packets += 1
+        self._arrival(array.stamp_ns)
         if not self._event_frame_id:
             self._event_frame_id = array.frame_id
         self._add_struct_array(array)
@@ -382,6 +423,28 @@ class Synchronizer:
     def add_events(self, events: Events, header_stamp_ns: int | None = None, triggers: Triggers | None = None) -> None:
         """Buffer already-decoded events (sensor time); ``header_stamp_ns`` feeds the offset estimator."""
         self._ingest(events, triggers if triggers is not None else Triggers.empty(), header_stamp_ns)
+
+    def _arrival(self, header_stamp_ns: int) -> None:
+        """With a host clock: time this packet's arrival; with shed_policy newest, mark it stale when it is late.
+
+        Lag = (now - header stamp) - min(now - header stamp) over ``offset_window_ns`` of arrivals: the queueing
+        delay beyond the fastest arrival seen, so a constant offset between the stamps' clock and the host clock
+        (a bag played without sim time) is no lag. A packet more than ``max_data_age_ns`` late starts shedding;
+        packets are shed until one arrives less than ``max_data_age_ns / 2`` late (the backlog is dropped).
+        """
+        self._shed_input = False
+        if self._host_clock is None or header_stamp_ns <= 0:
+            return
+        now = int(self._host_clock())
+        lag = self._transport.add(now, now - int(header_stamp_ns))
+        if self.config.shed_policy != "newest":
+            return
+        # Hysteresis: a backlog is dropped, not trimmed to the bound (which would keep every window at the bound).
+        limit = self.config.max_data_age_ns // 2 if self._shedding else self.config.max_data_age_ns
+        self._shedding = lag > limit
+        if self._shedding:
+            self._shed_input = True
+            self.stats.shed_packets += 1
 
     def add_image(self, image: np.ndarray, stamp_ns: int, frame_id: str = "", exposure_ns: int | None = None) -> None:
         """Queue one RGB frame (``(H, W, 3)`` uint8 RGB, or ``(H, W)`` grey) stamped on the RGB clock."""
@@ -734,7 +797,17 @@ class Synchronizer:
                 n = len(events)
                 if not n:
                     return
-        kept = self._roi_filter(events)
+        if self._shed_input:  # stale on arrival: time advances (windows complete), its events are shed
+            self._drop("shed_stale", n)
+            kept = events[:0]
+            offset = self._offset_at(int(events.t[-1])) or 0
+            if not self._shed_episode:  # the first shed packet after kept ones: a new span of shed data
+                self._shed_span = [int(events.t[0]) + offset, int(events.t[-1]) + offset]
+            self._shed_span[1] = int(events.t[-1]) + offset
+            self._shed_episode = True
+        else:
+            self._shed_episode = False
+            kept = self._roi_filter(events)
         # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
         pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
         self._buffer.append(kept)
@@ -791,6 +864,9 @@ class Synchronizer:
         self._emitted_until_out = self._emitted_until_sensor = None
         self._latest_sensor_t = None
         self._latest_input_out = None
+        self._transport.reset()
+        self._shedding = self._shed_episode = False
+        self._shed_span = None
 
     def _header_offset(self, sensor_t: int | None) -> int | None:
         if not self._offset.ready:
@@ -955,12 +1031,70 @@ class Synchronizer:
         specs = self._policy.plan(plan_mark, force=force or False, times_between=self._times_between)
         if c.policy == "per_frame" and force and plan_mark is None:
             specs = self._policy.plan(None, force=True)
+        stale_before = self._stale_before() if specs and not force else None
         samples = []
         for spec in specs:
+            span = self._shed_span
+            in_shed = span is not None and span[0] <= spec.start_ns and spec.end_ns <= span[1] + 1
+            if in_shed or (stale_before is not None and spec.end_ns <= stale_before):
+                self._shed_window(spec)  # its data is too old, or was all shed on arrival
+                continue
             sample = self._cut(spec, complete=watermark is not None and spec.end_ns <= watermark)
             if sample is not None:
                 samples.append(sample)
         return samples
+
+    def _host_offset_of_output(self) -> int | None:
+        """``output time - host (header-stamp clock) time`` now: what extra, trigger or activity offsets add."""
+        c = self.config
+        if c.clock == "sensor":
+            return c.extra_offset_ns
+        if not self._offset.ready:
+            return None
+        s = self._latest_sensor_t or 0
+        full = self._offset_at(s)
+        return None if full is None else full - self._offset.offset_at(s)
+
+    def _stale_before(self) -> int | None:
+        """Output time before which window ends are older than max_data_age_ns (None: no shedding now)."""
+        c = self.config
+        if c.shed_policy != "newest" or self._host_clock is None or self._transport.min_ns is None:
+            return None
+        out_minus_host = self._host_offset_of_output()
+        if out_minus_host is None:
+            return None
+        now = int(self._host_clock())
+        return now - self._transport.min_ns - c.max_data_age_ns + out_minus_host
+
+    def data_age_ns(self, sample: AlignedSample, now_ns: int | None = None) -> int | None:
+        """Age of the newest event ``sample`` holds at host time ``now_ns`` (default: the host clock now).
+
+        Sensor time mapped to the host clock (the header-stamp estimate), minus the fastest arrival seen
+        (``TransportDelay``), so a constant offset between the stamps' clock and the host clock is not age.
+        None without events, without a host clock reading, or before any packet arrived with one.
+        """
+        if sample.newest_event_host_ns is None:
+            return None
+        if now_ns is None:
+            if self._host_clock is None:
+                return None
+            now_ns = int(self._host_clock())
+        base = self._transport.min_ns
+        return None if base is None else int(now_ns) - base - int(sample.newest_event_host_ns)
+
+    def _shed_window(self, spec: WindowSpec) -> None:
+        """Skip a window that is already older than max_data_age_ns: count its events and frame, use its seq."""
+        _, s0, s1, skipped = self._sensor_span(spec)
+        shed = self._buffer.count_before(s1) - self._buffer.count_before(s0) if s1 > s0 else 0
+        self._drop("skipped_gap", skipped)
+        self._drop("shed_stale", shed)
+        self._emitted_until_sensor = s1 if self._emitted_until_sensor is None else max(self._emitted_until_sensor, s1)
+        self._emitted_until_out = spec.end_ns
+        frame = spec.frame if spec.frame is not None else self._take_frame(spec.end_ns)
+        if frame is not None:
+            self.stats.drop("shed_stale", image=True)
+        self._seq += 1
+        self.stats.shed_windows += 1
 
     def _offset_known(self) -> bool:
         return self._offset_at(self._latest_sensor_t or 0) is not None
@@ -971,15 +1105,13 @@ class Synchronizer:
             return np.empty(0, np.int64)
         return self._buffer.window(start_out - offset, end_out - offset).t + offset
 
-    def _cut(self, spec: WindowSpec, complete: bool) -> AlignedSample | None:
-        c = self.config
-        registration = self._ensure_registration()
+    def _sensor_span(self, spec: WindowSpec) -> tuple[int, int, int, int]:
+        """``(offset, s0, s1, skipped)``: the window in sensor time and the events of a stretch skipped before it."""
         offset = self._offset_at(self._latest_sensor_t if self._latest_sensor_t is not None else spec.start_ns)
         if offset is None:
             offset = 0
         s0, s1 = spec.start_ns - offset, spec.end_ns - offset
-        dropped = self._pending_drops
-        self._pending_drops = 0
+        skipped = 0
         done = self._emitted_until_sensor
         if done is not None:
             if spec.frame is None and abs(s0 - done) <= s1 - s0:
@@ -987,13 +1119,19 @@ class Synchronizer:
                 s0 = done
             elif s0 > done and spec.frame is None:
                 skipped = len(self._buffer.window(done, s0))  # a stretch the policy skipped (long silence)
-                self.stats.drop("skipped_gap", skipped)
-                dropped += skipped
             s0 = max(s0, done)
         elif spec.frame is None and self._buffer.oldest_t_ns is not None:
             # First back-to-back window: it also takes events the moving offset estimate put before its start.
             s0 = min(s0, self._buffer.oldest_t_ns)
-        s1 = max(s1, s0)
+        return offset, s0, max(s1, s0), skipped
+
+    def _cut(self, spec: WindowSpec, complete: bool) -> AlignedSample | None:
+        c = self.config
+        registration = self._ensure_registration()
+        offset, s0, s1, skipped = self._sensor_span(spec)
+        self.stats.drop("skipped_gap", skipped)
+        dropped = self._pending_drops + skipped
+        self._pending_drops = 0
         raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._geometry() or (0, 0)))
         if len(raw) > c.max_window_events:
             extra = len(raw) - c.max_window_events
@@ -1029,7 +1167,13 @@ class Synchronizer:
             dropped_events=int(dropped),
             frame_id=self._output_frame_id(frame),
             offset_ns=int(offset),
+            lost_packets=self.stats.seq_gaps - self._seq_gaps_reported,
         )
+        self._seq_gaps_reported = self.stats.seq_gaps
+        if len(events):
+            out_minus_host = self._host_offset_of_output()
+            if out_minus_host is not None:
+                sample.newest_event_host_ns = int(events.t[-1]) - out_minus_host
         self._seq += 1
         self.stats.windows += 1
         if not len(events):
