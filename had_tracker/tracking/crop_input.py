@@ -31,8 +31,8 @@ class _Moments:
     events: Events  # the chunk they were computed from (identity tells whether the history still holds it)
     region: Roi
     ref_t: int
-    s0: np.ndarray  # (2, h, w) float64 counts
-    s1: np.ndarray  # (2, h, w) float64 sum of (t - ref_t)
+    s0: np.ndarray  # (2, h, w) int32 counts
+    s1: np.ndarray  # (2, h, w) int64 sum of (t - ref_t) [ns]
 
 
 class CropInputBuilder:
@@ -41,6 +41,7 @@ class CropInputBuilder:
     def __init__(self, margin_fraction: float = 0.25, min_margin_px: float = 8.0) -> None:
         self.margin_fraction, self.min_margin_px = float(margin_fraction), float(min_margin_px)
         self._cache: dict[tuple[int, int], _Moments] = {}
+        self._spare: list[_Moments] = []  # moments of chunks gone from the history: storage to reuse
         self.stats = {"moment_chunks": 0, "event_chunks": 0, "moments_built": 0}
 
     def clear(self) -> None:
@@ -97,7 +98,8 @@ class CropInputBuilder:
                 )
                 self.stats["event_chunks"] += 1
         for key in [k for k in self._cache if k not in live]:
-            del self._cache[key]
+            self._spare.append(self._cache.pop(key))
+        del self._spare[4:]
         box = (int(extent[0]), int(extent[1]), int(extent[2]), int(extent[3])) if count else None
         return finish_event_grid(grid, cfg), int(count), box
 
@@ -109,7 +111,7 @@ class CropInputBuilder:
         w, h = region.x_hi - region.x_lo, region.y_hi - region.y_lo
         if w <= 0 or h <= 0 or not region.contains(need):
             return None
-        s0, s1 = np.zeros((2, h, w)), np.zeros((2, h, w))
+        s0, s1 = self._storage(h, w)
         t, x, y, p = _arrays(events)
         ref_t = int(t[0])
         pixel_moments(t, x, y, p, ref_t, region.x_lo, region.y_lo, s0, s1)
@@ -117,6 +119,17 @@ class CropInputBuilder:
         m = _Moments(events, region, ref_t, s0, s1)
         self._cache[key] = m
         return m
+
+    def _storage(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed (2, h, w) moment arrays, reusing a spare chunk's storage when it is large enough."""
+        for i, spare in enumerate(self._spare):
+            if spare.s0.size >= 2 * h * w:
+                del self._spare[i]
+                s0, s1 = spare.s0.reshape(-1)[: 2 * h * w], spare.s1.reshape(-1)[: 2 * h * w]
+                s0.fill(0)
+                s1.fill(0)
+                return s0.reshape(2, h, w), s1.reshape(2, h, w)
+        return np.zeros((2, h, w), np.int32), np.zeros((2, h, w), np.int64)
 
 
 def extent_events(extent: tuple[int, int, int, int] | None, width: int, height: int) -> Events:
