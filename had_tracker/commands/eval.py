@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dataset.add_argument(
         "--format",
         required=True,
-        choices=("fe108", "visevent", "coesot", "synthetic", "real"),
-        help="real: labelled real recordings, --root a label file or a folder of them (e.g. data/labels)",
+        choices=("fe108", "fe240hz", "visevent", "coesot", "synthetic", "real"),
+        help="real: labelled real recordings, --root a label file or a folder of them (e.g. data/labels). "
+        "Sequences with only event images get pseudo-events from them (had_tracker.data.datasets.event_images)",
     )
     dataset.add_argument("--out", required=True, help="output folder for predictions and the report")
     dataset.add_argument(

@@ -38,7 +38,7 @@ from had_tracker.evaluation.metrics import (
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("fe108", "visevent", "coesot", "synthetic", "real")
+FORMATS = ("fe108", "fe240hz", "visevent", "coesot", "synthetic", "real")
 
 _WORKER: dict[str, Any] = {}  # per-process cache: the loaded dataset and the tracker factory
 
@@ -113,6 +113,10 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
         _WORKER["dataset"] = _WORKER["loader"]()
     seq = _WORKER["dataset"][index]
     tracker = _WORKER["factory"]()
+    if seq.events is None and seq.event_frames is not None and getattr(tracker, "modality", "events") != "rgb":
+        from had_tracker.data.datasets.event_images import with_pseudo_events
+
+        seq = with_pseudo_events(seq)  # only event images ship: documented pseudo-events from them
     if seq.events is None and getattr(tracker, "modality", "events") != "rgb":
         raise ConfigError(
             f"sequence {seq.name!r} has no raw events (only event images): evaluate it with an RGB baseline, "

@@ -9,9 +9,11 @@
 - ``cache:DIR`` (or a directory holding ``sequences.json``) — sequences written by
   :func:`save_sequence_cache` (one ``.npy`` per array, memory-mapped on load, so parallel training
   processes share the pages);
-- ``FORMAT:root=DIR[,split=S][,fps=F]`` with FORMAT one of fe108, visevent, coesot, synthetic — a dataset
-  folder read by :func:`had_tracker.data.datasets.load_dataset` (sequences need raw events: FE108/COESOT
-  ``.aedat4`` through the ``aedat`` extra, or synthetic folders);
+- ``FORMAT:root=DIR[,split=S][,fps=F][,pseudo_events=0|1]`` with FORMAT one of fe108, fe240hz, visevent,
+  coesot, synthetic, real — a dataset folder read by :func:`had_tracker.data.datasets.load_dataset`; raw events
+  come from FE108/VisEvent/COESOT ``.aedat4`` (the ``aedat`` extra) or synthetic folders, and sequences with
+  only event images get pseudo-events from them (:mod:`had_tracker.data.datasets.event_images`;
+  ``pseudo_events=0`` turns that off);
 - another directory — a dataset folder of whichever of those formats is found in it.
 
 Sequence ``i`` of a generated set uses seed ``S + i``, so a training set and a held-out test set with
@@ -81,9 +83,13 @@ def load_sequences(spec: str, progress: bool = False) -> list[TrackingSequence]:
 
     if kind in FORMATS and "root" in options:  # a dataset folder (synthetic:root=DIR is a written folder)
         root, split, fps = options.pop("root"), options.pop("split", None), options.pop("fps", None)
+        pseudo = bool(int(options.pop("pseudo_events", 1)))
         if options:
-            raise ConfigError(f"data spec {spec!r}: unknown option(s) {sorted(options)}; expected root, split, fps")
-        return load_dataset(str(root), kind, split=None if split is None else str(split), fps=fps)
+            raise ConfigError(
+                f"data spec {spec!r}: unknown option(s) {sorted(options)}; expected root, split, fps, pseudo_events"
+            )
+        split = None if split is None else str(split)
+        return load_dataset(str(root), kind, split=split, fps=fps, pseudo_events=pseudo)
     if kind in ("synthetic", "toy"):
         count = int(options.pop("sequences", 8))
         seed = int(options.pop("seed", 0))

@@ -1,4 +1,6 @@
-"""Readers: FE108 (raw and HDETrack-processed), VisEvent, COESOT and the synthetic folder -> TrackingSequence.
+"""Readers of FE108 (raw, processed), FE240hz, VisEvent, COESOT, synthetic and labelled real recordings.
+
+Each sequence becomes a TrackingSequence.
 
 Frames load lazily. Without ``dv_processing`` the readers return the datasets' event images
 (``event_frames``) and no raw events; with it (FE108 raw, VisEvent, COESOT) the aedat4 events are
@@ -42,7 +44,7 @@ from had_tracker.events.container import Events
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("fe108", "visevent", "coesot", "synthetic", "real")
+FORMATS = ("fe108", "fe240hz", "visevent", "coesot", "synthetic", "real")
 DAVIS_FPS = 20.0  # assumed APS rate when a dataset gives no time stamps
 
 
@@ -197,13 +199,15 @@ def read_coesot(seq_dir: Path, fps: float = DAVIS_FPS) -> TrackingSequence:
     event_paths = list_images(dvs_dir) if dvs_dir.is_dir() else None
     meta: dict = {"source": "coesot", "path": str(seq_dir)}
     se_file = seq_dir / "start_end_index.txt"
+    trim: slice | None = None
     if se_file.is_file():
         first, last = (int(float(v)) for v in se_file.read_text().replace(",", " ").split()[:2])
         meta["start_end_index"] = (first, last)
         if len(paths) > len(boxes) and last - first + 1 == len(boxes) and last <= len(paths):
-            paths = paths[first - 1 : last]
+            trim = slice(first - 1, last)
+            paths = paths[trim]
             if event_paths and len(event_paths) >= last:
-                event_paths = event_paths[first - 1 : last]
+                event_paths = event_paths[trim]
     extra: dict[str, np.ndarray] = {}
     if (seq_dir / "absent.txt").is_file():
         extra["present"] = read_flags(seq_dir / "absent.txt")
@@ -216,13 +220,49 @@ def read_coesot(seq_dir: Path, fps: float = DAVIS_FPS) -> TrackingSequence:
     aedat = seq_dir / f"{name}.aedat4"
     if aedat.is_file() and aedat_available():
         events, starts, ends = read_aedat4(aedat)
-        exposure = (starts, ends)
+        # the aedat4 holds every APS frame of the folder: keep the exposures of the frames kept
+        exposure = (starts[trim], ends[trim]) if trim is not None and len(starts) >= trim.stop else (starts, ends)
     event_frames = LazyImages(event_paths[: len(frames)]) if event_paths else None
     return _sequence(name, frames, boxes, absent, event_frames, meta, fps, events, exposure)
 
 
 def _is_coesot(path: Path) -> bool:
     return (path / f"{path.name}_aps").is_dir() and (path / "groundtruth.txt").is_file()
+
+
+# ---------------------------------------------------------------------- FE240hz
+FE240_APS_FPS = 40.0  # img/
+FE240_EVENT_FPS = 240.0  # stack240/: one event frame (and one ground-truth box) per 1/240 s
+
+
+def read_fe240hz(seq_dir: Path, fps: float = FE240_EVENT_FPS, aps_fps: float = FE240_APS_FPS) -> TrackingSequence:
+    """One FE240hz sequence: ``img/`` (APS, 40 Hz), ``stack240/`` (event frames, 240 Hz), ``groundtruth_rect.txt``.
+
+    The sequence runs at the event-frame rate: frame ``k`` is event image ``k`` (covering the 1/240 s before
+    its time), its box is ground-truth row ``k``, and its RGB frame is the newest APS image at that time
+    (``img`` index ``floor(k * aps_fps / fps)``). No time stamps ship: times are assumed at ``fps``. Raw events
+    do not ship either: :func:`~had_tracker.data.datasets.event_images.with_pseudo_events` makes them.
+    """
+    name = seq_dir.name
+    aps = list_images(seq_dir / "img")
+    stack = list_images(seq_dir / "stack240")
+    boxes = read_boxes(seq_dir / "groundtruth_rect.txt")
+    meta: dict = {"source": "fe240hz", "path": str(seq_dir), "aps_fps": aps_fps}
+    n = min(len(stack), len(boxes))
+    lengths = {"stack240": len(stack), "boxes": len(boxes), "img": len(aps)}
+    if len(stack) != len(boxes):
+        log.warning("sequence %s: lengths differ %s; using the first %d", name, lengths, n)
+    meta["lengths"] = lengths
+    aps_index = np.minimum(np.floor(np.arange(n) * aps_fps / fps).astype(np.int64), len(aps) - 1)
+    frames = LazyImages([aps[i] for i in aps_index])
+    event_frames = LazyImages(stack[:n])
+    meta["first_frame_number"] = _first_index(stack)
+    boxes = boxes[:n]
+    return _sequence(name, frames, boxes, invalid_box(boxes), event_frames, meta, fps)
+
+
+def _is_fe240hz(path: Path) -> bool:
+    return (path / "stack240").is_dir() and (path / "img").is_dir() and (path / "groundtruth_rect.txt").is_file()
 
 
 # ---------------------------------------------------------------------- synthetic folder
@@ -302,6 +342,7 @@ def _read_real(label_file: Path) -> TrackingSequence:
 # ---------------------------------------------------------------------- discovery
 _READERS: dict[str, tuple[Callable[[Path], bool], Callable[..., TrackingSequence]]] = {
     "fe108": (_is_fe108, read_fe108),
+    "fe240hz": (_is_fe240hz, read_fe240hz),
     "visevent": (_is_visevent, read_visevent),
     "coesot": (_is_coesot, read_coesot),
     "synthetic": (_is_synthetic, read_synthetic_folder),
@@ -350,7 +391,7 @@ def detect_format(root: str | Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} is not a folder")
-    for fmt in ("synthetic", "fe108", "visevent", "coesot"):
+    for fmt in ("synthetic", "fe240hz", "fe108", "visevent", "coesot"):
         if find_sequences(root, fmt):
             return fmt
     raise DatasetError(f"no {', '.join(FORMATS)} sequences found under {root}")
@@ -368,13 +409,14 @@ def _split_filter(root: Path, split: str) -> tuple[Path, list[str] | None]:
 
 
 def load_dataset(
-    root: str | Path, fmt: str, split: str | None = None, fps: float | None = None
+    root: str | Path, fmt: str, split: str | None = None, fps: float | None = None, pseudo_events: bool = False
 ) -> list[TrackingSequence]:
     """All sequences of a dataset in format ``fmt`` (fe108, visevent, coesot, synthetic) under ``root``.
 
     ``split`` picks a sub-folder (``train``, ``test``, ``test_subset``, ...) or a list file in ``root``
     (``test.txt``, ``testlist.txt``, ``COESOT_test.txt``). ``fps`` overrides the assumed frame rate of
-    datasets without time stamps (default 20 Hz).
+    datasets without time stamps (default 20 Hz; FE240hz 240 Hz). ``pseudo_events``: sequences without raw
+    events get pseudo-events from their event images (:mod:`had_tracker.data.datasets.event_images`).
     """
     fmt = fmt.lower()
     if fmt not in _READERS:
@@ -401,4 +443,9 @@ def load_dataset(
         kwargs["fps"] = fps
     if fmt == "fe108":
         kwargs["offsets"] = _fe108_offsets(root)
-    return [reader(d, **kwargs) for d in seq_dirs]
+    sequences = [reader(d, **kwargs) for d in seq_dirs]
+    if pseudo_events:
+        from had_tracker.data.datasets.event_images import with_pseudo_events
+
+        sequences = [with_pseudo_events(s) for s in sequences]
+    return sequences
