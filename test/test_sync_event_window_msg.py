@@ -117,3 +117,15 @@ def test_track_state_values_match_the_message_constants(store):
         TrackResult(np.array([1.0, 2, 3, 4]), 0.5, TrackState.TRACKING, 0, 2_000_000_001, 5, 1.0), plain
     )
     assert plain.window_end.sec == 2 and plain.window_end.nanosec == 1 and plain.box.height == 4.0
+
+
+def test_event_window_carries_lost_packets_and_the_newest_event_host_time(store):
+    sample = _sample(False)
+    sample.lost_packets, sample.newest_event_host_ns = 4, int(sample.events.t[-1]) + 1_250_000
+    back = window_msg_to_sample(
+        store.deserialize_cdr(store.serialize_cdr(make_window_msg(store, sample), "had_msgs/msg/EventWindow"),
+                              "had_msgs/msg/EventWindow")
+    )  # fmt: skip
+    assert (back.lost_packets, back.newest_event_host_ns) == (4, sample.newest_event_host_ns)
+    sample.newest_event_host_ns = None  # an empty window: no time (0 on the wire)
+    assert window_msg_to_sample(make_window_msg(store, sample)).newest_event_host_ns is None

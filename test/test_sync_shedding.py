@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
+from had_tracker.sync.synchronizer import SyncConfig, Synchronizer, data_age_ns
 from test.test_sync_synchronizer import HOST_OFFSET, PACKET_NS, make_events, make_packets
 
 
@@ -105,10 +105,12 @@ def test_windows_carry_the_host_time_of_their_newest_event_and_data_age_follows_
     assert full
     for s in full:
         newest_sensor = events.t[events.t + HOST_OFFSET + 3_000_000 < s.window_end_ns][-1]
-        assert s.newest_event_host_ns == int(newest_sensor) + HOST_OFFSET  # zero-delay stamps: host = sensor + offset
+        # zero-delay stamps (host = sensor + offset) delivered 0.25 ms later: the event reached the node then
+        assert s.newest_event_host_ns == int(newest_sensor) + HOST_OFFSET + 250_000
     last = full[-1]
-    # the age excludes the fastest delivery (0.25 ms here): what waited beyond it
-    assert sync.data_age_ns(last, last.newest_event_host_ns + 250_000 + 40_000_000) == 40_000_000
+    assert sync.data_age_ns(last, last.newest_event_host_ns + 40_000_000) == 40_000_000
+    assert data_age_ns(last.newest_event_host_ns, last.newest_event_host_ns + 7) == 7
+    assert data_age_ns(None, 10) is None
     assert Synchronizer().data_age_ns(last) is None  # no host clock: no age
 
 

@@ -101,6 +101,9 @@ def sample_to_window_msg(
     msg.y = _like(msg.y, events.y.astype(np.uint16, copy=False))
     msg.polarity = _like(msg.polarity, events.p.astype(np.uint8, copy=False))
     msg.dropped_events = int(min(sample.dropped_events, np.iinfo(np.uint32).max))
+    msg.lost_packets = int(min(sample.lost_packets, np.iinfo(np.uint32).max))
+    host = sample.newest_event_host_ns or 0
+    set_time(msg.newest_event_host, host if 0 <= host < 2**31 * 1_000_000_000 else 0)  # Time.sec is int32
     msg.has_image = bool(include_image and sample.image is not None)
     if msg.has_image:
         stamp = sample.image_stamp_ns if sample.image_stamp_ns is not None else sample.window_end_ns
@@ -160,6 +163,8 @@ def window_msg_to_sample(msg: Any) -> AlignedSample:
         image_stamp_ns=image_stamp,
         dropped_events=int(msg.dropped_events),
         frame_id=str(msg.header.frame_id),
+        newest_event_host_ns=_time_ns(msg.newest_event_host) or None,
+        lost_packets=int(msg.lost_packets),
     )
 
 

@@ -229,7 +229,7 @@ class AlignedSample:
     dropped_events: int = 0  # events dropped since the previous window (bounds, geometry, late, backwards)
     frame_id: str = ""  # output image frame
     offset_ns: int = 0  # sensor -> output offset applied to this window
-    newest_event_host_ns: int | None = None  # host (header-stamp) clock time of the newest event; None when empty
+    newest_event_host_ns: int | None = None  # host clock time the newest event was available at; None when empty
     lost_packets: int = 0  # event packets missing in the seq numbering since the previous window (not decoded)
 
     @property
@@ -239,6 +239,18 @@ class AlignedSample:
     @property
     def height(self) -> int:
         return self.events.height
+
+
+def data_age_ns(newest_event_host_ns: int | None, now_ns: int) -> int | None:
+    """Data age at host time ``now_ns`` of a window (or a box computed from it): ``now - newest_event_host_ns``.
+
+    ``newest_event_host_ns`` (``AlignedSample``, ``EventWindow.newest_event_host``) is the newest event's sensor
+    time mapped onto the host clock: the sensor->header-stamp offset estimate plus the fastest arrival seen
+    (``TransportDelay``), i.e. when that event would have reached this node with no queueing. A constant offset
+    between the stamps' clock and the host clock (a bag played without sim time) is therefore not age, and the
+    minimum transport delay is not counted. None when the window holds no event.
+    """
+    return None if newest_event_host_ns is None else int(now_ns) - int(newest_event_host_ns)
 
 
 @dataclass
@@ -1067,20 +1079,12 @@ class Synchronizer:
         return now - self._transport.min_ns - c.max_data_age_ns + out_minus_host
 
     def data_age_ns(self, sample: AlignedSample, now_ns: int | None = None) -> int | None:
-        """Age of the newest event ``sample`` holds at host time ``now_ns`` (default: the host clock now).
-
-        Sensor time mapped to the host clock (the header-stamp estimate), minus the fastest arrival seen
-        (``TransportDelay``), so a constant offset between the stamps' clock and the host clock is not age.
-        None without events, without a host clock reading, or before any packet arrived with one.
-        """
-        if sample.newest_event_host_ns is None:
-            return None
+        """Data age of ``sample`` at host time ``now_ns`` (default: the host clock now): see :func:`data_age_ns`."""
         if now_ns is None:
             if self._host_clock is None:
                 return None
             now_ns = int(self._host_clock())
-        base = self._transport.min_ns
-        return None if base is None else int(now_ns) - base - int(sample.newest_event_host_ns)
+        return data_age_ns(sample.newest_event_host_ns, now_ns)
 
     def _shed_window(self, spec: WindowSpec) -> None:
         """Skip a window that is already older than max_data_age_ns: count its events and frame, use its seq."""
@@ -1172,8 +1176,8 @@ class Synchronizer:
         self._seq_gaps_reported = self.stats.seq_gaps
         if len(events):
             out_minus_host = self._host_offset_of_output()
-            if out_minus_host is not None:
-                sample.newest_event_host_ns = int(events.t[-1]) - out_minus_host
+            if out_minus_host is not None:  # + the fastest arrival: on the host clock itself (0 without one)
+                sample.newest_event_host_ns = int(events.t[-1]) - out_minus_host + (self._transport.min_ns or 0)
         self._seq += 1
         self.stats.windows += 1
         if not len(events):
