@@ -130,10 +130,10 @@ def dark_factor(intensity: np.ndarray, gain: float) -> np.ndarray:
 def internal_times(config: SyntheticConfig, max_speed_px_s: float) -> np.ndarray:
     """Internal step times over ``[0, duration]``.
 
-    The rate is at least ``internal_rate_hz``, faster for fast image motion (about 0.5 px per step) and flicker
-    (24 steps per period), at most ``max_internal_rate_hz``.
+    The rate is at least ``internal_rate_hz``, faster for fast image motion (at most about 1 px per step, as
+    ESIM's adaptive sampling) and flicker (12 steps per period), at most ``max_internal_rate_hz``.
     """
-    rate = max(config.internal_rate_hz, 2.0 * max_speed_px_s, 24.0 * config.flicker_hz)
+    rate = max(config.internal_rate_hz, max_speed_px_s, 12.0 * config.flicker_hz)
     rate = min(rate, config.max_internal_rate_hz)
     n = max(1, int(np.ceil(config.duration_s * rate)))
     return np.arange(n + 1) * (config.duration_s / n)

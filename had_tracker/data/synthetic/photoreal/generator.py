@@ -87,7 +87,8 @@ def generate_photoreal(
     n_frames = int(np.floor((config.duration_s - config.first_exposure_s - span) / period + 1e-9)) + 1
     starts_s = config.first_exposure_s + np.arange(n_frames) * period
     speed_rgb = scene.image_speed_px_s(config.duration_s, scene.rgb_view)
-    n_blur = blur_samples(config, speed_rgb)
+    # Sub-exposure samples ~3 px apart (photos blur smoothly; the shapes engine uses 1.5 px for hard edges).
+    n_blur = blur_samples(config, speed_rgb / 2.0)
     frames = np.stack(
         [
             expose_frame(config, lambda t, rect: _render_rgb(scene, config, t), float(s), n_blur, rng_rgb)
