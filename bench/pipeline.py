@@ -17,9 +17,10 @@ Two runs per rate and sensor over the same packets:
   ``Synchronizer.add_event_packet`` until ``Tracker.update`` returns its box.
 * paced run (``--no-paced`` skips it): packets handed in at their arrival time on the host clock (real
   time); whatever arrived while the loop was busy is handed in next, in order (the node's queue). Data age
-  of a box = host time of its publication - host time of its window's end (the newest event it can use).
-  ``shed_fraction`` = events the synchronizer shed by its load-shedding policy / events decoded (0 where the
-  synchronizer has no such policy).
+  of a box = host time of its publication - host time of the newest event its window holds (sensor time
+  mapped onto the host clock, ``Synchronizer.data_age_ns``; the window's end on an older checkout). The
+  synchronizer gets the host clock, so its load shedding (``sync.shed_policy``) is active: ``shed_fraction`` =
+  events it shed / events decoded.
 
 With the region of interest on (default; ``--no-roi`` turns it off), after every box the synchronizer keeps
 only the events the tracker can look at next (``Tracker.search_roi``; the whole sensor while re-acquiring).
@@ -145,17 +146,23 @@ def make_tracker(checkpoint: str | None) -> tuple[Tracker, str]:
 class Pipeline:
     """Synchronizer + Tracker wired as a node pair would be (optionally with the region of interest)."""
 
-    def __init__(self, scene: Scene, checkpoint: str | None, roi: bool) -> None:
+    def __init__(self, scene: Scene, checkpoint: str | None, roi: bool, host_clock: object = None) -> None:
+        import inspect
+
         self.scene = scene
-        self.sync = Synchronizer(SyncConfig(policy="fixed_rate", rate_hz=200.0))
+        config = SyncConfig(policy="fixed_rate", rate_hz=200.0)
+        if host_clock is not None and "host_clock" in inspect.signature(Synchronizer).parameters:
+            self.sync = Synchronizer(config, host_clock=host_clock)  # data age and load shedding
+        else:
+            self.sync = Synchronizer(config)
         self.tracker, self.model_note = make_tracker(checkpoint)
         if hasattr(self.tracker, "warm_up"):
             self.tracker.warm_up()
         self.roi = roi and hasattr(self.sync, "set_roi") and hasattr(self.tracker, "search_roi")
         self.started = False
 
-    def feed(self, packet: object) -> list[tuple[int, object]]:
-        """One packet in; (window end in sensor ns, result) for every window it completed."""
+    def feed(self, packet: object) -> list[tuple[int, object, object]]:
+        """One packet in; (window end in sensor ns, result, sample) for every window it completed."""
         self.sync.add_event_packet(packet)
         out = []
         for sample in self.sync.poll():
@@ -164,7 +171,7 @@ class Pipeline:
                 self.tracker.initialize(sample, self.scene.initial_box(sensor_end))
                 self.started = True
             else:
-                out.append((sensor_end, self.tracker.update(sample)))
+                out.append((sensor_end, self.tracker.update(sample), sample))
             if self.roi:
                 self.sync.set_roi(self.tracker.search_roi())
         return out
@@ -192,7 +199,7 @@ def run_free(scene: Scene, rate: float, packets: list, seconds: float, args: arg
         profiler.start()
     for pkt in packets:
         t_in = time.perf_counter()
-        for sensor_end, result in pipe.feed(pkt):
+        for sensor_end, result, _ in pipe.feed(pkt):
             if sensor_end >= WARMUP_S * 1e9:
                 latencies.append((time.perf_counter() - t_in) * 1e3)
                 modes.append(result.search_mode)
@@ -230,20 +237,27 @@ def len_buffered(pipe: Pipeline) -> float:
 
 def run_paced(scene: Scene, rate: float, packets: list, seconds: float, args: argparse.Namespace) -> dict:
     """Packets handed in at their host arrival time; data age = publication - window end (host clock)."""
-    pipe = Pipeline(scene, args.checkpoint, not args.no_roi)
+    start = time.perf_counter() + 0.05
+
+    def host_clock() -> int:  # the header stamps' clock
+        return HOST_OFFSET_NS + int((time.perf_counter() - start) * 1e9)
+
+    pipe = Pipeline(scene, args.checkpoint, not args.no_roi, host_clock)
     ages, errors = [], []
     arrival = [(int(p.stamp_ns) - HOST_OFFSET_NS) * 1e-9 for p in packets]
-    start = time.perf_counter() + 0.05
     i = 0
     while i < len(packets):
         now = time.perf_counter() - start
         if arrival[i] > now:
             time.sleep(arrival[i] - now)
             continue
-        for sensor_end, result in pipe.feed(packets[i]):
-            published = time.perf_counter() - start
+        for sensor_end, result, sample in pipe.feed(packets[i]):
+            published = host_clock()
             if sensor_end >= WARMUP_S * 1e9:
-                ages.append((published - sensor_end * 1e-9) * 1e3)
+                age = pipe.sync.data_age_ns(sample, published) if hasattr(pipe.sync, "data_age_ns") else None
+                if age is None:  # no data-age support (older checkout) or no event: from the window's end
+                    age = published - HOST_OFFSET_NS - sensor_end
+                ages.append(age * 1e-6)
                 errors.append(centre_error(scene, sensor_end, result))
         i += 1
     ages_a = np.array(ages) if ages else np.full(1, np.nan)
