@@ -451,3 +451,31 @@ def test_a_stalled_event_stream_lets_rgb_time_drive_the_windows():
     assert samples[-1].window_end_ns > last_event_host + 500_000_000
     assert samples[-1].window_end_ns <= arrivals[-1] - 200_000_000 + 40_000_000
     assert sum(s.image is not None for s in samples) >= 20
+
+
+def test_an_activity_correction_that_moves_the_output_clock_back_does_not_force_windows_early():
+    # The liveness bound (newest header stamp - max_wait_ns) is taken on the output clock: with RGB stamps 30 ms
+    # *before* the host clock (a negative activity correction) it used to cut windows before their events.
+    rng = np.random.default_rng(26)
+    period, n_frames, rgb_late = 40_000_000, 30, -30_000_000
+    stamps = HOST_OFFSET + rgb_late + 100_000_000 + np.arange(n_frames, dtype=np.int64) * period
+    levels = np.cumsum(rng.uniform(0, 20, n_frames)) % 200
+    parts = []
+    for i in range(1, n_frames):
+        k = int(abs(levels[i] - levels[i - 1]) * 30) + 5
+        a, b = stamps[i - 1] - rgb_late - HOST_OFFSET, stamps[i] - rgb_late - HOST_OFFSET
+        parts.append(rng.integers(a, b, k) // 1000 * 1000)
+    t = np.sort(np.concatenate(parts))
+    events = Events.from_arrays(t, rng.integers(0, W, len(t)), rng.integers(0, H, len(t)), np.zeros(len(t)), W, H)
+    sync = Synchronizer(SyncConfig(clock="activity"), activity=ActivityClockConfig(frames=12))
+    pending, samples = list(range(n_frames)), []
+    for pkt in make_packets(events):
+        sync.add_event_packet(pkt)
+        while pending and stamps[pending[0]] - rgb_late + 5_000_000 <= pkt.stamp_ns:
+            i = pending.pop(0)
+            sync.add_image(np.full((H, W, 3), int(levels[i]), np.uint8), int(stamps[i]))
+        samples += sync.poll()
+    samples += sync.flush()
+    assert abs(sync.activity_correction_ns - rgb_late) <= 1_000_000
+    assert sync.stats.drops.get("late", 0) == 0, sync.stats.as_dict()
+    assert total_events(samples) + sync.stats.dropped_events == len(events), sync.stats.as_dict()

@@ -793,7 +793,9 @@ class Synchronizer:
             self._trigger.add_triggers(triggers)
             self._trigger.retry_pending(self._header_offset(self._latest_sensor_t))
         if header_stamp_ns is not None and c.clock != "sensor":
-            self._see_input(int(header_stamp_ns) + c.extra_offset_ns)
+            # The header stamp on the output clock (trigger/activity clocks move it off the host clock).
+            out_minus_host = self._host_offset_of_output()
+            self._see_input(int(header_stamp_ns) + (c.extra_offset_ns if out_minus_host is None else out_minus_host))
         if not n:
             return
         offset = self._offset_at(int(events.t[-1]))
