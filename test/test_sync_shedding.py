@@ -124,3 +124,27 @@ def test_lost_packets_per_window_count_seq_gaps():
         samples += sync.poll()
     samples += sync.flush()
     assert sum(s.lost_packets for s in samples) == sync.stats.seq_gaps == 10
+
+
+def test_node_configuration_with_a_queued_event_subscription_under_the_bound_drops_nothing():
+    # Issue 18 item 1 as the node runs it (host clock, RGB frames served at once, events queued 100-200 ms).
+    from test.test_sync_synchronizer import queued_delivery
+
+    events = make_events(1_000_000_000, 1_500_000_000, 100_000, seed=35)
+    packets = make_packets(events)
+    frames = [HOST_OFFSET + 1_000_000_000 + k * 40_000_000 for k in range(38)]
+    clock = FakeClock()
+    sync = Synchronizer(SyncConfig(), host_clock=clock)
+    samples = []
+    lag = lambda k: 100_000_000 + 100_000_000 * np.sin(k / 400.0) ** 2  # noqa: E731
+    for arrival, kind, item in queued_delivery(packets, frames, lag):
+        clock.now = arrival
+        if kind == "events":
+            sync.add_event_packet(item)
+        else:
+            sync.add_image(np.zeros((48, 64, 3), np.uint8), item)
+        samples += sync.poll()
+    samples += sync.flush()
+    assert not sync.stats.drops and sync.stats.shed_packets == 0 and sync.stats.shed_windows == 0
+    assert sum(len(s.events) for s in samples) == len(events)
+    assert sum(s.image is not None for s in samples) >= len(frames) - 2
