@@ -60,6 +60,14 @@ turn a backlog into ``late`` drops (issue 18). RGB stamps far off both the RGB s
 offset are rejected (``image_drops["stamp_outlier"]``); a steady offset is reported in ``clock_status()``.
 ``flush`` emits everything. Fixed-rate and fixed-count windows get
 each RGB frame once: the first window cut after the frame arrived whose end is after its stamp.
+
+Geometry and bad input: the event sensor size comes from ``sensor_width/height``, else the event CameraInfo,
+else the packets' declared geometry, else (streams that declare 0x0) the extent of the data; it is never fixed
+by a first packet, and the registration is rebuilt when it changes. A packet whose ``time_base`` would wrap
+int64 is refused (``packet_drops``), a CameraInfo of size 0 or with a non-finite or singular K is ignored
+(``camera_info_drops``), a registration that cannot be built is logged once (``registration_failures``) and
+its windows' events are ``no_registration`` drops: none of them raises from ``poll``. ``stats.as_dict()``
+also holds the decoders' counters (``decoder_*``) and the fixed-rate policy's ``skipped_windows``.
 """
 
 from __future__ import annotations
