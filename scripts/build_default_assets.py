@@ -58,6 +58,8 @@ BACKGROUNDS = [
 ]
 
 # (name, source key, file, licence, attribution, GrabCut rect as fractions x, y, w, h of the image)
+# SURE_FG: parts GrabCut would otherwise drop, marked as object (same fractions)
+SURE_FG = {"astronaut": (0.3, 0.08, 0.2, 0.3)}
 OBJECTS = [
     ("coffee_cup", "skimage", "coffee.png", "CC0-1.0", "Rachel Michetti", (0.07, 0.0, 0.72, 0.85)),
     ("astronaut", "skimage", "astronaut.png", "public-domain", "NASA", (0.04, 0.0, 0.68, 1.0)),
@@ -68,6 +70,7 @@ OBJECTS = [
     ("fig", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.41, 0.24, 0.33, 0.56)),
     ("red_bowl", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.04, 0.1, 0.9, 0.8)),
     ("dog", "lomiri", "friends_by_Aitzol_Berasategi.jpg", "CC-BY-4.0", "Aitzol Berasategi, 2018", (0.26, 0.06, 0.5, 0.4)),
+    ("rocket", "skimage", "rocket.jpg", "public-domain", "SpaceX", (0.44, 0.12, 0.14, 0.86)),
     ("dandelion", "lomiri", "seeding_by_Clements_Engelhardt.jpg", "CC0-1.0", "Clemens Engelhardt, 2018", (0.11, 0.08, 0.28, 0.9)),
 ]  # fmt: skip
 
@@ -91,7 +94,7 @@ def main() -> None:
     parser.add_argument("--sklearn", required=True, type=Path, help="sklearn/datasets/images folder")
     parser.add_argument("--lomiri", required=True, type=Path, help="extracted .../usr/share/backgrounds folder")
     parser.add_argument("--out", type=Path, default=default_pack_path())
-    parser.add_argument("--max-side", type=int, default=640, help="background long side [px]")
+    parser.add_argument("--max-side", type=int, default=1024, help="background long side [px]")
     parser.add_argument("--object-side", type=int, default=256, help="object long side [px]")
     args = parser.parse_args()
     dirs = {"skimage": args.skimage, "sklearn": args.sklearn, "lomiri": args.lomiri}
@@ -108,7 +111,9 @@ def main() -> None:
         img = _fit(_read(dirs, key, name), 2 * args.object_side)
         h, w = img.shape[:2]
         rect = (int(frac[0] * w), int(frac[1] * h), int(frac[2] * w), int(frac[3] * h))
-        alpha = grabcut_alpha(img, rect, iters=8)
+        fg = SURE_FG.get(obj)
+        sure = None if fg is None else (int(fg[0] * w), int(fg[1] * h), int(fg[2] * w), int(fg[3] * h))
+        alpha = grabcut_alpha(img, rect, iters=8, sure_fg=sure)
         rgba = _fit(rgba_cutout(img, alpha), args.object_side)
         file = f"objects/{obj}.png"
         cv2.imwrite(str(out / file), rgba, [cv2.IMWRITE_PNG_COMPRESSION, 9])

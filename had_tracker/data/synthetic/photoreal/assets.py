@@ -161,19 +161,35 @@ def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else image
 
 
-def grabcut_alpha(image_bgr: np.ndarray, rect: tuple[int, int, int, int] | None = None, iters: int = 5) -> np.ndarray:
-    """A soft alpha (float32 in [0, 1]) of the object inside ``rect`` (x, y, w, h; default: central 80 %)."""
+def grabcut_alpha(
+    image_bgr: np.ndarray,
+    rect: tuple[int, int, int, int] | None = None,
+    iters: int = 5,
+    sure_fg: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
+    """A soft alpha (float32 in [0, 1]) of the object inside ``rect`` (x, y, w, h; default: central 80 %).
+
+    ``sure_fg`` (x, y, w, h) marks a part known to be the object (e.g. a face GrabCut would drop).
+    """
     h, w = image_bgr.shape[:2]
     if rect is None:
         rect = (int(0.1 * w), int(0.1 * h), int(0.8 * w), int(0.8 * h))
     mask = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(image_bgr, mask, rect, bgd, fgd, iters, cv2.GC_INIT_WITH_RECT)
+    if sure_fg is None:
+        cv2.grabCut(image_bgr, mask, rect, bgd, fgd, iters, cv2.GC_INIT_WITH_RECT)
+    else:
+        x, y, rw, rh = rect
+        mask[y : y + rh, x : x + rw] = cv2.GC_PR_FGD
+        fx, fy, fw, fh = sure_fg
+        mask[fy : fy + fh, fx : fx + fw] = cv2.GC_FGD
+        cv2.grabCut(image_bgr, mask, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
-    # Keep the largest component, fill holes, soften the edge by ~1 px.
+    # Keep the components of at least 10 % of the largest (drops specks), close small gaps, soften ~1 px.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, 8)
     if n > 1:
-        fg = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        fg = np.isin(labels, 1 + np.flatnonzero(areas >= 0.1 * areas.max())).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     return cv2.GaussianBlur(fg.astype(np.float32), (0, 0), 0.8)
 
