@@ -97,12 +97,19 @@ def test_ladder_evaluation_phase_shows_progress(tmp_path, monkeypatch):
     monkeypatch.setattr(ladder, "_run_all", lambda commands, logs, jobs: {})
     monkeypatch.setattr(ladder, "load_sequences", lambda spec, progress=False: [])
     described = []
-    monkeypatch.setattr(ladder, "describe", lambda ckpt, seqs: described.append(ckpt) or {"kind": "student"})
-    monkeypatch.setattr(ladder, "measure_latencies", lambda rows: None)
+    row = {"kind": "student", "checkpoint": "x", "success_auc": 1.0, "precision_20": 1.0, "norm_precision_20": 1.0,
+           "per_sequence": {"0000:a": 1.0, "0001:b": 2.0}, "val": {"success_auc": 1.0}}  # fmt: skip
+    monkeypatch.setattr(ladder, "describe", lambda ckpt, seqs, val_sequences=None: described.append(ckpt) or row)
+    monkeypatch.setattr(ladder, "measure_latencies", lambda rows, repeats=30: None)
     monkeypatch.setattr(ladder, "format_table", lambda rows: "table")
+    monkeypatch.setattr(ladder, "load_model", lambda ckpt: (None, None))
+    monkeypatch.setattr("had_tracker.training.protocol.validation_peaks", lambda *a: ([], [], []))
     for progress in (True, False):
         terminal = _Terminal()
         monkeypatch.setattr("sys.stderr", terminal)
-        ladder.run_ladder(tmp_path / str(progress), "toy:", "toy:", rungs=("none", "had"), progress=progress)
+        ladder.run_ladder(
+            tmp_path / str(progress), "toy:", "toy:t", val_data="toy:v", rungs=("none", "had"), seeds=(0,),
+            min_test_sequences=0, progress=progress,
+        )  # fmt: skip
         assert ("evaluate held-out" in terminal.getvalue() and "3/3" in terminal.getvalue()) == progress
     assert len(described) == 6

@@ -36,3 +36,34 @@ def test_mismatched_sequences_are_refused_and_sd_uses_ddof_1():
     with pytest.raises(ValueError, match="same"):
         paired_bootstrap_ci(np.zeros(5), np.zeros(6))
     assert mean_sd(np.array([1.0, 3.0])) == (2.0, pytest.approx(np.sqrt(2.0)))
+
+
+def test_thresholds_are_calibrated_from_validation_peaks():
+    from had_tracker.training.protocol import calibrate_thresholds
+
+    rng = np.random.default_rng(0)
+    good = rng.uniform(0.5, 1.0, 200)
+    wrong = rng.uniform(0.0, 0.4, 150)
+    overlap = rng.uniform(0.4, 0.6, 50)  # negatives that look like the target
+    scores = np.concatenate([good, wrong, overlap])
+    correct = np.concatenate([np.ones(200, bool), np.zeros(200, bool)])
+    negative = np.concatenate([np.zeros(200, bool), np.ones(200, bool)])
+    th = calibrate_thresholds(scores, correct, negative, min_precision=0.95)
+    assert 0.4 <= th["lost_threshold"] <= 0.6 and th["lost_balanced_accuracy"] > 0.9
+    above = scores >= th["reacquire_threshold"]
+    assert correct[above].mean() >= 0.95 and th["reacquire_threshold"] >= th["lost_threshold"]
+    with pytest.raises(ValueError, match="both"):
+        calibrate_thresholds(good, np.ones(200, bool), np.zeros(200, bool))
+
+
+def test_validation_peaks_mix_negative_crops_into_the_pairs():
+    from had_tracker.models.builder import ModelConfig, build_model
+    from had_tracker.training.protocol import validation_peaks
+    from had_tracker.training.toy import moving_square_sequence
+
+    cfg = ModelConfig.from_yaml("cpu-tiny", "student")
+    sequences = [moving_square_sequence(seed, num_frames=12) for seed in range(2)]
+    scores, correct, negative = validation_peaks(build_model(cfg), cfg, sequences, n=64)
+    assert len(scores) == len(correct) == len(negative) == 64
+    assert 16 <= negative.sum() <= 48  # about half negative crops
+    assert np.all((scores >= 0) & (scores <= 1)) and not correct[negative].any()

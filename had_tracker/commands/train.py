@@ -56,17 +56,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", required=True, help="output folder (runs already finished there are reused; results.md/json)"
     )
     default_train = "synthetic:preset=mixed,sequences=24,seed=0"
-    default_test = "synthetic:preset=mixed,sequences=12,seed=10000"
+    default_val = "synthetic:preset=mixed,sequences=16,seed=20000"
+    default_test = "synthetic:preset=mixed,sequences=64,seed=10000"
     ladder.add_argument(
         "--train-data",
         default=default_train,
         help=f"training data, as --data of train teacher/student; cached in OUT/data/train (default {default_train})",
     )
     ladder.add_argument(
+        "--val-data",
+        default=default_val,
+        help=f"validation data: every choice (shipped model, tracker thresholds) is made on it; cached in "
+        f"OUT/data/val (default {default_val})",
+    )
+    ladder.add_argument(
         "--test-data",
         default=default_test,
-        help=f"held-out evaluation data (keep its seeds apart from the training data's); cached in OUT/data/test "
+        help=f"test data, only reported (keep its seeds apart from training and validation; join several sources "
+        f"with ';', e.g. shapes and photoreal presets); >= --min-test-sequences; cached in OUT/data/test "
         f"(default {default_test})",
+    )
+    ladder.add_argument(
+        "--min-test-sequences", type=int, default=64, help="refuse a smaller test set (default %(default)s)"
     )
     ladder.add_argument(
         "--teacher-config", default="cpu-tiny-teacher", help="train preset or YAML of the teacher (default %(default)s)"
@@ -87,8 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ladder.add_argument(
         "--threads", type=int, default=1, help="threads for the teacher run (1 is fastest on a busy CPU)"
     )
-    ladder.add_argument("--seed", type=int, default=0, help="sampling and initialisation seed of every run (default 0)")
-    ladder.add_argument("--ship", default=None, help="also copy the best student (held-out SR) to this path")
+    ladder.add_argument(
+        "--seeds", default="0,1,2", help="training seeds of every student rung, comma-separated (default %(default)s)"
+    )
+    ladder.add_argument(
+        "--ship", default=None, help="also copy the student chosen on validation (best val SR) to this path"
+    )
     ladder.add_argument("--quiet", action="store_true", help="no progress bars (data generation, evaluation)")
     ladder.set_defaults(func=_ladder)
 
@@ -135,9 +150,11 @@ def _ladder(args: argparse.Namespace) -> int:
     from had_tracker.training.ladder import LADDER, run_ladder, ship_best
 
     rungs = tuple(r.strip() for r in args.rungs.split(",")) if args.rungs else LADDER
+    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     table = run_ladder(
         args.out,
         train_data=args.train_data,
+        val_data=args.val_data,
         test_data=args.test_data,
         teacher_config=args.teacher_config,
         student_config=args.student_config,
@@ -146,11 +163,12 @@ def _ladder(args: argparse.Namespace) -> int:
         student_steps=args.student_steps,
         jobs=args.jobs,
         teacher_threads=args.threads,
-        seed=args.seed,
+        seeds=seeds,
+        min_test_sequences=args.min_test_sequences,
         progress=not args.quiet,
     )
     print(table)
     if args.ship:
         best, path = ship_best(args.out, args.ship)
-        print(f"shipped the '{best}' student to {path}")
+        print(f"shipped the '{best}' student (chosen on validation) to {path}")
     return 0

@@ -65,7 +65,10 @@ def track_sequence(model: nn.Module, cfg: ModelConfig, seq: TrackingSequence) ->
 
 
 def evaluate_model(model: nn.Module, cfg: ModelConfig, sequences: Sequence[TrackingSequence]) -> dict[str, Any]:
-    """Success AUC / precision@20 / normalised precision [%] over ``sequences`` and the mean model time per frame [ms]."""
+    """Success AUC / precision@20 / normalised precision [%] over ``sequences`` and the mean model time per frame.
+
+    ``per_sequence`` maps ``"index:name"`` to the sequence's success AUC, for paired comparisons between models.
+    """
     results, times = [], []
     for seq in sequences:
         pred, per_frame = track_sequence(model, cfg, seq)
@@ -73,4 +76,5 @@ def evaluate_model(model: nn.Module, cfg: ModelConfig, sequences: Sequence[Track
         times.append(per_frame)
     summary = headline(summarize(results))
     summary["model_ms_per_frame"] = 1e3 * float(np.mean(times))
+    summary["per_sequence"] = {f"{i:04d}:{r.name}": float(r.success_auc) for i, r in enumerate(results)}
     return summary
