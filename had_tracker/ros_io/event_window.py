@@ -181,6 +181,7 @@ def result_to_track_msg(result: TrackResult, msg: Any, frame_id: str = "", targe
     set_time(msg.window_end, result.window_end_ns)
     msg.num_events = int(result.num_events)
     msg.latency_ms = float(result.latency_ms)
+    msg.unobserved = bool(getattr(result, "unobserved", False))
     return msg
 
 
@@ -202,4 +203,5 @@ def track_msg_to_result(msg: Any) -> TrackResult:
         num_events=int(msg.num_events),
         latency_ms=float(msg.latency_ms),
         target_id=int(msg.target_id),
+        unobserved=bool(getattr(msg, "unobserved", False)),  # older bags lack the field
     )
