@@ -96,6 +96,7 @@ class SyntheticConfig:
     num_occluders: int = 0
     same_appearance_distractors: int = 0  # how many of num_distractors are copies of the target's cut-out
     target_tilt_deg: float = 0.0  # out-of-plane (perspective) tilt amplitude of the objects
+    video_probability: float = 0.0  # chance of a video background (when the asset pack has videos)
     # -- camera ego-motion (photoreal): pan speed, zoom/roll/tilt amplitudes, hand-held shake
     camera_speed_px_s: float = 0.0
     camera_zoom_amplitude: float = 0.0
@@ -256,6 +257,7 @@ class SyntheticConfig:
             "exposure_s + rolling_shutter_s must fit in the frame period",
         )
         need(0 <= self.photoreal_probability <= 1, "photoreal_probability must be in [0, 1]")
+        need(0 <= self.video_probability <= 1, "video_probability must be in [0, 1]")
 
     # ------------------------------------------------------------------ attributes
     def attribute_flags(self) -> dict[str, bool]:

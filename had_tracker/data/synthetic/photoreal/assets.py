@@ -5,6 +5,7 @@ A pack is a folder::
     MANIFEST.tsv            file, kind, source, licence, attribution (tab separated, header line)
     backgrounds/*.jpg|png   photographs used as background planes
     objects/*.png           RGBA cut-outs (alpha = the object's mask)
+    videos/NAME/            optional video backgrounds: frame_00000.jpg ... and fps.txt (one row per folder)
 
 The shipped pack (``had_tracker/resources/assets``) holds only CC0 / public-domain / CC BY images; a bigger
 pack is built from a user's folder by :func:`build_pack` (``had-tracker assets build``) and never committed.
@@ -18,15 +19,19 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from had_tracker.errors import ConfigError
 
+if TYPE_CHECKING:
+    from had_tracker.data.synthetic.photoreal.video import FlowVideo
+
 MANIFEST = "MANIFEST.tsv"
 MANIFEST_FIELDS = ("file", "kind", "source", "licence", "attribution")
-KINDS = ("background", "object")
+KINDS = ("background", "object", "video")
 # Licences a shipped asset may carry (SPDX-like ids). CC BY needs the attribution column filled in.
 ALLOWED_LICENCES = frozenset(
     {
@@ -42,6 +47,8 @@ ALLOWED_LICENCES = frozenset(
     }
 )
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
+MAX_VIDEO_FRAMES = 150  # a pack keeps at most this many frames of a clip (it plays back and forth)
 MAX_SIDE = 1024  # assets are stored no larger than this (the engine renders at most ~1280x720 views)
 
 
@@ -112,6 +119,7 @@ class AssetPack:
         self.entries = rows
         self.backgrounds = sorted(r.file for r in rows if r.kind == "background")
         self.objects = sorted(r.file for r in rows if r.kind == "object")
+        self.videos = sorted(r.file for r in rows if r.kind == "video")
         if not self.backgrounds:
             raise ConfigError(f"asset pack {self.root} has no background")
         if not self.objects:
@@ -119,6 +127,9 @@ class AssetPack:
         for name in (*self.backgrounds, *self.objects):
             if not (self.root / name).is_file():
                 raise ConfigError(f"asset pack {self.root}: {name} is listed in {MANIFEST} but missing")
+        for name in self.videos:
+            if not (self.root / name / "fps.txt").is_file():
+                raise ConfigError(f"asset pack {self.root}: video {name} has no fps.txt")
         self._cache: dict[str, object] = {}
 
     def background(self, index: int) -> np.ndarray:
@@ -145,6 +156,25 @@ class AssetPack:
             crop = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
             rgb = srgb_to_linear(cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB))
             self._cache[name] = PhotoObject(name, np.ascontiguousarray(rgb[crop]), np.ascontiguousarray(alpha[crop]))
+        return self._cache[name]  # type: ignore[return-value]
+
+    def video(self, index: int) -> FlowVideo:
+        """Video ``index`` (modulo the count) with its optical flows (computed once per process)."""
+        from had_tracker.data.synthetic.photoreal.video import FlowVideo
+
+        name = self.videos[index % len(self.videos)]
+        if name not in self._cache:
+            folder = self.root / name
+            fps = float((folder / "fps.txt").read_text().split()[0])
+            frames = []
+            for path in sorted(folder.glob("frame_*.jpg")):
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise ConfigError(f"asset pack {self.root}: cannot decode {path.name} of {name}")
+                frames.append(srgb_to_linear(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)))
+            if len(frames) < 2 or fps <= 0:
+                raise ConfigError(f"asset pack {self.root}: video {name} needs >= 2 frames and fps > 0")
+            self._cache[name] = FlowVideo(np.stack(frames), fps)
         return self._cache[name]  # type: ignore[return-value]
 
 
@@ -205,6 +235,26 @@ def rgba_cutout(image_bgr: np.ndarray, alpha: np.ndarray, pad: int = 2) -> np.nd
     return np.dstack([image_bgr[y0:y1, x0:x1], a])
 
 
+def _write_video(path: Path, folder: Path, max_side: int) -> bool:
+    """Frames of ``path`` as JPEGs + fps.txt in ``folder``; False when OpenCV cannot read 2 frames of it."""
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    frames = []
+    while len(frames) < MAX_VIDEO_FRAMES:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(_fit(frame, max_side))
+    cap.release()
+    if len(frames) < 2 or not fps > 0:
+        return False
+    folder.mkdir(parents=True)
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"frame_{k:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    (folder / "fps.txt").write_text(f"{fps:.6f}\n")
+    return True
+
+
 def build_pack(
     source: str | Path,
     out: str | Path,
@@ -217,7 +267,8 @@ def build_pack(
 ) -> Path:
     """Build a pack at ``out`` from the images in ``source`` (recursively); returns ``out``.
 
-    Every image becomes a background. An image ``NAME.ext`` with a mask ``NAME_mask.png`` (non-zero =
+    Every image becomes a background, every video (``VIDEO_SUFFIXES``, read by OpenCV; at most
+    ``MAX_VIDEO_FRAMES`` frames) a video background. An image ``NAME.ext`` with a mask ``NAME_mask.png`` (non-zero =
     object) beside it, or an RGBA PNG with a non-trivial alpha, also becomes an object cut-out;
     ``cutout="grabcut"`` cuts an object out of the central 80 % of every other image with GrabCut.
     ``licence``/``attribution`` go into every manifest row (one folder = one licence).
@@ -230,6 +281,7 @@ def build_pack(
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists (use --overwrite)")
     images = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.endswith("_mask"))
+    videos = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     if not images:
         raise ConfigError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {source}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -266,6 +318,11 @@ def build_pack(
                 obj_name = f"objects/{stem}.png"
                 cv2.imwrite(str(tmp / obj_name), _fit(rgba_cutout(bgr, alpha), max_side // 2))
                 rows.append(ManifestEntry(obj_name, "object", src_note, licence, attribution))
+        for i, path in enumerate(videos):
+            name = f"videos/{i:04d}_{path.stem}"[:60]
+            if _write_video(path, tmp / name, max_side):
+                rows.append(ManifestEntry(name, "video", source_note or str(path.relative_to(source)), licence,
+                                          attribution))  # fmt: skip
         write_manifest(tmp, rows)
         if not any(r.kind == "object" for r in rows):
             raise ConfigError(

@@ -117,9 +117,14 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     rc = rc[:, :2] / rc[:, 2:3]
     x0, y0 = min(x0, rc[:, 0].min()) - 16, min(y0, rc[:, 1].min()) - 16
     x1, y1 = max(x1, rc[:, 0].max()) + 16, max(y1, rc[:, 1].max()) + 16
-    photo = pack.background(int(rng.integers(len(pack.backgrounds))))
-    if rng.random() < 0.5:
-        photo = photo[:, ::-1]
+    video = None
+    if config.video_probability > 0 and pack.videos and rng.random() < config.video_probability:
+        video = pack.video(int(rng.integers(len(pack.videos))))
+        photo = video.frames[0]
+    else:
+        photo = pack.background(int(rng.integers(len(pack.backgrounds))))
+        if rng.random() < 0.5:
+            photo = photo[:, ::-1]
     ph, pw = photo.shape[:2]
     need_w, need_h = x1 - x0, y1 - y0
     density = max(rgb_scale, 1.0)  # photo px per world px
@@ -132,7 +137,8 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     background_to_world = np.array([[s_world, 0, off_x], [0, s_world, off_y], [0, 0, 1.0]])
     # Lens blur (~0.5 world px): the sharpest photo detail would make every pixel fire on any motion.
     sigma = 0.5 / s_world
-    background = cv2.GaussianBlur(np.ascontiguousarray(photo), (0, 0), sigma) if sigma > 0.25 else photo
+    blur = sigma > 0.25 and video is None  # video frames are already soft (compression, motion)
+    background = cv2.GaussianBlur(np.ascontiguousarray(photo), (0, 0), sigma) if blur else photo
     background = np.ascontiguousarray(background)
 
     # Target: a cut-out (or a photo patch) moving in 2.5-D, followed by the camera's pan (the operator keeps it
@@ -216,4 +222,5 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
         flicker_hz=config.flicker_hz,
         flicker_depth=config.flicker_depth,
         flicker_phase=float(rng.uniform(0, 2 * np.pi)),
+        video=video,
     )

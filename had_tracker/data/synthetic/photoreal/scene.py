@@ -16,6 +16,7 @@ import numpy as np
 
 from had_tracker.data.synthetic.motion import Path2D
 from had_tracker.data.synthetic.photoreal.camera import CameraPath
+from had_tracker.data.synthetic.photoreal.video import FlowVideo
 from had_tracker.data.synthetic.textures import luminance
 
 Rect = tuple[int, int, int, int]
@@ -194,6 +195,7 @@ class PhotoScene:
     flicker_hz: float = 0.0
     flicker_depth: float = 0.0
     flicker_phase: float = 0.0
+    video: FlowVideo | None = None  # a moving background (replaces ``background``, same pixel grid)
     background_gray: np.ndarray = field(init=False, repr=False)
     _tables: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -238,7 +240,11 @@ class PhotoScene:
         rect = rect or view.full_rect
         rx0, ry0, rx1, ry1 = rect
         bg_map, maps = self._maps(t, view)
-        out = _warp(self.background_gray if gray else self.background, bg_map, rect, True)
+        if self.video is not None:
+            src = self.video.frame(t, gray)
+        else:
+            src = self.background_gray if gray else self.background
+        out = _warp(src, bg_map, rect, True)
         for layer, m in zip(self.layers, maps, strict=True):
             src = layer.sprite.gray_alpha if gray else layer.sprite.rgba
             x0, y0, x1, y1 = _footprint(src.shape, m, rect)
