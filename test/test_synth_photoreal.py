@@ -166,7 +166,8 @@ def test_camera_ego_motion_makes_the_background_fire(textured_pack):
     still = dict(num_distractors=0, same_appearance_distractors=0, num_occluders=0, camera_speed_px_s=0.0,
                  camera_shake_px=0.0, asset_pack=textured_pack, **QUIET)  # fmt: skip
     static = generate_sequence(photoreal(**still), seed=2)
-    moving = generate_sequence(photoreal(**{**still, "camera_speed_px_s": 300.0, "camera_shake_px": 2.0}), seed=2)
+    fast = {"camera_speed_px_s": 300.0, "camera_shake_px": 2.0, "camera_still_probability": 0.0}
+    moving = generate_sequence(photoreal(**{**still, **fast, "camera_strength_range": (1.0, 1.0)}), seed=2)
     out_static, _ = _events_outside_target(static)
     out_moving, n_moving = _events_outside_target(moving)
     assert out_moving > 20 * max(out_static, 1)
@@ -208,9 +209,21 @@ def test_new_config_fields_are_validated():
         {"camera_zoom_amplitude": 0.9},
         {"rolling_shutter_s": 0.05},
         {"photoreal_probability": 2.0},
+        {"camera_still_probability": -0.1},
+        {"camera_strength_range": (1.0, 0.5)},
+        {"video_probability": 1.5},
     ):
         with pytest.raises(ConfigError):
             photoreal(**bad)
+
+
+def test_camera_strength_is_drawn_per_seed_from_still_to_full():
+    speeds = []
+    for seed in range(12):
+        rec = generate_sequence(photoreal(duration_s=0.1, camera_still_probability=0.3), seed=seed)
+        speeds.append(0.0 if rec.scene.camera.pan is None else float(np.abs(rec.scene.camera.shake_amp).sum()))
+    assert min(speeds) == 0.0 and max(speeds) > 0.5 * 1.5  # still ones and some near the configured shake
+    assert len(set(np.round(speeds, 6))) >= 5
 
 
 def test_mixed_real_draws_both_scene_kinds():

@@ -104,6 +104,8 @@ class SyntheticConfig:
     camera_tilt_deg: float = 0.0
     camera_shake_px: float = 0.0
     camera_shake_hz: float = 6.0
+    camera_still_probability: float = 0.0  # chance per seed of a still camera
+    camera_strength_range: tuple[float, float] = (1.0, 1.0)  # per-seed factor on every camera motion amplitude
     max_internal_rate_hz: float = 4000.0  # the event model's rate grows with image speed up to this
     # -- sensor realism (sensor_model "v2e"; "ideal" = the original model above)
     sensor_model: str = "ideal"
@@ -244,6 +246,9 @@ class SyntheticConfig:
         need(0 <= self.camera_zoom_amplitude < 0.5, "camera_zoom_amplitude must be in [0, 0.5)")
         need(0 <= self.camera_roll_deg <= 45 and 0 <= self.camera_tilt_deg < 45, "camera roll/tilt out of range")
         need(self.camera_shake_hz > 0, "camera_shake_hz must be > 0")
+        need(0 <= self.camera_still_probability <= 1, "camera_still_probability must be in [0, 1]")
+        lo_s, hi_s = self.camera_strength_range
+        need(0 <= lo_s <= hi_s <= 2, "camera_strength_range must be 0 <= lo <= hi <= 2")
         need(self.max_internal_rate_hz >= self.internal_rate_hz, "max_internal_rate_hz must be >= internal_rate_hz")
         need(self.cutoff_hz > 0 and self.cutoff_floor > 0, "cutoff_hz and cutoff_floor must be > 0")
         need(self.noise_dark_gain >= 0, "noise_dark_gain must be >= 0")
@@ -324,8 +329,10 @@ _PHOTOREAL_BASE: dict = {
     "num_distractors": 2,
     "same_appearance_distractors": 1,
     "num_occluders": 1,
-    "camera_speed_px_s": 25.0,
-    "camera_shake_px": 0.6,
+    "camera_speed_px_s": 120.0,
+    "camera_shake_px": 1.5,
+    "camera_still_probability": 0.3,
+    "camera_strength_range": (0.1, 1.0),
     "threshold_sigma": 0.04,
     "refractory_s": 2e-4,
     "shot_noise_rate_hz": 0.1,
@@ -345,6 +352,8 @@ PRESETS.update(
             "camera_tilt_deg": 10.0,
             "camera_shake_px": 2.5,
             "camera_shake_hz": 8.0,
+            "camera_still_probability": 0.0,
+            "camera_strength_range": (0.6, 1.0),
             "exposure_s": 0.02,
         },
         "photoreal-lowlight": {
@@ -354,8 +363,6 @@ PRESETS.update(
             "exposure_s": 0.03,
             "flicker_hz": 100.0,
             "flicker_depth": 0.3,
-            "camera_speed_px_s": 60.0,
-            "camera_shake_px": 1.5,
         },
         "photoreal-rgbcam": {
             **_PHOTOREAL_BASE,
@@ -366,8 +373,8 @@ PRESETS.update(
             "rgb_clock_error_ns": 4_000_000,
             "rolling_shutter_s": 0.015,
             "exposure_s": 0.015,
-            "camera_speed_px_s": 120.0,
-            "camera_shake_px": 1.5,
+            "camera_still_probability": 0.0,
+            "camera_strength_range": (0.5, 1.0),
         },
         "davis346-like": {
             **_PHOTOREAL_BASE,
@@ -383,8 +390,7 @@ PRESETS.update(
             "hot_pixel_rate_hz": 30.0,
             "rgb_misregistration_px": (0.0, 0.0),
             "rgb_clock_error_ns": 0,
-            "camera_speed_px_s": 80.0,
-            "camera_shake_px": 1.5,
+            "camera_still_probability": 0.4,
             "illumination": 0.3,
             "rgb_gain": 2.5,
             "exposure_s": 0.02,

@@ -99,9 +99,13 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     """A random photoreal scene for ``config`` (every random choice from ``rng``)."""
     pack = load_pack(config.asset_pack)
     w, h = config.width, config.height
+    # Camera strength per seed: still with camera_still_probability, else a factor in camera_strength_range.
+    lo_s, hi_s = config.camera_strength_range
+    strength = 0.0 if rng.random() < config.camera_still_probability else float(rng.uniform(lo_s, hi_s))
     camera = random_camera_path(
-        rng, w, h, config.focal_px, config.duration_s, config.camera_speed_px_s, config.camera_zoom_amplitude,
-        config.camera_roll_deg, config.camera_tilt_deg, config.camera_shake_px, config.camera_shake_hz,
+        rng, w, h, config.focal_px, config.duration_s, strength * config.camera_speed_px_s,
+        strength * config.camera_zoom_amplitude, strength * config.camera_roll_deg,
+        strength * config.camera_tilt_deg, strength * config.camera_shake_px, config.camera_shake_hz,
     )  # fmt: skip
 
     # True event -> RGB map: the recorded homography, then the misregistration (RGB pixels).
