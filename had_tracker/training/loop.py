@@ -219,6 +219,7 @@ def train(
     if resume:
         start_step = _restore(last_path, step_module, optimizer, schedule, kind, cfg)
         log.info("resumed %s at step %d", last_path, start_step)
+        _restore_ot_weight(last_path, distiller)
     wrapped: nn.Module = step_module
     if ctx.world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -243,7 +244,7 @@ def train(
         bar = tqdm(total=cfg.steps, initial=start_step, desc=f"train {kind}", mininterval=5.0)
     extra_common = {
         "train_config": cfg.to_dict(),
-        "distill_config": distill_cfg.to_dict(),
+        "distill_config": distiller.cfg.to_dict(),
         "teacher_checkpoint": str(teacher_ckpt) if teacher_ckpt else "",
     }
     model.train()
@@ -333,6 +334,18 @@ def _save_state(
         model_cfg,
         {**extra, "distiller": _distiller_state(step_module.distiller), "step": step, "train_state": state},
     )
+
+
+def _restore_ot_weight(path: Path, distiller: Distiller) -> None:
+    """A resumed run keeps the OT weight its first batch calibrated (``ot.gradient_share``), not the placeholder."""
+    import dataclasses
+
+    ot = distiller.cfg.ot
+    if not (ot.enabled and ot.gradient_share):
+        return
+    saved = load_checkpoint(path).get("distill_config", {}).get("ot", {})
+    if saved.get("gradient_share") == ot.gradient_share and "weight" in saved:
+        distiller.cfg = dataclasses.replace(distiller.cfg, ot=dataclasses.replace(ot, weight=float(saved["weight"])))
 
 
 def _restore(
