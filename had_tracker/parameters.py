@@ -143,6 +143,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "(wall time: the end of a bag, a paused camera); 0 = never", S, value_range=(0.0, 3600.0)),
     _spec("include_images_in_windows", "bool", True, "put the RGB frame attached to a window into its EventWindow "
           "message (needed for RGB debug images and the teacher; off = events only, smaller messages)", S),
+    _spec("search_region_topic", "string", "tracker_node/search_region", "the tracker's next search region "
+          "(sensor_msgs/RegionOfInterest; all zeros = whole sensor): only events inside it are kept (identity "
+          "registration; a region not refreshed for 1 s lapses); empty = keep the whole sensor", S),
     # --- synchronizer_node: sync.* = SyncConfig (had_tracker/sync/synchronizer.py); times in ns ---------------------
     _spec("sync.policy", "string", "fixed_rate", "window policy: fixed_rate (e.g. 200 Hz, works without RGB), "
           "per_frame (one window per RGB frame), fixed_count (N events)", S,
@@ -273,6 +276,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "MarkerArray in the image plane, 1 px = marker_scale_m m)", T, read_only=False),
     _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
     _spec("marker_frame_id", "string", "", "frame of the markers; empty = the window's frame_id", T),
+    _spec("publish_search_region", "bool", True, "publish ~/search_region (sensor_msgs/RegionOfInterest): the "
+          "search crop + margin while tracking an observed target, all zeros (whole sensor) otherwise; in "
+          "single_process mode handed to the synchronizer directly", T),
     # --- tracker_node: tracker.* = TrackerConfig (had_tracker/tracking/tracker.py) ---------------------------------
     _spec("tracker.num_threads", "int", 1, "torch intra-op threads; 0 = torch's default (1 is fastest for the "
           "cpu-tiny student next to the synchronizer)", T, value_range=(0, 1024)),

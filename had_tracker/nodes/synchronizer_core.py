@@ -5,6 +5,14 @@ message takes (decode, image conversion, CameraInfo, poll, window message) is te
 messages (test/test_nodes_callbacks.py). No method raises: whatever the core raises on a message (a
 HadTrackerError, or OverflowError, ValueError, LinAlgError ...) is counted per kind (``errors_<kind>``) and
 logged at most once per ``log_period_s`` per kind; the message is dropped, the node lives on.
+
+Host clock (load shedding, data age): the node passes its ROS clock (``node.get_clock()``), the clock the
+header stamps are on: system time live, ``/clock`` under ``use_sim_time``. Shedding compares each packet's
+``now - header stamp`` with the fastest seen, which only stays constant while the host clock runs at the pace
+the stamps advance: a bag played at ``--rate 0.5`` with the system clock would look ever later and be shed
+whole, while its sim time keeps pace. Data age is then in the stream's own time (under sim time at rate r,
+wall delays count r times) and ``/clock`` steps (10 ms at 100 Hz) add that much jitter. A clock reading 0
+(sim time before the first ``/clock``) is not a time (see :meth:`host_now`).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 
 from had_tracker import parameters as schema
 from had_tracker.nodes.health import CallbackGuard, DropRates, lost_packets, worse
+from had_tracker.nodes.search_region import SearchRegionSlot, roi_from_msg
 from had_tracker.ros_io.diagnostics import DiagnosticReport, RateMeter, format_value
 from had_tracker.ros_io.event_window import sample_to_window_msg
 from had_tracker.ros_io.image import image_to_numpy, is_supported_encoding, to_rgb8
@@ -32,7 +41,8 @@ class SynchronizerCore:
     """A :class:`~had_tracker.sync.synchronizer.Synchronizer` behind callbacks that never raise.
 
     ``params`` are the validated synchronizer_node parameters; ``log(text)`` receives the throttled warnings;
-    ``image_fallback`` converts image encodings ros_io.image does not know (cv_bridge in the node).
+    ``image_fallback`` converts image encodings ros_io.image does not know (cv_bridge in the node);
+    ``host_clock`` (ns; the node's ROS clock) turns on load shedding and data age (None: neither, as offline).
     """
 
     def __init__(
@@ -41,15 +51,20 @@ class SynchronizerCore:
         log: Callable[[str], None],
         image_fallback: Callable[[Any], Any] | None = None,
         stream: str | None = None,
+        host_clock: Callable[[], int] | None = None,
     ) -> None:
         from had_tracker.sync.clock import ActivityClockConfig
         from had_tracker.sync.synchronizer import SyncConfig, Synchronizer
 
         self.params = dict(params)
+        self._host_clock = host_clock
+        self._last_host_ns = 0  # the newest non-zero host clock reading
         self.synchronizer = Synchronizer(
             SyncConfig.from_dict(schema.sync_config_dict(self.params)),
             activity=ActivityClockConfig(**schema.activity_config_dict(self.params)),
+            host_clock=None if host_clock is None else self.host_now,
         )
+        self.search_region = SearchRegionSlot()  # the tracker's next search region (topic or single process)
         self.stream = stream if stream is not None else str(self.params["event_topic"])
         self.guard = CallbackGuard(log)
         self.rates = {name: RateMeter() for name in ("events", "images", "windows")}
@@ -57,7 +72,26 @@ class SynchronizerCore:
         self._image_fallback = image_fallback
         self.last_packet_wall: float | None = None  # monotonic time of the newest packet; None once flushed
 
+    def host_now(self) -> int:
+        """The host clock [ns] for the Synchronizer; a 0 reading (sim time not started) repeats the last good one.
+
+        Before any good reading it is 0: the Synchronizer's transport-delay minimum then holds ``-stamp`` in a
+        bucket of host time 0, which the first real reading evicts at once (it is ages older), and windows cut
+        before that carry no host time (:meth:`windows`), so no data age is computed from them.
+        """
+        now = int(self._host_clock()) if self._host_clock is not None else 0
+        if now > 0:
+            self._last_host_ns = now
+        return self._last_host_ns
+
     # --- inputs ---------------------------------------------------------------------------------------------------
+    def set_search_region_msg(self, msg: Any) -> None:
+        """A sensor_msgs/RegionOfInterest from the tracker (all zeros: the whole sensor); applied at the next packet."""
+        self.guard.run("search_regions", lambda: self.search_region.offer(roi_from_msg(msg)))
+
+    def _apply_search_region(self) -> None:
+        self.guard.run("search_regions", lambda: self.search_region.apply(self.synchronizer.set_roi))
+
     def add_event_packet(self, msg: Any) -> None:
         """An EventPacket / event_array_msgs EventArray (any exception the decoder raises is a counted drop)."""
         self._event_input()
@@ -71,6 +105,7 @@ class SynchronizerCore:
         self.guard.run(EVENT_PACKETS, lambda: self.synchronizer.add_event_array(parse_event_array_cdr(data)))
 
     def _event_input(self) -> None:
+        self._apply_search_region()
         self.rates["events"].tick()
         self.last_packet_wall = time.monotonic()
 
@@ -109,6 +144,8 @@ class SynchronizerCore:
         include_images = bool(self.params["include_images_in_windows"])
         out = []
         for sample in samples:
+            if self._host_clock is not None and self._last_host_ns == 0:
+                sample.newest_event_host_ns = None  # no host time yet (sim time before /clock): age unknown
             msg = self.guard.run("windows", lambda s=sample: sample_to_window_msg(s, new_msg(), include_images))
             if msg is not None:
                 out.append(msg)
@@ -140,6 +177,11 @@ class SynchronizerCore:
         offset = self.synchronizer.offset_ns
         values["offset_ns"] = "unknown" if offset is None else str(offset)
         values["drift_ppm"] = format_value(float(self.synchronizer.drift_ppm))
+        clock = self.guard.run("diagnostics", self.synchronizer.clock_status, default={}) or {}
+        rgb_minus_event = clock.get("rgb_minus_event_ns")
+        values["rgb_minus_event_ns"] = "unknown" if rgb_minus_event is None else str(int(rgb_minus_event))
+        values["host_clock"] = "off (no shedding, no data age)" if self._host_clock is None else "node clock"
+        values.update(self.search_region.values())
 
         dropped = int(stats.dropped_events)
         self.drop_rates.update("events", dropped, max(int(stats.events), dropped))

@@ -4,7 +4,10 @@ A thin adapter over :class:`had_tracker.nodes.synchronizer_core.SynchronizerCore
 callbacks that never raise: every error is counted per kind, logged throttled and shown in /diagnostics).
 
 Subscriptions: ``event_topic`` (type from ``event_msg_type``; best-effort, keep-last ``event_qos_depth``),
-``image_topic`` and ``camera_info_topic`` (sensor-data QoS, ``reliability`` parameter; empty name = off).
+``image_topic`` and ``camera_info_topic`` (sensor-data QoS, ``reliability`` parameter; empty name = off),
+``search_region_topic`` (sensor_msgs/RegionOfInterest from tracker_node: only events inside are kept; empty = off).
+Host clock: the node's ROS clock (system time, or ``/clock`` under ``use_sim_time``) turns on load shedding
+and stamps each window's ``newest_event_host`` (why this clock: ``had_tracker.nodes.synchronizer_core``).
 Publications: ``~/windows`` (had_msgs/EventWindow, reliable, depth 10), ``/diagnostics`` (WARN/ERROR when the
 share of events dropped or event packets lost, seq gaps included, passes ``drop_warn_ratio``/``drop_error_ratio``).
 An invalid topic name stops the node at start-up with one line (exit code 1).
@@ -16,7 +19,7 @@ import sys
 from typing import Any
 
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 
 from had_msgs.msg import EventWindow
 from had_tracker import parameters as schema
@@ -36,7 +39,9 @@ from had_tracker.nodes.common import (
 )
 from had_tracker.nodes.synchronizer_core import EVENT_PACKETS, SynchronizerCore
 
-TOPIC_PARAMETERS = ("event_topic", "image_topic", "camera_info_topic", "event_camera_info_topic")
+TOPIC_PARAMETERS = (
+    "event_topic", "image_topic", "camera_info_topic", "event_camera_info_topic", "search_region_topic",
+)  # fmt: skip
 
 
 def _cv_bridge_fallback() -> Any:
@@ -60,12 +65,19 @@ def _cv_bridge_fallback() -> Any:
 class SynchronizerNode(Node):
     """Aligns event packets and RGB frames into compact event windows (logic: :class:`SynchronizerCore`)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, search_region_direct: bool = False, **kwargs: Any) -> None:
+        """``search_region_direct``: the tracker in this process hands its region over (no subscription)."""
         super().__init__(schema.SYNCHRONIZER, **kwargs)
         bridge_core_logging(self)
         self.params = declare_schema_parameters(self, schema.SYNCHRONIZER)
         check_topic_names(self, self.params, TOPIC_PARAMETERS)
-        self.core = SynchronizerCore(self.params, self.get_logger().warning, image_fallback=_cv_bridge_fallback())
+        clock = self.get_clock()  # ROS time: the header stamps' clock (sim time under use_sim_time)
+        self.core = SynchronizerCore(
+            self.params,
+            self.get_logger().warning,
+            image_fallback=_cv_bridge_fallback(),
+            host_clock=lambda: clock.now().nanoseconds,
+        )
         self.synchronizer = self.core.synchronizer
         guard = self.core.guard
 
@@ -101,6 +113,13 @@ class SynchronizerNode(Node):
                 self.params["event_camera_info_topic"],
                 guard.wrap("callback_camera_infos", lambda msg: self.core.add_camera_info(msg, camera="event")),
                 image_qos,
+            )
+        if self.params["search_region_topic"] and not search_region_direct:
+            self.create_subscription(
+                RegionOfInterest,
+                self.params["search_region_topic"],
+                guard.wrap("callback_search_region", self.core.set_search_region_msg),
+                output_qos(1),  # only the newest region matters
             )
         from had_tracker.events.warmup import warm_up
 

@@ -4,6 +4,11 @@ The node subscribes, hands each message to one method here and publishes the ret
 message takes (window conversion, tracking, debug image, the target starts from rviz or a detector) is tested
 directly with rosbags messages (test/test_nodes_callbacks.py). Whatever raises on a message is counted per
 kind (``errors_<kind>`` in /diagnostics) and logged at most once per period per kind; the node lives on.
+
+Data age (``Track.data_age_ms``, issue 15 item 4): host clock at publication minus the host time of the newest
+event the box is based on (``EventWindow.newest_event_host``, stamped by the synchronizer on the same ROS clock;
+a window without events keeps the previous one: the held box is that old). NaN when unknown (no host time yet).
+Its p50/p99 go to /diagnostics with the tracker's own counters (``tracker_*``, ``history_dropped``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 
 from had_tracker.nodes.debug_view import DebugView
 from had_tracker.nodes.health import CallbackGuard, DropRates, worse
+from had_tracker.nodes.search_region import SearchRegionSender, tracker_search_region
 from had_tracker.nodes.session import InitRequest, TrackingSession
 from had_tracker.nodes.targets import best_detection_box, box_from_plane_point, frame_problem
 from had_tracker.ros_io.diagnostics import DiagnosticReport, LatencyStats, RateMeter, SequenceGapCounter, format_value
@@ -48,6 +54,22 @@ def model_description(tracker: Any, model_param: str) -> str:
     return where + (f" [{', '.join(details)}]" if details else "")
 
 
+def tracker_counters(tracker: Any) -> dict[str, str]:
+    """The tracker's own counters for /diagnostics (absent ones skipped).
+
+    ``tracker_<key>`` of ``Tracker.stats`` (unobserved windows, empty windows, ...) and ``history_dropped`` (events
+    its bounded EventHistory pushed out).
+    """
+    values = {}
+    stats = getattr(tracker, "stats", None)
+    if isinstance(stats, Mapping):
+        values.update({f"tracker_{key}": format_value(value) for key, value in stats.items()})
+    dropped = getattr(getattr(tracker, "history", None), "dropped", None)
+    if dropped is not None:
+        values["history_dropped"] = str(int(dropped))
+    return values
+
+
 @dataclass
 class WindowOutcome:
     """One window's outcome: its sample (None when it could not be read) and the finite results to publish."""
@@ -55,13 +77,26 @@ class WindowOutcome:
     sample: Any = None
     results: list[Any] = field(default_factory=list)
     latency_ms: float = 0.0
+    data_age_ms: float = math.nan  # publication - newest event used, host clock (NaN: unknown)
 
 
 class TrackerCore:
     """A :class:`TrackingSession` behind callbacks that never raise, with the counters /diagnostics shows."""
 
-    def __init__(self, session: TrackingSession, params: Mapping[str, Any], log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        session: TrackingSession,
+        params: Mapping[str, Any],
+        log: Callable[[str], None],
+        host_clock: Callable[[], int] | None = None,
+    ) -> None:
+        """``host_clock``: the node's ROS clock [ns], the one the synchronizer stamps windows with (data age)."""
         self.session = session
+        self._host_clock = host_clock
+        self.data_age = LatencyStats()
+        self.data_age_unknown = 0  # results published without a data age
+        self.newest_event_host_ns: int | None = None  # of the newest window that had events
+        self.search_sender = SearchRegionSender()
         self.params = params  # the node's live parameter dict (run-time changes are seen here)
         self.guard = CallbackGuard(log)
         self.rates = {"windows": RateMeter(), "tracks": RateMeter()}
@@ -86,6 +121,8 @@ class TrackerCore:
             self.dropped_events_upstream += int(msg.dropped_events)
             self.last_frame_id = str(msg.header.frame_id)
             outcome.sample = window_msg_to_sample(msg)
+            if outcome.sample.newest_event_host_ns:
+                self.newest_event_host_ns = int(outcome.sample.newest_event_host_ns)
             self.debug_view.remember(outcome.sample)
             outcome.results = self.session.process(outcome.sample)
 
@@ -98,11 +135,39 @@ class TrackerCore:
             else:
                 self.nonfinite_results += 1  # never published; counted in diagnostics
         outcome.results = finite
+        if finite:
+            outcome.data_age_ms = self.data_age_ms()
         for result in finite:
             self.rates["tracks"].tick()
             self.latency.add(outcome.latency_ms)
+            if math.isnan(outcome.data_age_ms):
+                self.data_age_unknown += 1
+            else:
+                self.data_age.add(outcome.data_age_ms)
             self.last_result = result
         return outcome
+
+    def data_age_ms(self, now_ns: int | None = None) -> float:
+        """Host time now (or ``now_ns``) minus the newest event's host time [ms]; NaN when either is unknown."""
+        if now_ns is None:
+            now_ns = int(self._host_clock()) if self._host_clock is not None else 0
+        if now_ns <= 0 or not self.newest_event_host_ns:  # 0: sim time before the first /clock
+            return math.nan
+        return (int(now_ns) - self.newest_event_host_ns) / 1e6
+
+    # --- search region ----------------------------------------------------------------------------------------------
+    def search_region(self) -> tuple[bool, Any]:
+        """``(send, roi)``: the region the synchronizer should keep (None = whole sensor) and whether to send it now.
+
+        Never sent when ``publish_search_region`` is off; otherwise on change and as a keep-alive (see
+        :mod:`had_tracker.nodes.search_region`). Call it after each window and after each start request.
+        """
+        if not self.params["publish_search_region"]:
+            return False, None
+        roi = self.guard.run(
+            "search_region", lambda: tracker_search_region(self.session, self.last_result), default=None
+        )
+        return self.search_sender.due(roi), roi
 
     def debug_image(self, sample: Any) -> np.ndarray | None:
         """The bgr8 debug image of ``sample`` (None: invalid size, counted, or a drawing error, counted)."""
@@ -161,6 +226,9 @@ class TrackerCore:
             {
                 "latency_p50_ms": format_value(self.latency.percentile(50)),
                 "latency_p99_ms": format_value(self.latency.percentile(99)),
+                "data_age_p50_ms": format_value(self.data_age.percentile(50)),
+                "data_age_p99_ms": format_value(self.data_age.percentile(99)),
+                "data_age_unknown": str(self.data_age_unknown),
                 "windows_missing": str(self.window_gaps.missing),
                 "window_restarts": str(self.window_gaps.restarts),
                 "window_errors": str(self.guard.counts.get("windows", 0) + self.nonfinite_results),
@@ -175,6 +243,8 @@ class TrackerCore:
         )
         values.update(self.guard.values())
         values.update({f"debug_image_skipped_{k}": str(v) for k, v in self.debug_view.skipped.items()})
+        values.update(tracker_counters(session.tracker))
+        values["search_regions_sent"] = str(self.search_sender.sent)
         if self.last_result is not None:
             values["state"] = str(int(self.last_result.state))
             values["score"] = format_value(float(self.last_result.score))

@@ -10,17 +10,21 @@ Services: ``~/start_tracking`` (had_msgs/srv/StartTracking), ``~/reset`` (had_ms
 Parameter ``init_box`` [x, y, w, h] starts tracking at start-up or when set at run time.
 Publications (reliable, depth 10): ``~/track`` (had_msgs/Track, every window while a target is set),
 ``~/detections`` (vision_msgs/Detection2DArray, 4.x layout; one detection while TRACKING, none otherwise),
-``~/debug_image`` (sensor_msgs/Image bgr8), ``~/markers`` (visualization_msgs/MarkerArray), ``/diagnostics``.
+``~/debug_image`` (sensor_msgs/Image bgr8), ``~/markers`` (visualization_msgs/MarkerArray), ``/diagnostics``;
+``~/search_region`` (sensor_msgs/RegionOfInterest, reliable depth 1, ``publish_search_region``): where the next
+windows' search can look (the synchronizer keeps only those events; all zeros = whole sensor), on change and
+every 0.25 s. Track.data_age_ms: the node's ROS clock at publication minus the window's ``newest_event_host``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from geometry_msgs.msg import Point, PointStamped, PoseStamped
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, RegionOfInterest
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -40,8 +44,9 @@ from had_tracker.nodes.common import (
     stamp_to_ns,
     wall_timer,
 )
+from had_tracker.nodes.search_region import roi_to_msg
 from had_tracker.nodes.session import InitRequest, TrackingSession
-from had_tracker.nodes.tracker_core import TrackerCore, model_description
+from had_tracker.nodes.tracker_core import TrackerCore, WindowOutcome, model_description
 from had_tracker.ros_io.event_window import result_to_track_msg
 from had_tracker.ros_io.image import fill_image_msg
 from had_tracker.ros_io.track_outputs import fill_box_markers, fill_detection
@@ -55,7 +60,8 @@ TOPIC_PARAMETERS = (
 class TrackerNode(Node):
     """Tracks one target through aligned event windows with the event-only student (logic: TrackerCore)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, search_region_sink: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
+        """``search_region_sink``: single process, the synchronizer's ``search_region.offer`` (no topic then)."""
         super().__init__(schema.TRACKER, **kwargs)
         bridge_core_logging(self)
         from had_tracker.tracking.tracker import Tracker, TrackerConfig
@@ -68,7 +74,10 @@ class TrackerNode(Node):
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
         self.session = TrackingSession(tracker)
-        self.core = TrackerCore(self.session, self.params, self.get_logger().warning)
+        clock = self.get_clock()  # ROS time, as the synchronizer's newest_event_host (data age)
+        self.core = TrackerCore(
+            self.session, self.params, self.get_logger().warning, host_clock=lambda: clock.now().nanoseconds
+        )
         guard = self.core.guard
         self._failed_inits_logged = 0
         self._debug_throttle = self._make_debug_throttle(self.params["debug_image_max_rate_hz"])
@@ -78,6 +87,10 @@ class TrackerNode(Node):
         self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", qos)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", qos)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", qos)
+        self._search_region_sink = search_region_sink
+        if search_region_sink is None and self.params["publish_search_region"]:
+            region_pub = self.create_publisher(RegionOfInterest, "~/search_region", output_qos(1))
+            self._search_region_sink = lambda roi: region_pub.publish(roi_to_msg(roi, RegionOfInterest()))
         self.create_subscription(
             EventWindow, self.params["windows_topic"], guard.wrap("callback_windows", self._on_window), output_qos()
         )
@@ -140,7 +153,8 @@ class TrackerNode(Node):
             self._failed_inits_logged = self.session.failed_inits
             self.get_logger().warning(self.session.last_error)
         guard = self.core.guard
-        guard.run("publish", lambda: self._publish_results(outcome.results, msg.header.frame_id, outcome.latency_ms))
+        guard.run("publish", lambda: self._publish_results(outcome, msg.header.frame_id))
+        guard.run("search_region", self._send_search_region)
         guard.run("debug_image", lambda: self._publish_debug(outcome.sample, msg))
 
     def _on_init_box(self, msg: Box) -> None:
@@ -161,6 +175,7 @@ class TrackerNode(Node):
         box = (msg.box.x, msg.box.y, msg.box.width, msg.box.height)
         outcome = self.session.offer_ground_truth(msg.present, box, msg.target_id, stamp_to_ns(msg.header.stamp))
         if outcome is not None:
+            self.core.guard.run("search_region", self._send_search_region)
             # one call site per severity: rclpy raises if a call site's severity changes between calls
             if outcome[0]:
                 self.get_logger().info(f"ground truth: {outcome[1]}")
@@ -178,6 +193,7 @@ class TrackerNode(Node):
     def _on_reset(self, request: ResetTracker.Request, response: ResetTracker.Response) -> Any:
         self.session.reset()
         self.core.last_result = None
+        self.core.guard.run("search_region", self._send_search_region)
         response.success, response.message = True, "tracker reset; waiting for a new target"
         self.get_logger().info(response.message)
         return response
@@ -186,6 +202,8 @@ class TrackerNode(Node):
         return self._log_start(*self.session.request_init(request))
 
     def _log_start(self, ok: bool, message: str) -> tuple[bool, str]:
+        # a new target may lie outside the current search region: the whole sensor until it is tracked
+        self.core.guard.run("search_region", self._send_search_region)
         if ok:
             self.get_logger().info(f"start tracking: {message}")
         else:  # a separate call site: rclpy forbids changing one call site's severity
@@ -206,10 +224,16 @@ class TrackerNode(Node):
         return None
 
     # --- outputs --------------------------------------------------------------------------------------------------
-    def _publish_results(self, results: list, frame_id: str, latency_ms: float) -> None:
-        for result in results:  # finite only (TrackerCore counts and drops non-finite estimates)
+    def _send_search_region(self) -> None:
+        send, roi = self.core.search_region()
+        if send and self._search_region_sink is not None:
+            self._search_region_sink(roi)
+
+    def _publish_results(self, outcome: WindowOutcome, frame_id: str) -> None:
+        for result in outcome.results:  # finite only (TrackerCore counts and drops non-finite estimates)
             track = result_to_track_msg(result, Track(), frame_id)
-            track.latency_ms = float(latency_ms)
+            track.latency_ms = float(outcome.latency_ms)
+            track.data_age_ms = float(outcome.data_age_ms)  # NaN: unknown
             self._track_pub.publish(track)
             detections = Detection2DArray()
             detections.header = track.header
