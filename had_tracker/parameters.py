@@ -310,8 +310,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
     _spec("tracker.unobserved_fraction", "double", 0.2, "a search crop with fewer events than this share of its "
           "level while tracked is unobserved (target static or hidden): box held, flagged, never LOST", T,
           value_range=(0.0, 1.0)),
-    _spec("tracker.unobserved_search_windows", "int", 10, "unobserved windows in a row before each also searches "
-          "the whole image for the target", T, value_range=(0, 1_000_000)),
+    _spec("tracker.unobserved_search_after_ms", "double", 200.0, "unobserved this long (sensor time): each further "
+          "unobserved window also searches the whole image for the target", T, value_range=(0.0, 1e7)),
     _spec("tracker.min_box_size", "double", 2.0, "smallest box side [px]", T, value_range=(0.001, 10_000.0)),
     _spec("tracker.template_update_interval", "int", 0, "windows between template updates; 0 = never", T,
           value_range=(0, 1_000_000)),

@@ -78,7 +78,7 @@ def test_update_before_initialize_is_a_clear_error():
 
 def test_empty_windows_hold_the_box_flag_unobserved_and_never_turn_lost():
     """No events = no evidence (a target that stopped moving): hold the box, say so, do not decay to LOST."""
-    tracker, model = make_tracker(lost_patience=5, lost_threshold=0.5, unobserved_search_windows=100)
+    tracker, model = make_tracker(lost_patience=5, lost_threshold=0.5, unobserved_search_after_ms=1000.0)
     tracker.initialize(blob_sample(0, 100, 100), (90, 90, 20, 20))
     box0 = tracker.update(blob_sample(1, 100, 100)).box_xywh
     calls = model.calls
@@ -127,7 +127,7 @@ def test_lost_target_is_reacquired_by_widened_then_global_search():
 
 
 def test_a_target_gone_silent_and_back_elsewhere_is_found_by_the_unobserved_global_search():
-    tracker, _ = make_tracker(unobserved_search_windows=3, reacquire_threshold=0.5)
+    tracker, _ = make_tracker(unobserved_search_after_ms=15.0, reacquire_threshold=0.5)
     tracker.initialize(blob_sample(0, 60, 60), (50, 50, 20, 20))
     for k in range(1, 5):
         tracker.update(blob_sample(k, 60, 60))

@@ -20,7 +20,7 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
    than ``max(min_search_events, unobserved_fraction x the crop's event count while tracked)`` events
    skips the model: the box is held, the result is flagged ``unobserved`` (had_msgs/Track ``unobserved``),
    the confidence decays (``empty_decay``: the estimate ages) but the state does not turn LOST. After
-   ``unobserved_search_windows`` such windows in a row each one also searches the whole image, and a
+   ``unobserved_search_after_ms`` of sensor time unobserved, each such window also searches the whole image, and a
    peak of at least ``reacquire_threshold`` there moves the box (the target moved on unseen);
 7. optional template update from confident estimates.
 
@@ -74,7 +74,7 @@ class TrackerConfig:
     max_scale_change: float = 1.25  # per-window limit on width/height change
     max_scale_rate: float = 4.0  # limit on width/height change per second of sensor time (factor per s)
     unobserved_fraction: float = 0.2  # crop events below this share of the tracked level: unobserved, box held
-    unobserved_search_windows: int = 10  # unobserved windows in a row before each also searches the whole image
+    unobserved_search_after_ms: float = 200.0  # unobserved this long (sensor time): also search the whole image
     min_box_size: float = 2.0  # px
     template_update_interval: int = 0  # windows between template updates (0 = never)
     template_update_threshold: float = 0.7  # min confidence for a template update
@@ -116,7 +116,7 @@ class TrackerConfig:
             (self.widen_factor >= 1.0 and self.max_scale_change >= 1.0, "widen_factor and max_scale_change >= 1"),
             (self.max_scale_rate >= 1.0, "max_scale_rate must be >= 1 (a factor per second)"),
             (0.0 <= self.unobserved_fraction <= 1.0, "unobserved_fraction must be in [0, 1]"),
-            (self.unobserved_search_windows >= 0, "unobserved_search_windows must be >= 0"),
+            (self.unobserved_search_after_ms >= 0, "unobserved_search_after_ms must be >= 0"),
             (self.min_template_events >= 0 and self.min_search_events >= 0, "min_*_events must be >= 0"),
             (self.event_window_ns >= 0 and self.template_update_interval >= 0, "event_window_ns, interval >= 0"),
             (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
@@ -201,6 +201,7 @@ class Tracker:
         self._last_end_ns: int | None = None  # sensor time of the last window: the scale limit is per second
         self._ref_events = 0.0  # events in the search crop while tracked (EMA): the unobserved test's level
         self._unobserved = 0  # consecutive unobserved windows (0 = observed)
+        self._unobserved_since_ns = 0  # sensor time of the first of them
         self.stats = {
             "updates": 0,
             "empty_windows": 0,
@@ -427,9 +428,11 @@ class Tracker:
         elif n_crop < max(c.min_search_events, c.unobserved_fraction * self._ref_events):
             self.stats["empty_windows"] += 1
             self.stats["unobserved_windows"] += 1
+            if self._unobserved == 0:
+                self._unobserved_since_ns = end_ns
             self._unobserved += 1
             self._score *= c.empty_decay
-            if self._unobserved > c.unobserved_search_windows:
+            if end_ns - self._unobserved_since_ns >= c.unobserved_search_after_ms * 1e6:
                 self._search_unobserved(runner, sample, width, height, max_change)
             return
         self._unobserved = 0
