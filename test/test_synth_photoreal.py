@@ -131,7 +131,8 @@ def test_target_out_of_view_is_absent():
     rec = generate_sequence(photoreal(out_of_view=True, duration_s=0.6, **QUIET), seed=3)
     hidden = rec.gt_hr_absent
     assert hidden.any() and (~hidden).any()
-    assert np.all(rec.gt_hr_boxes[hidden & (rec.gt_hr_boxes[:, 2] == 0)] == 0)
+    assert np.all(rec.gt_hr_boxes[hidden] == 0) and np.all(rec.gt_hr_boxes[~hidden, 2:] > 0)
+    assert np.all(rec.gt_boxes[rec.absent] == 0)
     assert rec.attributes["out_of_view"]
 
 

@@ -105,6 +105,9 @@ def generate_photoreal(
     hr_t_s = np.arange(0.0, config.duration_s, 1.0 / config.gt_hr_rate_hz)
     hr_boxes, hr_visible, hr_in_view = scene.target_visibility(hr_t_s, scene.rgb_view)
     hr_absent = (hr_visible < config.min_visible_fraction) | (hr_boxes[:, 2] <= 0)
+    # An absent target has no box (what the bag's GroundTruth and the dataset readers carry too).
+    gt_boxes[absent] = 0.0
+    hr_boxes[hr_absent] = 0.0
     timings["ground_truth_s"] = time.perf_counter() - t0
 
     def rgb_ns(t_s: np.ndarray) -> np.ndarray:
