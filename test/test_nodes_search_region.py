@@ -313,3 +313,21 @@ def test_the_real_trackers_counters_reach_diagnostics():
     assert values["history_dropped"] == "0"
     for key in tracker.stats:
         assert f"tracker_{key}" in values, key
+
+
+def test_the_ros_replay_report_gives_the_tracks_data_age(store, tmp_path):
+    from had_tracker.nodes.replay_collector import ReplayCollector
+    from had_tracker.ros_io.event_window import make_track_msg
+
+    collector = ReplayCollector()
+    for index, age in enumerate([4.0, 6.0, float("nan"), 30.0]):
+        track = make_track_msg(store, _result(_sample(index), (1.0, 2.0, 3.0, 4.0)), "cam")
+        track.data_age_ms = age
+        collector.add_track(track)
+    report = collector.write_report(tmp_path, "bag", {})
+    age = report["trackers"][collector.tracker_name]["data_age"]
+    assert age["tracks"] == 3 and age["p50_ms"] == pytest.approx(6.0) and age["max_ms"] == pytest.approx(30.0)
+    assert any(note.startswith("data age") for note in report["notes"])
+    offline = ReplayCollector()  # tracks written without a host clock (data_age_ms 0): no figure, not a fake one
+    offline.add_track(make_track_msg(store, _result(_sample(0), (1.0, 2.0, 3.0, 4.0)), "cam"))
+    assert offline.data_age() is None

@@ -398,6 +398,8 @@ def replay_bag(
             entry["curves"] = {k: v for k, v in summary.items() if isinstance(v, list)}
         report["trackers"][name] = entry
     report["metrics_available"] = bool(summaries)
+    # Data age (Track.data_age_ms) needs a host clock pacing the stream; offline nothing is paced or shed.
+    report["notes"].append("data age: not measured offline (no host clock); the ROS replay report (replay_eval) has it")
     if init_box is not None and topics.gt is not None:
         report["notes"].append("--init-box started the trackers; the bag's ground truth is used for scoring only.")
     if not metrics_ok:

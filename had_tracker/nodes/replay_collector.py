@@ -12,6 +12,7 @@ header stamps (those stay in the bag's clock).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ class ReplayCollector:
         self.lost_in_transport: dict[str, int | None] = {}
         # The newest /diagnostics status of each pipeline node: {"synchronizer": {"level", "message", "values"}}.
         self.pipeline: dict[str, dict[str, Any]] = {}
+        self.data_ages_ms: list[float] = []  # Track.data_age_ms of the kept tracks (finite ones; bounded like them)
 
     def add_diagnostic_status(self, name: str, level: Any, message: str, values: dict[str, str]) -> bool:
         """Keep the newest status of the synchronizer / tracker (named ``<ns>/<node>: synchronizer`` etc.)."""
@@ -97,7 +99,22 @@ class ReplayCollector:
             return False
         self._results[end] = result
         self.counts["tracks"] += 1
+        age = float(getattr(msg, "data_age_ms", math.nan))
+        if math.isfinite(age) and age != 0.0:  # NaN: unknown; 0: tracks written without a host clock
+            self.data_ages_ms.append(age)
         return True
+
+    def data_age(self) -> dict[str, Any] | None:
+        """p50/p99/max of the tracks' data age [ms] (publication - newest event used, host clock), or None."""
+        if not self.data_ages_ms:
+            return None
+        ages = np.asarray(self.data_ages_ms, float)
+        return {
+            "p50_ms": float(np.percentile(ages, 50)),
+            "p99_ms": float(np.percentile(ages, 99)),
+            "max_ms": float(ages.max()),
+            "tracks": len(ages),
+        }
 
     def add_ground_truth(self, msg: Any) -> None:
         """Record one had_msgs/GroundTruth."""
@@ -183,6 +200,13 @@ class ReplayCollector:
             entry["overall"] = headline(summary)
             entry["per_sequence"] = [{"name": bag_name, **result.scalars()}]
             entry["curves"] = {k: v for k, v in summary.items() if isinstance(v, list)}
+        entry["data_age"] = self.data_age()
+        if entry["data_age"] is not None:
+            age = entry["data_age"]
+            report["notes"].append(
+                f"data age (publication - newest event used, ROS clock): p50 {age['p50_ms']:.1f} ms, "
+                f"p99 {age['p99_ms']:.1f} ms over {age['tracks']} tracks"
+            )
         report["trackers"][self.tracker_name] = entry
         report["metrics_available"] = bool(summaries)
         if not metrics_ok:
