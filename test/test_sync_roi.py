@@ -175,3 +175,18 @@ def test_tracking_with_roi_gives_identical_boxes_where_the_roi_holds_the_search_
 def test_search_roi_is_none_unless_tracking():
     tracker = Tracker(TrackerConfig())
     assert tracker.search_roi() is None
+
+
+def test_crop_input_reuses_chunk_moments_for_a_crop_past_the_sensor_border():
+    """A crop larger than the sensor that moves does not rebuild the chunks' moments (pixels beyond the border
+    hold no events), and the result still equals event_tensor."""
+    cfg, history, builder = _cfg(True), EventHistory(20_000_000), CropInputBuilder()
+    for k in range(4):
+        history.push(k * 5_000_000, (k + 1) * 5_000_000, _events(2000, k * 5_000_000, (k + 1) * 5_000_000, 30 + k))
+    for shift in range(0, 60, 6):
+        crop = CropWindow(-20.0 + shift, -30.0 + shift, 200.0, 96)
+        got, _, _ = builder.build(history.chunks(), crop, 0, 20_000_000, cfg)
+        np.testing.assert_allclose(
+            got, event_tensor(history.window(0, 20_000_000), crop, 0, 20_000_000, cfg), rtol=1e-5
+        )
+    assert builder.stats["moments_built"] == 4

@@ -79,13 +79,14 @@ class CropInputBuilder:
             lo, hi = (s - t0) * scale_t, (e - 1 - t0) * scale_t
             whole = s >= t0 and e <= t1 and (num_bins == 1 or (lo >= bin_lo - 1e-9 and hi <= bin_lo + 1 + 1e-9))
             if whole:
-                m = self._moments((s, e), ev, crop, need)
+                nc = _clip(need, ev.width, ev.height)
+                m = self._moments((s, e), ev, crop, nc)
                 live.add((s, e))
                 if m is not None:
                     r = m.region
                     count += moments_to_grid(
-                        m.s0, m.s1, r.x_lo, r.y_lo, need.x_lo - r.x_lo, need.x_hi - r.x_lo, need.y_lo - r.y_lo,
-                        need.y_hi - r.y_lo, float(m.ref_t - t0), scale_t, bin_lo, num_bins, polar, x0, y0, sx, sx,
+                        m.s0, m.s1, r.x_lo, r.y_lo, nc.x_lo - r.x_lo, nc.x_hi - r.x_lo, nc.y_lo - r.y_lo,
+                        nc.y_hi - r.y_lo, float(m.ref_t - t0), scale_t, bin_lo, num_bins, polar, x0, y0, sx, sx,
                         cx_lo, cx_hi, cy_lo, cy_hi, grid, extent,
                     )  # fmt: skip
                     self.stats["moment_chunks"] += 1
@@ -107,7 +108,11 @@ class CropInputBuilder:
         m = self._cache.get(key)
         if m is not None and m.events is events and m.region.contains(need):
             return m
-        region = roi_around(crop.x0, crop.y0, crop.side, self.margin_fraction, self.min_margin_px)
+        region = _clip(
+            roi_around(crop.x0, crop.y0, crop.side, self.margin_fraction, self.min_margin_px),
+            events.width,
+            events.height,
+        )
         w, h = region.x_hi - region.x_lo, region.y_hi - region.y_lo
         if w <= 0 or h <= 0 or not region.contains(need):
             return None
@@ -138,6 +143,13 @@ def extent_events(extent: tuple[int, int, int, int] | None, width: int, height: 
         return Events.empty(width, height)
     x_min, x_max, y_min, y_max = extent
     return Events.from_arrays([0, 0], [x_min, x_max], [y_min, y_max], [0, 0], width, height)
+
+
+def _clip(roi: Roi, width: int, height: int) -> Roi:
+    """``roi`` cut to the sensor (no event lies beyond it), so a crop past the border still finds its moments."""
+    if width <= 0 or height <= 0:
+        return roi
+    return Roi(min(roi.x_lo, width), min(roi.x_hi, width), min(roi.y_lo, height), min(roi.y_hi, height))
 
 
 def _pixels_needed(crop: CropWindow) -> Roi:
