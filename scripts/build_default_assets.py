@@ -69,7 +69,6 @@ OBJECTS = [
     ("pagoda", "sklearn", "china.jpg", "CC-BY-2.0", "danielbuechele (flickr), via scikit-learn", (0.07, 0.03, 0.5, 0.8)),
     ("fig", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.41, 0.24, 0.33, 0.56)),
     ("red_bowl", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.04, 0.1, 0.9, 0.8)),
-    ("dog", "lomiri", "friends_by_Aitzol_Berasategi.jpg", "CC-BY-4.0", "Aitzol Berasategi, 2018", (0.26, 0.06, 0.5, 0.4)),
     ("rocket", "skimage", "rocket.jpg", "public-domain", "SpaceX", (0.44, 0.12, 0.14, 0.86)),
     ("dandelion", "lomiri", "seeding_by_Clements_Engelhardt.jpg", "CC0-1.0", "Clemens Engelhardt, 2018", (0.11, 0.08, 0.28, 0.9)),
 ]  # fmt: skip

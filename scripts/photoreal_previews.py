@@ -22,8 +22,10 @@ SEEDS = {"photoreal": 11, "photoreal-egomotion": 3, "photoreal-lowlight": 7, "ph
 def row(preset: str, seed: int, duration: float, height: int = 260) -> np.ndarray:
     rec = generate_sequence(SyntheticConfig.from_preset(preset, duration_s=duration), seed)
     seq = rec.aligned()
-    present = np.flatnonzero(~seq.absent)
-    i = int(present[len(present) * 2 // 3]) if len(present) else len(seq) - 1
+    # the frame (after the first quarter) where the target's box is largest: the target is well in view
+    size = np.minimum(seq.gt_boxes[:, 2], seq.gt_boxes[:, 3]) * ~seq.absent
+    size[: len(seq) // 4] = -1
+    i = int(np.argmax(size))
     box = seq.gt_boxes[i]
     rgb = draw_box(np.asarray(seq.frames[i]), box, (0, 255, 0))
     ev = draw_box(event_frame(seq, i, window_ns=10_000_000), box, (0, 170, 0))

@@ -14,6 +14,18 @@ from had_tracker.data.synthetic.photoreal.scene import ObjectMotion, PhotoLayer,
 PATCH_PROBABILITY = 0.25  # share of targets that are a photo patch with a random outline instead of a cut-out
 
 
+def _to_world(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Sensor points (N, 2) -> world through the inverses of the (N, 3, 3) world -> sensor maps ``h``."""
+    p = np.einsum("nij,nj->ni", np.linalg.inv(h), np.concatenate([xy, np.ones((len(xy), 1))], axis=1))
+    return p[:, :2] / p[:, 2:3]
+
+
+def _to_sensor(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """World points (N, 2) -> sensor through the (N, 3, 3) maps ``h``."""
+    p = np.einsum("nij,nj->ni", h, np.concatenate([xy, np.ones((len(xy), 1))], axis=1))
+    return p[:, :2] / p[:, 2:3]
+
+
 def _resize_long_side(rgb: np.ndarray, alpha: np.ndarray, long_side: float) -> tuple[np.ndarray, np.ndarray]:
     h, w = alpha.shape
     s = long_side / max(h, w)
@@ -145,8 +157,9 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     background = cv2.GaussianBlur(np.ascontiguousarray(photo), (0, 0), sigma) if blur else photo
     background = np.ascontiguousarray(background)
 
-    # Target: a cut-out (or a photo patch) moving in 2.5-D, followed by the camera's pan (the operator keeps it
-    # roughly in view: the target's world path is the camera offset plus its own random walk).
+    # Target: a cut-out (or a photo patch) moving in 2.5-D, followed by the camera (the operator keeps it roughly
+    # in view): its keyframes are a random walk in sensor pixels, mapped into the world through the camera at
+    # each keyframe time; between keyframes the camera's own motion shows.
     lo, hi = config.target_size_px
     size = float(rng.uniform(lo, hi))
     if rng.random() < PATCH_PROBABILITY:
@@ -160,8 +173,7 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     )  # fmt: skip
     if config.out_of_view:
         excursion_out_of_view(rng, local, w, h, size, config.duration_s)
-    follow = camera.pan(local.key_t) if camera.pan is not None else 0.0
-    target_path = Path2D(local.key_t, local.key_xy + follow, local.smooth)
+    target_path = Path2D(local.key_t, _to_world(camera.homographies(local.key_t, 1.0), local.key_xy), local.smooth)
     target = PhotoLayer(
         target_sprite,
         _motion(rng, target_path, target_sprite, size, config, config.rotation_speed_deg_s, config.scale_amplitude),
@@ -202,7 +214,9 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
         speed = float(rng.uniform(0.8, 1.5) * max(3 * size, 60.0))
         key_t = np.array([-1.0, config.duration_s + 1.0])
         # Where the target is (world, as seen at this depth) at t_cross: camera offset scaled by the depth.
-        cross = target_path(t_cross)[0] - camera.offset(t_cross)[0] * (1 - 1 / depth)
+        # The world point at this depth that the sensor sees where the target is at t_cross.
+        seen = _to_sensor(camera.homographies(t_cross, 1.0), target_path(t_cross))
+        cross = _to_world(camera.homographies(t_cross, depth), seen)[0]
         key_xy = cross[None] + direction[None] * speed * (key_t - t_cross)[:, None]
         motion = _motion(rng, Path2D(key_t, key_xy, False), sprite, size, config, 0.0, 0.0)
         motion.tilt_amp = np.zeros(2)
