@@ -188,6 +188,8 @@ def test_rgb_misregistration_and_clock_error_are_as_configured():
     assert inner.sum() >= 3
     np.testing.assert_allclose((rgb_boxes - ev_boxes)[inner, :2].mean(axis=0), [3.0, -2.0], atol=0.6)
     np.testing.assert_array_equal(rec.homography, np.eye(3))  # what the aligned view registers with
+    meta = rec.aligned().meta
+    assert meta["rgb_misregistration_px"] == [3.0, -2.0] and meta["rgb_clock_error_ns"] == 7_000_000
     # Clock: each frame is stamped 7 ms after its true exposure; its box is the high-rate box at the true time.
     assert rec.config.to_dict()["rgb_clock_error_ns"] == 7_000_000
     for i, stamp in enumerate(rec.frame_t_ns):
@@ -228,5 +230,6 @@ def test_camera_strength_is_drawn_per_seed_from_still_to_full():
 
 
 def test_mixed_real_draws_both_scene_kinds():
-    kinds = {generate_sequence(photoreal("mixed-real"), seed=s).config.scene_kind for s in range(8)}
-    assert kinds == {"shapes", "photoreal"}
+    recs = [generate_sequence(photoreal("mixed-real"), seed=s) for s in range(8)]
+    assert {r.config.scene_kind for r in recs} == {"shapes", "photoreal"}
+    assert {r.aligned().meta["scene_kind"] for r in recs} == {"shapes", "photoreal"}
