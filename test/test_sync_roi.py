@@ -190,3 +190,17 @@ def test_crop_input_reuses_chunk_moments_for_a_crop_past_the_sensor_border():
             got, event_tensor(history.window(0, 20_000_000), crop, 0, 20_000_000, cfg), rtol=1e-5
         )
     assert builder.stats["moments_built"] == 4
+
+
+def test_crop_input_for_a_crop_that_stays_put_sums_each_chunk_once_per_cell():
+    """A global search keeps one crop: each chunk's pixels are summed per output cell once, then reused."""
+    cfg, history, builder = _cfg(True), EventHistory(20_000_000), CropInputBuilder()
+    crop = CropWindow(0.0, -15.0, 120.0, 48)  # the whole 120x90 sensor, downsampled
+    for k in range(8):
+        s, e = k * 5_000_000, (k + 1) * 5_000_000
+        history.push(s, e, _events(3000, s, e, 50 + k))
+        got, count, _ = builder.build(history.chunks(), crop, e - 20_000_000, e, cfg)
+        ref_events = history.window(e - 20_000_000, e)
+        np.testing.assert_allclose(got, event_tensor(ref_events, crop, e - 20_000_000, e, cfg), rtol=1e-5, atol=1e-6)
+        assert count == _count_in_crop(ref_events, crop)
+    assert 0 < builder.stats["cells_built"] <= 8  # once per chunk, not once per chunk and window

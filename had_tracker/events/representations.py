@@ -305,6 +305,72 @@ def moments_to_grid(
     return int(round(count))
 
 
+@njit(cache=True, nogil=True)
+def moments_to_cells(
+    s0, s1, x_lo, y_lo, u0, u1, v0, v1, x0, y0, sx, sy, cx_lo, cx_hi, cy_lo, cy_hi, cells_n, cells_s1, extent
+):
+    """The pixel moments of :func:`pixel_moments` summed per output cell of a crop (nearest mapping, as ``_splat``).
+
+    ``cells_n``/``cells_s1`` (2, H, W) float64 are added to. For a crop that stays put (a wide or global search)
+    a chunk's cells serve every window that overlaps it (:func:`cells_to_grid`). Returns the events in
+    ``[cx_lo, cx_hi) x [cy_lo, cy_hi)`` and updates their pixel ``extent`` as :func:`moments_to_grid`.
+    """
+    height = cells_n.shape[1]
+    width = cells_n.shape[2]
+    count = 0
+    for v in range(v0, v1):
+        yi = y_lo + v
+        iv = int(math.floor((yi + 0.5 - y0) * sy - 0.5 + 0.5))
+        iv_ok = iv >= 0 and iv < height
+        row_counted = yi >= cy_lo and yi < cy_hi
+        if not (iv_ok or row_counted):
+            continue
+        for u in range(u0, u1):
+            n_off = s0[0, v, u]
+            n_on = s0[1, v, u]
+            if n_off == 0 and n_on == 0:
+                continue
+            xi = x_lo + u
+            if row_counted and xi >= cx_lo and xi < cx_hi:
+                count += n_off + n_on
+                extent[0] = min(extent[0], xi)
+                extent[1] = max(extent[1], xi)
+                extent[2] = min(extent[2], yi)
+                extent[3] = max(extent[3], yi)
+            iu = int(math.floor((xi + 0.5 - x0) * sx - 0.5 + 0.5))
+            if iu < 0 or iu >= width or not iv_ok:
+                continue
+            cells_n[0, iv, iu] += n_off
+            cells_n[1, iv, iu] += n_on
+            cells_s1[0, iv, iu] += s1[0, v, u]
+            cells_s1[1, iv, iu] += s1[1, v, u]
+    return count
+
+
+@njit(cache=True, nogil=True)
+def cells_to_grid(cells_n, cells_s1, ref_minus_t0, scale_t, bin_lo, num_bins, polarity_channels, out):
+    """Add a chunk's per-cell moments (:func:`moments_to_cells`) to the voxel grid, as :func:`moments_to_grid`."""
+    height = out.shape[1]
+    width = out.shape[2]
+    upper = bin_lo < num_bins - 1
+    for c in range(2):
+        if polarity_channels:
+            ch = c * num_bins + bin_lo
+            val = 1.0
+        else:
+            ch = bin_lo
+            val = 1.0 if c else -1.0
+        for iv in range(height):
+            for iu in range(width):
+                n = cells_n[c, iv, iu]
+                if n == 0.0:
+                    continue
+                fsum = scale_t * (cells_s1[c, iv, iu] + n * ref_minus_t0) - bin_lo * n
+                out[ch, iv, iu] += val * (n - fsum)
+                if upper:
+                    out[ch + 1, iv, iu] += val * fsum
+
+
 def _accumulate(
     t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, bilinear, out
 ) -> None:

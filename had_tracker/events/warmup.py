@@ -44,5 +44,6 @@ def _warm_tracking_kernels(events: object) -> None:
 
     filter_events(events, Roi(0, 2, 0, 2))
     cfg = SimpleNamespace(events=SimpleNamespace(num_bins=2, polarity_channels=True))
-    for end in (2000, 1500):  # whole chunks (moments), then a partial one (event by event)
-        CropInputBuilder().build([(0, 2000, events)], CropWindow(0.0, 0.0, 4.0, 4), 0, end, cfg)
+    builder = CropInputBuilder()
+    for end in (2000, 2000, 1500):  # whole chunks (moments, then per-cell sums: same crop), a partial one
+        builder.build([(0, 2000, events)], CropWindow(0.0, 0.0, 4.0, 4), 0, end, cfg)

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from had_tracker.events.container import Events
-from had_tracker.events.representations import _arrays, _splat_nearest_counted, moments_to_grid, pixel_moments
+from had_tracker.events.representations import (
+    _arrays,
+    _splat_nearest_counted,
+    cells_to_grid,
+    moments_to_cells,
+    moments_to_grid,
+    pixel_moments,
+)
 from had_tracker.geometry import CropWindow
 from had_tracker.models.inputs import finish_event_grid
 from had_tracker.sync.roi import Roi, roi_around
@@ -33,6 +40,7 @@ class _Moments:
     ref_t: int
     s0: np.ndarray  # (2, h, w) int32 counts
     s1: np.ndarray  # (2, h, w) int64 sum of (t - ref_t) [ns]
+    cells: tuple | None = None  # (crop, n, s1, count, extent): summed per output cell of a crop that stays put
 
 
 class CropInputBuilder:
@@ -42,7 +50,8 @@ class CropInputBuilder:
         self.margin_fraction, self.min_margin_px = float(margin_fraction), float(min_margin_px)
         self._cache: dict[tuple[int, int], _Moments] = {}
         self._spare: list[_Moments] = []  # moments of chunks gone from the history: storage to reuse
-        self.stats = {"moment_chunks": 0, "event_chunks": 0, "moments_built": 0}
+        self._last_crop: CropWindow | None = None
+        self.stats = {"moment_chunks": 0, "event_chunks": 0, "moments_built": 0, "cells_built": 0}
 
     def clear(self) -> None:
         self._cache.clear()
@@ -67,6 +76,8 @@ class CropInputBuilder:
         cx_lo, cy_lo = max(math.ceil(x0 - 0.5), 0), max(math.ceil(y0 - 0.5), 0)
         cx_hi, cy_hi = math.ceil(x0 + crop.side - 0.5), math.ceil(y0 + crop.side - 0.5)
         need = _pixels_needed(crop)
+        steady = crop == self._last_crop  # a wide or global search: chunks' per-cell sums serve every window
+        self._last_crop = crop
         count = 0
         extent = np.array([65536, -1, 65536, -1], np.int64)
         live = set()
@@ -82,6 +93,11 @@ class CropInputBuilder:
                 nc = _clip(need, ev.width, ev.height)
                 m = self._moments((s, e), ev, crop, nc)
                 live.add((s, e))
+                if m is not None and steady:
+                    count += self._add_cells(m, crop, nc, cx_lo, cx_hi, cy_lo, cy_hi, extent)
+                    cells_to_grid(m.cells[1], m.cells[2], float(m.ref_t - t0), scale_t, bin_lo, num_bins, polar, grid)
+                    self.stats["moment_chunks"] += 1
+                    continue
                 if m is not None:
                     r = m.region
                     count += moments_to_grid(
@@ -124,6 +140,26 @@ class CropInputBuilder:
         m = _Moments(events, region, ref_t, s0, s1)
         self._cache[key] = m
         return m
+
+    def _add_cells(
+        self, m: _Moments, crop: CropWindow, nc: Roi, cx_lo: int, cx_hi: int, cy_lo: int, cy_hi: int, extent: np.ndarray
+    ) -> int:
+        """The chunk's per-cell sums for ``crop`` (computed once per chunk and crop); returns its count, merges extent."""
+        if m.cells is None or m.cells[0] != crop:
+            r, size = m.region, crop.out_size
+            n, s1 = np.zeros((2, size, size)), np.zeros((2, size, size))
+            ext = np.array([65536, -1, 65536, -1], np.int64)
+            sx = size / float(crop.side)
+            count = moments_to_cells(
+                m.s0, m.s1, r.x_lo, r.y_lo, nc.x_lo - r.x_lo, nc.x_hi - r.x_lo, nc.y_lo - r.y_lo, nc.y_hi - r.y_lo,
+                float(crop.x0), float(crop.y0), sx, sx, cx_lo, cx_hi, cy_lo, cy_hi, n, s1, ext,
+            )  # fmt: skip
+            m.cells = (crop, n, s1, int(count), ext)
+            self.stats["cells_built"] += 1
+        _, _, _, count, ext = m.cells
+        extent[0], extent[2] = min(extent[0], ext[0]), min(extent[2], ext[2])
+        extent[1], extent[3] = max(extent[1], ext[1]), max(extent[3], ext[3])
+        return count
 
     def _storage(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed (2, h, w) moment arrays, reusing a spare chunk's storage when it is large enough."""
