@@ -233,3 +233,27 @@ def test_mixed_real_draws_both_scene_kinds():
     recs = [generate_sequence(photoreal("mixed-real"), seed=s) for s in range(8)]
     assert {r.config.scene_kind for r in recs} == {"shapes", "photoreal"}
     assert {r.aligned().meta["scene_kind"] for r in recs} == {"shapes", "photoreal"}
+
+
+def test_rolling_shutter_exposes_row_bands_later_down_the_frame():
+    from had_tracker.data.synthetic.photoreal.generator import SHUTTER_BANDS, _render_rgb
+
+    rs = 0.016
+    rec = generate_sequence(photoreal(rolling_shutter_s=rs, camera_speed_px_s=200.0, camera_still_probability=0.0), 3)
+    cfg, scene = rec.config, rec.scene
+    np.testing.assert_array_equal(rec.exposure_end_ns - rec.exposure_start_ns, int((cfg.exposure_s + rs) * 1e9))
+    t = 0.1
+    img = _render_rgb(scene, cfg, t)
+    edges = np.linspace(0, cfg.height, SHUTTER_BANDS + 1).round().astype(int)
+    top = scene.render(t + rs * 0.5 * (edges[0] + edges[1]) / cfg.height, scene.rgb_view)
+    bottom = scene.render(t + rs * 0.5 * (edges[-2] + edges[-1]) / cfg.height, scene.rgb_view)
+    np.testing.assert_allclose(img[edges[0] : edges[1]], top[edges[0] : edges[1]], atol=1e-6)
+    np.testing.assert_allclose(img[edges[-2] :], bottom[edges[-2] :], atol=1e-6)
+    still = scene.render(t, scene.rgb_view)
+    assert np.abs(img[edges[-2] :] - still[edges[-2] :]).mean() > 1e-3  # the camera moved meanwhile
+
+
+def test_davis346_like_frames_are_grey():
+    rec = generate_sequence(photoreal("davis346-like", duration_s=0.15), seed=0)
+    f = rec.rgb_frames.astype(int)
+    assert np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 1], f[..., 2])

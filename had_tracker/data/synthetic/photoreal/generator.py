@@ -95,6 +95,8 @@ def generate_photoreal(
             for s in starts_s
         ]
     )
+    if config.rgb_grayscale:  # one sensor value per pixel (the noise was drawn per channel)
+        frames = np.repeat(frames[..., :1], 3, axis=3)
     timings["rgb_s"] = time.perf_counter() - t0
 
     # Ground truth: per frame at the true exposure midpoint of the middle row, in the true RGB view.
