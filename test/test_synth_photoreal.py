@@ -173,6 +173,7 @@ def test_camera_ego_motion_makes_the_background_fire(textured_pack):
     out_moving, n_moving = _events_outside_target(moving)
     assert out_moving > 20 * max(out_static, 1)
     assert out_moving / n_moving > 0.7  # the background produces most events
+    assert moving.attributes["camera_motion"] and not static.attributes["camera_motion"]
 
 
 def test_rgb_misregistration_and_clock_error_are_as_configured():

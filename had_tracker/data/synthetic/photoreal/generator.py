@@ -120,6 +120,7 @@ def generate_photoreal(
     occluded = 1.0 - hr_visible / np.maximum(hr_in_view, 1e-6)
     attributes["occlusion"] = bool(np.any((occluded > 0.5) & (hr_in_view > 0.5)))
     attributes["fast_motion"] = attributes["fast_motion"] or speed_rgb >= 250
+    attributes["camera_motion"] = scene.image_speed_px_s(config.duration_s, scene.event_view, layers=False) >= 100
     attributes["dynamic_background"] = (
         config.camera_speed_px_s > 0 or config.camera_shake_px > 0 or scene.video is not None
     )

@@ -299,8 +299,8 @@ class PhotoScene:
                 boxes[i] = (x0 + cols[0], y0 + rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1)
         return boxes, visible, in_view
 
-    def image_speed_px_s(self, duration_s: float, view: View, samples_hz: float = 500.0) -> float:
-        """Largest image speed (px/s) of any layer's corners or of the background over the sequence."""
+    def image_speed_px_s(self, duration_s: float, view: View, samples_hz: float = 500.0, layers: bool = True) -> float:
+        """Largest image speed (px/s) of the background (and, with ``layers``, any layer's corners)."""
         t = np.linspace(0.0, duration_s, max(int(duration_s * samples_hz), 2))
         dt = t[1] - t[0]
         best = 0.0
@@ -309,7 +309,7 @@ class PhotoScene:
         bg = np.stack([view.from_event @ m for m in self.camera.homographies(t, 1.0)])
         p = _project(bg, grid)
         best = float(np.linalg.norm(np.diff(p, axis=0), axis=2).max() / dt)
-        for layer in self.layers:
+        for layer in self.layers if layers else []:
             sw, sh = layer.sprite.size
             corners = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float64)
             p = _project(self.layer_maps(layer, t, view), corners)
