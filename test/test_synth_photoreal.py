@@ -258,3 +258,9 @@ def test_davis346_like_frames_are_grey():
     rec = generate_sequence(photoreal("davis346-like", duration_s=0.15), seed=0)
     f = rec.rgb_frames.astype(int)
     assert np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 1], f[..., 2])
+
+
+def test_photoreal_scene_with_the_ideal_event_model():
+    rec = generate_sequence(photoreal(sensor_model="ideal", duration_s=0.15), seed=0)
+    assert len(rec.events) > 0 and rec.events.is_time_ordered()
+    assert "hot_pixel_events" not in rec.stats and rec.stats["leak_events"] >= 0
