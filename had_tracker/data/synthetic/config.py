@@ -319,7 +319,7 @@ PRESETS: dict[str, dict] = {
 _PHOTOREAL_BASE: dict = {
     "scene_kind": "photoreal",
     "sensor_model": "v2e",
-    "target_size_px": (40.0, 80.0),
+    "target_size_px": (24.0, 80.0),  # down to small targets (far away, the hard real cases)
     "target_speed_px_s": 120.0,
     "abrupt_motion": True,
     "keyframe_interval_s": 0.4,
