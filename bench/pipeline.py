@@ -260,12 +260,12 @@ def run_paced(scene: Scene, rate: float, packets: list, seconds: float, args: ar
                 ages.append(age * 1e-6)
                 errors.append(centre_error(scene, sensor_end, result))
         i += 1
-    ages_a = np.array(ages) if ages else np.full(1, np.nan)
+    # None (JSON null) when no box came out after the warm-up: everything was shed
     return {
-        "data_age_p50_ms": float(np.percentile(ages_a, 50)),
-        "data_age_p99_ms": float(np.percentile(ages_a, 99)),
+        "data_age_p50_ms": float(np.percentile(ages, 50)) if ages else None,
+        "data_age_p99_ms": float(np.percentile(ages, 99)) if ages else None,
         "shed_fraction": pipe.shed_events() / max(pipe.sync.stats.events, 1),
-        "paced_median_centre_error_px": float(np.median(errors)) if errors else float("nan"),
+        "paced_median_centre_error_px": float(np.median(errors)) if errors else None,
         "paced_windows": len(ages),
     }
 
@@ -409,7 +409,8 @@ def main() -> int:
             del packets
             rows.append(row)
             if args.json:
-                print(json.dumps(row), flush=True)
+                clean = {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}  # NaN -> null
+                print(json.dumps(clean), flush=True)
     if rows and not args.json:
         print_tables(rows)
     if args.memory_seconds > 0:
@@ -435,7 +436,9 @@ def print_tables(rows: list[dict]) -> None:
         age = "-" if r.get("data_age_p99_ms") is None else f"{r['data_age_p99_ms']:.1f}"
         shed = "-" if r.get("shed_fraction") is None else f"{r['shed_fraction']:.1%}"
         paced_err = r.get("paced_median_centre_error_px")
-        err = f"{r['median_centre_error_px']:.1f}" + ("" if paced_err is None else f" / {paced_err:.1f}")
+        err = f"{r['median_centre_error_px']:.1f}"
+        if "paced_windows" in r:
+            err += " / -" if paced_err is None else f" / {paced_err:.1f}"
         print(f"| {r['sensor']} | {r['rate_mev_s']:g} | {r['windows']} | {r['cpu_s_per_stream_s']:.2f} | "
               f"{r['wall_s_per_stream_s']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | {age} | "
               f"{shed} | {r['events_buffered_fraction']:.0%} | {r['local_search']:.0%} | {err} |")  # fmt: skip
