@@ -264,3 +264,20 @@ def test_photoreal_scene_with_the_ideal_event_model():
     rec = generate_sequence(photoreal(sensor_model="ideal", duration_s=0.15), seed=0)
     assert len(rec.events) > 0 and rec.events.is_time_ordered()
     assert "hot_pixel_events" not in rec.stats and rec.stats["leak_events"] >= 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_background_photo_covers_both_views_for_the_whole_sequence(seed):
+    cfg = photoreal(
+        "photoreal-rgbcam", rgb_width=240, rgb_height=180, homography=(1.4, 0.0, 30.0, 0.0, 1.4, 25.0, 0.0, 0.0, 1.0),
+        camera_speed_px_s=400.0, camera_roll_deg=10.0, camera_tilt_deg=8.0, camera_zoom_amplitude=0.2,
+        camera_strength_range=(1.0, 1.0), duration_s=0.6,
+    )  # fmt: skip
+    scene = generate_sequence(cfg, seed=seed).scene
+    bh, bw = scene.background.shape[:2]
+    for view in (scene.event_view, scene.rgb_view):
+        corners = np.array([[0, 0, 1], [view.width, 0, 1], [view.width, view.height, 1], [0, view.height, 1]], float)
+        for t in np.linspace(0.0, cfg.duration_s, 25):
+            p = corners @ np.linalg.inv(scene.background_map(float(t), view)).T
+            xy = p[:, :2] / p[:, 2:3]
+            assert np.all(xy >= -1.0) and np.all(xy <= [bw + 1.0, bh + 1.0]), (view.name, t, xy)

@@ -126,13 +126,14 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
     rgb_w, rgb_h = config.rgb_size
     rgb_scale = float(np.sqrt(abs(np.linalg.det(config.homography_matrix[:2, :2]))))
 
-    # Background: covers everything either camera sees (plus a margin), at the finer camera's resolution.
+    # Background: covers everything either camera sees over the sequence (plus a margin), at the finer camera's
+    # resolution where the photo allows.
     x0, y0, x1, y1 = view_bounds(camera, config.duration_s)
-    inv = np.linalg.inv(config.homography_matrix)
+    inv = np.linalg.inv(rgb_from_event)
     rc = np.array([[0, 0, 1], [rgb_w, 0, 1], [rgb_w, rgb_h, 1], [0, rgb_h, 1]], np.float64) @ inv.T
-    rc = rc[:, :2] / rc[:, 2:3]
-    x0, y0 = min(x0, rc[:, 0].min()) - 16, min(y0, rc[:, 1].min()) - 16
-    x1, y1 = max(x1, rc[:, 0].max()) + 16, max(y1, rc[:, 1].max()) + 16
+    rx0, ry0, rx1, ry1 = view_bounds(camera, config.duration_s, points=rc[:, :2] / rc[:, 2:3])
+    x0, y0 = min(x0, rx0) - 16, min(y0, ry0) - 16
+    x1, y1 = max(x1, rx1) + 16, max(y1, ry1) + 16
     video = None
     if config.video_probability > 0 and pack.videos and rng.random() < config.video_probability:
         video = pack.video(int(rng.integers(len(pack.videos))))

@@ -123,12 +123,20 @@ def random_camera_path(
     )
 
 
-def view_bounds(path: CameraPath, duration_s: float, depth: float = 1.0, samples: int = 64) -> np.ndarray:
-    """(x0, y0, x1, y1) in world px of everything the sensor sees over the sequence."""
+def view_bounds(
+    path: CameraPath, duration_s: float, depth: float = 1.0, samples: int = 64, points: np.ndarray | None = None
+) -> np.ndarray:
+    """(x0, y0, x1, y1) in world px of everything the sensor sees over the sequence.
+
+    ``points`` = (K, 2) event-pixel points to follow instead of the sensor's corners (e.g. another camera's
+    corners pulled into event pixels).
+    """
     t = np.linspace(0.0, duration_s, samples)
     inv = np.linalg.inv(path.homographies(t, depth))
     w, h = path.width, path.height
-    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1], [w / 2, 0, 1], [0, h / 2, 1]], np.float64)
+    if points is None:
+        points = np.array([[0, 0], [w, 0], [w, h], [0, h], [w / 2, 0], [0, h / 2]], np.float64)
+    corners = np.concatenate([points, np.ones((len(points), 1))], axis=1)
     p = np.einsum("nij,kj->nki", inv, corners)
     xy = p[..., :2] / p[..., 2:3]
     return np.array([xy[..., 0].min(), xy[..., 1].min(), xy[..., 0].max(), xy[..., 1].max()])
