@@ -36,6 +36,17 @@ class CameraPath:
     shake_hz: np.ndarray  # (3,)
     phases: np.ndarray  # (8,)
 
+    @property
+    def is_still(self) -> bool:
+        """True when the camera never moves (every map is the same at all times)."""
+        return (
+            self.pan is None
+            and self.zoom_amp == 0
+            and self.roll_amp == 0
+            and not np.any(self.tilt_amp)
+            and not np.any(self.shake_amp)
+        )
+
     def offset(self, t: np.ndarray) -> np.ndarray:
         """Camera translation (pan + shake) in world px at times ``t``: (N, 2)."""
         t = np.atleast_1d(np.asarray(t, np.float64))

@@ -198,6 +198,7 @@ class PhotoScene:
     video: FlowVideo | None = None  # a moving background (replaces ``background``, same pixel grid)
     background_gray: np.ndarray = field(init=False, repr=False)
     _tables: dict = field(default_factory=dict, init=False, repr=False)
+    _still_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.background_gray = luminance(self.background)
@@ -241,10 +242,15 @@ class PhotoScene:
         rx0, ry0, rx1, ry1 = rect
         bg_map, maps = self._maps(t, view)
         if self.video is not None:
-            src = self.video.frame(t, gray)
-        else:
+            out = _warp(self.video.frame(t, gray), bg_map, rect, True)
+        elif self.camera.is_still:  # the same background image at every time: warp it once per view and rect
             src = self.background_gray if gray else self.background
-        out = _warp(src, bg_map, rect, True)
+            key = (view.name, id(src), rect)
+            if key not in self._still_cache:
+                self._still_cache[key] = _warp(src, bg_map, rect, True)
+            out = self._still_cache[key].copy()
+        else:
+            out = _warp(self.background_gray if gray else self.background, bg_map, rect, True)
         for layer, m in zip(self.layers, maps, strict=True):
             src = layer.sprite.gray_alpha if gray else layer.sprite.rgba
             x0, y0, x1, y1 = _footprint(src.shape, m, rect)
