@@ -70,6 +70,11 @@ OBJECTS = [
     ("fig", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.41, 0.24, 0.33, 0.56)),
     ("red_bowl", "lomiri", "Picture_0B_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.04, 0.1, 0.9, 0.8)),
     ("rocket", "skimage", "rocket.jpg", "public-domain", "SpaceX", (0.44, 0.12, 0.14, 0.86)),
+    ("speaker", "lomiri", "Wine_by_Jakkub_Mede.jpg", "CC-BY-4.0", "Jakub Mede, 2018", (0.0, 0.02, 0.18, 0.47)),
+    ("djembe", "lomiri", "Wine_by_Jakkub_Mede.jpg", "CC-BY-4.0", "Jakub Mede, 2018", (0.02, 0.47, 0.63, 0.29)),
+    ("wine_bottle", "lomiri", "Wine_by_Jakkub_Mede.jpg", "CC-BY-4.0", "Jakub Mede, 2018", (0.36, 0.1, 0.21, 0.25)),
+    ("side_table", "lomiri", "Wine_by_Jakkub_Mede.jpg", "CC-BY-4.0", "Jakub Mede, 2018", (0.27, 0.27, 0.69, 0.34)),
+    ("paint_brushes", "lomiri", "Picture_1A_by_freespace.jpg", "CC-BY-4.0", 'Trevor "Freespace", 2018', (0.62, 0.27, 0.28, 0.72)),
     ("dandelion", "lomiri", "seeding_by_Clements_Engelhardt.jpg", "CC0-1.0", "Clemens Engelhardt, 2018", (0.11, 0.08, 0.28, 0.9)),
 ]  # fmt: skip
 

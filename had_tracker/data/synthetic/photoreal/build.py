@@ -35,20 +35,32 @@ def _resize_long_side(rgb: np.ndarray, alpha: np.ndarray, long_side: float) -> t
 
 
 def _photo_patch(rng: np.random.Generator, pack: AssetPack, long_side: float) -> Sprite2:
-    """A patch of a background photo with a random smooth blob outline (a generic textured object)."""
+    """A patch of a background photo: a generic textured object.
+
+    Its outline is a random convex polygon or the silhouette of one of the pack's cut-outs (new
+    appearance-shape pairs from the same pack).
+    """
     bg = pack.background(int(rng.integers(len(pack.backgrounds))))
     h, w = bg.shape[:2]
     side = int(min(h, w) * rng.uniform(0.2, 0.5))
     y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     rgb = bg[y : y + side, x : x + side]
-    n = int(rng.integers(5, 9))
-    ang = np.sort(rng.uniform(0, 2 * np.pi, n))
-    rad = rng.uniform(0.3, 0.5, n) * side
-    pts = np.stack([side / 2 + rad * np.cos(ang), side / 2 + rad * np.sin(ang)], axis=1).astype(np.int32)
-    mask = np.zeros((side, side), np.uint8)
-    cv2.fillPoly(mask, [cv2.convexHull(pts)], 255, cv2.LINE_AA)
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8)
-    rgb, alpha = _resize_long_side(rgb, alpha, long_side)
+    if rng.random() < 0.5:
+        silhouette = pack.object(int(rng.integers(len(pack.objects)))).alpha
+        sh, sw = silhouette.shape
+        scale = side / max(sh, sw)
+        size = (max(int(round(sw * scale)), 3), max(int(round(sh * scale)), 3))
+        alpha = cv2.resize(silhouette, size, interpolation=cv2.INTER_AREA)
+        rgb = rgb[: size[1], : size[0]]
+    else:
+        n = int(rng.integers(5, 9))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+        rad = rng.uniform(0.3, 0.5, n) * side
+        pts = np.stack([side / 2 + rad * np.cos(ang), side / 2 + rad * np.sin(ang)], axis=1).astype(np.int32)
+        mask = np.zeros((side, side), np.uint8)
+        cv2.fillPoly(mask, [cv2.convexHull(pts)], 255, cv2.LINE_AA)
+        alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8)
+    rgb, alpha = _resize_long_side(np.ascontiguousarray(rgb), alpha, long_side)
     return Sprite2.from_rgb_alpha(rgb, alpha, "patch")
 
 
