@@ -187,6 +187,26 @@ def test_a_region_not_refreshed_lapses_to_the_whole_sensor():
     assert slot.values()["search_region"] == "whole sensor"
 
 
+def test_a_region_offered_while_the_old_one_lapses_is_not_lost():
+    """Single process: the tracker's thread may offer between the synchronizer's read and its expiry check."""
+    now = [0.0]
+    slot = SearchRegionSlot(timeout_s=1.0, clock=lambda: now[0])
+    slot.offer(Roi(0, 10, 0, 10))
+    fresh = Roi(20, 40, 20, 40)
+
+    def clock_with_concurrent_offer() -> float:
+        slot._clock = lambda: now[0]  # once: the tracker thread offers right after current() read the old offer
+        slot.offer(fresh)
+        return now[0]
+
+    now[0] = 1.5
+    slot._clock = clock_with_concurrent_offer
+    assert slot.current() is None and slot.expired == 1  # the read (old) offer lapsed
+    assert slot.current() == fresh  # ... and the new one survives
+    now[0] = 3.0
+    assert slot.current() is None and slot.current() is None and slot.expired == 2  # counted once per offer
+
+
 def test_the_sender_sends_changes_at_once_and_an_unchanged_region_as_a_keepalive():
     now = [0.0]
     sender = SearchRegionSender(keepalive_s=0.25, clock=lambda: now[0])

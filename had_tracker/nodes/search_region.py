@@ -73,7 +73,8 @@ class SearchRegionSlot:
     def __init__(self, timeout_s: float = SEARCH_REGION_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
         self.timeout_s = float(timeout_s)
         self._clock = clock
-        self._offered: tuple[Roi | None, float] | None = None  # replaced whole: no lock needed
+        self._offered: tuple[Roi | None, float] | None = None  # replaced whole by the writer only: no lock needed
+        self._lapsed: tuple[Roi | None, float] | None = None  # the offer last counted as expired (reader side)
         self.received = 0
         self.expired = 0
         self._applied: Roi | None = None
@@ -84,14 +85,19 @@ class SearchRegionSlot:
         self.received += 1
 
     def current(self) -> Roi | None:
-        """The region to apply now: the newest offered, or None once it is older than ``timeout_s``."""
+        """The region to apply now: the newest offered, or None once it is older than ``timeout_s``.
+
+        Never writes ``_offered``: in single-process mode the tracker's thread may offer a new region between
+        this read and any write here, and that region would be lost until the next keep-alive.
+        """
         offered = self._offered
         if offered is None:
             return None
         roi, at = offered
         if roi is not None and self._clock() - at > self.timeout_s:
-            self._offered = (None, at)
-            self.expired += 1
+            if self._lapsed is not offered:  # count each lapsed offer once
+                self._lapsed = offered
+                self.expired += 1
             return None
         return roi
 
