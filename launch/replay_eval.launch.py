@@ -207,7 +207,7 @@ def _launch_setup(context, *args, **kwargs):
         TimerAction(period=float(arg["start_delay_s"]), actions=[play]),
         _remove_on_shutdown(created),
     ]
-    if arg["shutdown_when_done"].strip().lower() not in ("true", "1", "yes", "on"):
+    if not _flag("shutdown_when_done", arg["shutdown_when_done"]):
         return actions
     return [
         *actions,

@@ -159,6 +159,22 @@ def test_tracker_launch_ends_when_a_required_node_exits():
     assert {c.args[1].value for c in calls} == {"tracker_pipeline", "synchronizer_node", "tracker_node"}
 
 
+@pytest.mark.parametrize("name", ["tracker.launch.py", "replay_eval.launch.py"])
+def test_every_boolean_launch_argument_is_read_with_flag(name):
+    """A typo such as shutdown_when_done:=ture must end the launch with one line, not silently mean false."""
+    tree = _tree(LAUNCH / name)
+    booleans = {key for key, default in _launch_arguments(LAUNCH / name).items() if default in ("true", "false")}
+    flagged = {
+        call.args[0].value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and getattr(call.func, "id", "") == "_flag"
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+    }
+    assert booleans and booleans <= flagged, sorted(booleans - flagged)
+
+
 def test_replay_launch_declares_the_documented_arguments():
     arguments = _launch_arguments(LAUNCH / "replay_eval.launch.py")
     assert REPLAY_ARGS <= set(arguments)
