@@ -6,11 +6,27 @@ from glob import glob
 from setuptools import find_packages, setup
 
 package_name = "had_tracker"
-RESOURCE_PACKAGES = ["had_tracker.resources", "had_tracker.resources.weights"]
 
 
 def _files(pattern: str) -> list[str]:
     return sorted(glob(pattern))
+
+
+def _resource_packages() -> dict[str, list[str]]:
+    """Every folder under had_tracker/resources (data only: weights, the synthetic asset pack) -> its file patterns.
+
+    Listed folder by folder so a non-editable install (pip wheel, colcon without --symlink-install) carries
+    every data file, the asset pack's sub-folders included.
+    """
+    found = {}
+    for folder, subdirs, files in os.walk(os.path.join(package_name, "resources")):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith((".", "__")))
+        patterns = sorted({"*" + os.path.splitext(f)[1] for f in files if not f.startswith(".")})
+        found[folder.replace(os.sep, ".")] = patterns
+    return found
+
+
+RESOURCE_PACKAGES = _resource_packages()
 
 
 setup(
@@ -25,9 +41,9 @@ setup(
     python_requires=">=3.10",
     # resources/ holds data only (no __init__.py); declaring its folders as (namespace) packages is what
     # setuptools asks for, and keeps it from warning on every build that they are importable but undeclared.
-    packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]) + RESOURCE_PACKAGES,
+    packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]) + sorted(RESOURCE_PACKAGES),
     include_package_data=True,
-    package_data={"had_tracker.resources.weights": ["*.pt"]},
+    package_data={name: patterns for name, patterns in RESOURCE_PACKAGES.items() if patterns},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         (os.path.join("share", package_name), ["package.xml"]),

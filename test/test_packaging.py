@@ -97,6 +97,27 @@ def test_every_config_file_and_interface_is_installed_into_share(monkeypatch):
     assert installed["package.xml"] == "share/had_tracker"
 
 
+def test_every_resource_file_is_package_data(monkeypatch):
+    """Weights and the synthetic asset pack (sub-folders too) are in a non-editable install, not only in the tree."""
+    import fnmatch
+    import runpy
+
+    import setuptools
+
+    captured: dict = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+    monkeypatch.chdir(REPO_ROOT)
+    runpy.run_path("setup.py")
+    resources = REPO_ROOT / "had_tracker" / "resources"
+    files = [p for p in resources.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert any(p.suffix == ".pt" for p in files)
+    for path in files:
+        package = ".".join(path.parent.relative_to(REPO_ROOT).parts)
+        patterns = captured["package_data"].get(package, [])
+        assert package in captured["packages"], package
+        assert any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns), path.relative_to(REPO_ROOT)
+
+
 def test_imports_satisfy_pep8_naming():
     """ament_flake8 runs pep8-naming where it is installed (many ROS machines): N812/N817 (``import x as F``,
     ``import x.y as ET``) failed ``colcon test`` there."""
