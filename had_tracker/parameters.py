@@ -284,6 +284,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "cpu-tiny student next to the synchronizer)", T, value_range=(0, 1024)),
     _spec("tracker.event_window_ns", "int", 0, "event time support of the model input; 0 = the model's window_ms",
           T, value_range=(0, 10**10)),
+    _spec("tracker.max_input_events", "int", 40_000, "more events than this in a crop over the input window "
+          "(high event rates): the window is shortened to hold about this many; 0 = off", T, value_range=(0, 10**9)),
+    _spec("tracker.min_event_window_ns", "int", 1_000_000, "floor of the shortened input window", T,
+          value_range=(1, 10**10)),
     _spec("tracker.hann_weight", "double", 1.0, "motion prior: 1 = score x Hann window (OSTrack), 0 = none", T,
           value_range=(0.0, 1.0)),
     _spec("tracker.min_template_events", "int", 20, "events needed in the template crop to start tracking", T,

@@ -114,11 +114,64 @@ class CropInputBuilder:
                     t, x, y, p, t0, scale_t, num_bins, polar, x0, y0, sx, sx, cx_lo, cx_hi, cy_lo, cy_hi, grid, extent
                 )
                 self.stats["event_chunks"] += 1
+        live.update((s, e) for s, e, _ in chunks)  # moments of chunks still in the history stay (window_start)
         for key in [k for k in self._cache if k not in live]:
             self._spare.append(self._cache.pop(key))
         del self._spare[4:]
         box = (int(extent[0]), int(extent[1]), int(extent[2]), int(extent[3])) if count else None
         return finish_event_grid(grid, cfg), int(count), box
+
+    def window_start(
+        self,
+        chunks: list[tuple[int, int, Events]],
+        crop: CropWindow,
+        t0: int,
+        t1: int,
+        max_events: int,
+        min_window_ns: int,
+    ) -> int:
+        """Start of the input window ``[start, t1)``: ``t0``, or later so that the crop holds about ``max_events``.
+
+        From the newest chunk back, each chunk's events in the crop (its pixel moments, cached and reused by
+        :meth:`build`) are summed; where the sum passes ``max_events`` the start lies inside that chunk, placed
+        as if its events were spread evenly over its time span (a chunk cut by ``t0`` counts in proportion to
+        its overlap). The start never comes later than ``t1 - min_window_ns``. ``t0`` whenever the window holds
+        at most ``max_events`` in the crop or ``max_events`` is 0.
+        """
+        if max_events <= 0 or t1 - t0 <= min_window_ns:
+            return int(t0)
+        x_lo, y_lo = max(math.ceil(crop.x0 - 0.5), 0), max(math.ceil(crop.y0 - 0.5), 0)
+        x_hi, y_hi = math.ceil(crop.x0 + crop.side - 0.5), math.ceil(crop.y0 + crop.side - 0.5)
+        need = _pixels_needed(crop)
+        total = 0.0
+        for s, e, ev in reversed(chunks):
+            lo, hi = max(s, t0), min(e, t1)
+            if hi <= lo or not len(ev):
+                if e <= t0:
+                    break
+                continue
+            n = self._count_in(
+                (s, e), ev, crop, need, x_lo, min(x_hi, ev.width or x_hi), y_lo, min(y_hi, ev.height or y_hi)
+            )
+            part = n * (hi - lo) / (e - s)
+            if part > 0 and total + part > max_events:
+                start = hi - (hi - lo) * (max_events - total) / part
+                return int(min(max(math.floor(start), t0), t1 - min_window_ns))
+            total += part
+        return int(t0)
+
+    def _count_in(
+        self, key: tuple[int, int], ev: Events, crop: CropWindow, need: Roi, x_lo: int, x_hi: int, y_lo: int, y_hi: int
+    ) -> int:
+        """Events of one chunk whose pixel centre lies in the crop (``[x_lo, x_hi) x [y_lo, y_hi)``)."""
+        if x_hi <= x_lo or y_hi <= y_lo:
+            return 0
+        m = self._moments(key, ev, crop, _clip(need, ev.width, ev.height))
+        if m is not None:
+            r = m.region
+            return int(m.s0[:, y_lo - r.y_lo : y_hi - r.y_lo, x_lo - r.x_lo : x_hi - r.x_lo].sum())
+        x, y = ev.x, ev.y
+        return int(np.count_nonzero((x >= x_lo) & (x < x_hi) & (y >= y_lo) & (y < y_hi)))
 
     def _moments(self, key: tuple[int, int], events: Events, crop: CropWindow, need: Roi) -> _Moments | None:
         m = self._cache.get(key)

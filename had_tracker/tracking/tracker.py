@@ -3,7 +3,9 @@
 One interface for the student (events only) and the teacher (RGB + events, used when a teacher checkpoint
 is given and the window carries, or recently carried, an RGB frame). Per update:
 
-1. the window is added to a short event history (the model's trained time support, ``window_ms``);
+1. the window is added to a short event history (the model's trained time support, ``window_ms``); at high
+   event rates the input uses only the newest part of it, about ``max_input_events`` events in the crop
+   (the model was trained at moderate densities; a saturated input loses the target);
 2. a square search crop (``search_factor`` x the box's geometric-mean side, OSTrack style) around the
    last box; the event representation is built only inside it (``had_tracker.models.inputs``);
 3. the model gives a score map; a Hann window favours small motions; the peak's size/offset cells decode
@@ -61,6 +63,8 @@ class TrackerConfig:
     device: str = "cpu"
     num_threads: int = 1  # torch intra-op threads (0 = leave torch's default; 1 is fastest for cpu-tiny)
     event_window_ns: int = 0  # event time support of the model input; 0 = the model's window_ms
+    max_input_events: int = 40_000  # more events than this in a crop over the input window: shorten it (0 = off)
+    min_event_window_ns: int = 1_000_000  # the shortened input window's floor
     hann_weight: float = 1.0  # 1 = OSTrack (score x Hann); 0 = no motion prior
     min_template_events: int = 20  # events needed in the template crop to start tracking
     min_search_events: int = 5  # fewer events in the search crop: skip the model, keep the box
@@ -119,6 +123,10 @@ class TrackerConfig:
             (self.unobserved_search_after_ms >= 0, "unobserved_search_after_ms must be >= 0"),
             (self.min_template_events >= 0 and self.min_search_events >= 0, "min_*_events must be >= 0"),
             (self.event_window_ns >= 0 and self.template_update_interval >= 0, "event_window_ns, interval >= 0"),
+            (
+                self.max_input_events >= 0 and self.min_event_window_ns > 0,
+                "max_input_events >= 0, min_event_window_ns > 0",
+            ),
             (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
             (self.history_max_events > 0 and self.num_threads >= 0, "history_max_events > 0, num_threads >= 0"),
         ]
@@ -360,11 +368,20 @@ class Tracker:
         self.state, self._score, self._last_end_ns = TrackState.TRACKING, 1.0, int(end_ns)
         cfg = self.student.cfg
         crop = CropWindow.around(self._box, cfg.search_factor, cfg.search_size)
-        t0, t1 = self._input_window(end_ns)
+        t0, t1 = self._input_window(end_ns, crop)
         self._ref_events = float(_count_in_crop(self.history.window(t0, t1, crop_region(crop)), crop))
 
-    def _input_window(self, end_ns: int) -> tuple[int, int]:
-        return end_ns - self.event_window_ns, end_ns
+    def _input_window(self, end_ns: int, crop: CropWindow) -> tuple[int, int]:
+        """The model input's time window ending at ``end_ns`` for ``crop``.
+
+        ``event_window_ns`` long; shorter at high event rates, so that the crop holds about ``max_input_events``
+        (``CropInputBuilder.window_start``).
+        """
+        t0, c = end_ns - self.event_window_ns, self.config
+        if c.max_input_events:
+            chunks = self.history.chunks()
+            t0 = self._crop_input.window_start(chunks, crop, t0, end_ns, c.max_input_events, c.min_event_window_ns)
+        return t0, end_ns
 
     def _build_templates(self, end_ns: int) -> bool:
         """(Re)build every runner's template at the current box; True when the student's (main) one was built."""
@@ -373,7 +390,10 @@ class Tracker:
     def _build_template(self, runner: _Runner, end_ns: int) -> bool:
         from had_tracker.models.inputs import event_tensor, rgb_tensor
 
-        t0, t1 = self._input_window(end_ns)
+        # the template shares the time window of a search around the same box (same events per output cell)
+        t0, t1 = self._input_window(
+            end_ns, CropWindow.around(self._box, runner.cfg.search_factor, runner.cfg.search_size)
+        )
         crop = CropWindow.around(self._box, runner.cfg.template_factor, runner.cfg.template_size)
         events = self.history.window(t0, t1, crop_region(crop))
         if _count_in_crop(events, crop) < self.config.min_template_events:
@@ -418,7 +438,7 @@ class Tracker:
         runner = self._choose_runner(sample.window_end_ns)
         crop, mode = self._search_crop(runner.cfg, width, height)
         self._mode = mode
-        t0, t1 = self._input_window(sample.window_end_ns)
+        t0, t1 = self._input_window(sample.window_end_ns, crop)
         search, n_crop, extent = self._crop_input.build(self.history.chunks(), crop, t0, t1, runner.cfg)
         if self.state == TrackState.LOST:
             if n_crop < c.min_search_events:
@@ -471,7 +491,7 @@ class Tracker:
         c = self.config
         side = float(max(width, height, 1))
         crop = CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, runner.cfg.search_size)
-        t0, t1 = self._input_window(sample.window_end_ns)
+        t0, t1 = self._input_window(sample.window_end_ns, crop)
         events = self.history.window(t0, t1, crop_region(crop))
         if _count_in_crop(events, crop) < c.min_search_events:
             return
