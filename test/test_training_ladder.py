@@ -143,3 +143,14 @@ def test_tiny_ladder_end_to_end_with_seeds_validation_choice_and_cis(tmp_path, m
     assert record["selected"]["run"] == best_val
     assert "lost_threshold" in record["selected"] or "error" in record["selected"]  # 2-step models may be all wrong
     assert "vs_none" in record["results"]["response"] and "± " in table
+
+
+def test_run_all_writes_the_log_of_a_rung_seed_run_into_its_rung_folder(tmp_path):
+    """Regression: run names are "rung/seedN"; their log folder did not exist and the ladder died on start."""
+    import sys
+
+    from had_tracker.training.ladder import _run_all
+
+    wall = _run_all({"hdetrack+ot/seed1": [sys.executable, "-c", "print('trained')"]}, tmp_path, jobs=1)
+    assert set(wall) == {"hdetrack+ot/seed1"}
+    assert "trained" in (tmp_path / "hdetrack_ot" / "seed1.log").read_text(encoding="utf-8")

@@ -69,7 +69,9 @@ def _run_all(commands: dict[str, list[str]], logs: Path, jobs: int) -> dict[str,
     while pending or running:
         while pending and len(running) < jobs:
             name, cmd = pending.pop(0)
-            handle = open(logs / f"{name.replace('+', '_')}.log", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+            path = logs / f"{name.replace('+', '_')}.log"  # "rung/seedN": one folder per rung
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
             handle.write(" ".join(cmd) + "\n")
             handle.flush()
             log.info("start %s", name)
