@@ -21,6 +21,6 @@ exec python -m had_tracker.cli train ladder \
   --train-data "synthetic:preset=mixed-real,sequences=40,seed=0,jobs=2" \
   --val-data "synthetic:preset=mixed-real,sequences=16,seed=20000,jobs=2" \
   --test-data "synthetic:preset=mixed,sequences=32,seed=10000,jobs=2;synthetic:preset=mixed-real,sequences=32,seed=11000,jobs=2" \
-  --teacher-config cpu-tiny-teacher --student-config config/train/cpu-tiny-student-nowide.yaml \
+  --teacher-config cpu-tiny-teacher --student-config cpu-tiny-student \
   --teacher-steps 1000 --student-steps 1000 \
   --rungs "$RUNGS" --jobs 6 --threads 2 --seeds 0,1,2 "${SHIP_ARGS[@]}"
