@@ -47,3 +47,17 @@ def test_hann2d_is_symmetric_positive_and_peaks_in_the_middle():
 def test_scale_change_is_limited_around_the_same_centre():
     out = limit_scale_change(np.array([0.0, 0.0, 100.0, 10.0]), np.array([0, 0, 20.0, 20.0]), 1.25)
     np.testing.assert_allclose(out, [50 - 12.5, 5 - 8.0, 25.0, 16.0])
+
+
+def test_an_axis_at_the_image_border_is_not_clamped():
+    """A target crossing the border: its visible width changes as fast as it moves (the demo's out-of-view
+    target came back 12 px wide and took > 1 s to regrow under the 4x/s limit)."""
+    previous = np.array([0.0, 50.0, 12.0, 40.0])  # truncated at the left border
+    out = limit_scale_change(np.array([2.0, 50.0, 60.0, 40.0]), previous, 1.01, image_wh=(346, 260))
+    assert out[2] == 60.0  # width free: the previous box touches the border
+    inside = np.array([100.0, 50.0, 12.0, 40.0])
+    out = limit_scale_change(np.array([100.0, 50.0, 60.0, 40.0]), inside, 1.01, image_wh=(346, 260))
+    assert out[2] == 12.0 * 1.01  # away from the border the rate limit holds
+    out = limit_scale_change(np.array([300.0, 50.0, 60.0, 40.0]), inside, 1.01, image_wh=(346, 260))
+    assert out[2] == 60.0  # the new box reaches the right border
+    assert out[3] == 40.0 and limit_scale_change(np.array([300.0, 50.0, 60.0, 80.0]), inside, 1.01)[3] == 40.4

@@ -167,6 +167,19 @@ def test_scale_changes_at_a_bounded_rate_per_second_of_sensor_time():
     assert r.box_xywh[2] > 20.0  # it did grow, at the allowed rate
 
 
+def test_the_scale_limit_counts_the_time_since_the_box_was_last_set():
+    """A box held through empty windows may change as much as the elapsed sensor time allows when it moves again."""
+    tracker = Tracker(
+        TrackerConfig(max_scale_rate=2.0, max_scale_change=100.0, unobserved_fraction=0.0), model=GrowModel()
+    )
+    tracker.initialize(blob_sample(0, 150, 120, n=2000), (140, 110, 20, 20))
+    for k in range(1, 101):  # 0.5 s without events: the box is held
+        tracker.update(blob_sample(k, None, None))
+    r = tracker.update(blob_sample(101, 150, 120, n=2000))
+    assert r.box_xywh[2] > 20 * 2.0**0.4  # ~0.5 s of allowed change at once, not one window's 2**0.005
+    assert r.box_xywh[2] <= 20 * 2.0 ** (101 * WINDOW_NS * 1e-9) * (1 + 1e-9)
+
+
 def test_a_box_never_grows_beyond_the_events_in_the_search_crop():
     tracker = Tracker(TrackerConfig(max_scale_rate=1e9, max_scale_change=100.0), model=GrowModel())
     rng = np.random.default_rng(0)

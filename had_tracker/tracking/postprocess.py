@@ -58,11 +58,31 @@ def decode_peak(
     return Peak(box, float(np.clip(score[row, col], 0.0, 1.0)), row, col)
 
 
-def limit_scale_change(box_xywh: np.ndarray, previous_xywh: np.ndarray, max_change: float) -> np.ndarray:
-    """Keep the box centre; clamp width and height to ``[prev / max_change, prev * max_change]``."""
+def _touches_border(start: float, length: float, limit: float, margin_px: float) -> bool:
+    return start <= margin_px or start + length >= limit - margin_px
+
+
+def limit_scale_change(
+    box_xywh: np.ndarray,
+    previous_xywh: np.ndarray,
+    max_change: float,
+    image_wh: tuple[int, int] | None = None,
+    border_px: float = 2.0,
+) -> np.ndarray:
+    """Keep the box centre; clamp width and height to ``[prev / max_change, prev * max_change]``.
+
+    With ``image_wh``, an axis on which the previous or the new box touches the image border (within
+    ``border_px``) is not clamped: the visible extent of a target crossing the border changes as fast as the
+    target moves, not at the rate its distance to the camera does.
+    """
     x, y, w, h = (float(v) for v in box_xywh)
-    pw, ph = float(previous_xywh[2]), float(previous_xywh[3])
-    nw = float(np.clip(w, pw / max_change, pw * max_change)) if np.isfinite(w) and w > 0 else pw
-    nh = float(np.clip(h, ph / max_change, ph * max_change)) if np.isfinite(h) and h > 0 else ph
+    px, py, pw, ph = (float(v) for v in previous_xywh)
+    free_w = free_h = False
+    if image_wh is not None and image_wh[0] > 0 and image_wh[1] > 0:
+        free_w = _touches_border(px, pw, image_wh[0], border_px) or _touches_border(x, w, image_wh[0], border_px)
+        free_h = _touches_border(py, ph, image_wh[1], border_px) or _touches_border(y, h, image_wh[1], border_px)
+    ok_w, ok_h = np.isfinite(w) and w > 0, np.isfinite(h) and h > 0
+    nw = (w if free_w else float(np.clip(w, pw / max_change, pw * max_change))) if ok_w else pw
+    nh = (h if free_h else float(np.clip(h, ph / max_change, ph * max_change))) if ok_h else ph
     cx, cy = x + 0.5 * w, y + 0.5 * h
     return np.array([cx - 0.5 * nw, cy - 0.5 * nh, nw, nh])

@@ -206,7 +206,9 @@ class Tracker:
         self._updates = 0
         self._image: tuple[np.ndarray, int] | None = None  # newest RGB frame and stamp
         self._mode = "local"  # search region of the last estimate
-        self._last_end_ns: int | None = None  # sensor time of the last window: the scale limit is per second
+        # sensor time the box was last set: the scale limit is per second since then, so a box held while the
+        # target was lost or unobserved may change as much as that time allows when it is found again
+        self._last_end_ns: int | None = None
         self._ref_events = 0.0  # events in the search crop while tracked (EMA): the unobserved test's level
         self._unobserved = 0  # consecutive unobserved windows (0 = observed)
         self._unobserved_since_ns = 0  # sensor time of the first of them
@@ -429,7 +431,6 @@ class Tracker:
         width, height = sample.events.width or self.history.width, sample.events.height or self.history.height
         end_ns = int(sample.window_end_ns)
         dt_s = max(end_ns - (self._last_end_ns if self._last_end_ns is not None else end_ns), 0) * 1e-9
-        self._last_end_ns = max(end_ns, self._last_end_ns or end_ns)
         max_change = min(c.max_scale_change, c.max_scale_rate**dt_s)
         if self.state == TrackState.LOST:
             self._lost_windows += 1
@@ -462,7 +463,7 @@ class Tracker:
         self.stats["teacher_runs"] += int(runner.is_teacher)
         hann = c.hann_weight if mode == "local" else (0.5 * c.hann_weight if mode == "widened" else 0.0)
         peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann)
-        box = limit_scale_change(peak.box_xywh, self._box, max_change)
+        box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height))
         box = limit_growth_to_events(box, self._box, extent_events(extent, width, height), crop)
         if width > 0 and height > 0:
             box = clip_box(box, width, height, c.min_box_size)
@@ -472,7 +473,7 @@ class Tracker:
             self._score = peak.score
             if mode == "local" and peak.score >= c.lost_threshold:
                 self._ref_events += 0.1 * (n_crop - self._ref_events)  # the level follows the target's activity
-        self._after_score(self._score, box)
+        self._after_score(self._score, box, end_ns)
         if (
             c.template_update_interval
             and self.state == TrackState.TRACKING
@@ -501,19 +502,22 @@ class Tracker:
         peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, 0.0)
         if not math.isfinite(peak.score) or peak.score < c.reacquire_threshold:
             return
-        box = limit_scale_change(peak.box_xywh, self._box, max_change)
+        box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height))
         self._box = clip_box(box, width, height, c.min_box_size) if width > 0 and height > 0 else box
         self._score, self._unobserved, self._low, self._mode = peak.score, 0, 0, "global"
+        self._last_end_ns = max(int(sample.window_end_ns), self._last_end_ns or 0)
         self.stats["unobserved_reacquired"] += 1
 
-    def _after_score(self, score: float, box: np.ndarray | None) -> None:
+    def _after_score(self, score: float, box: np.ndarray | None, end_ns: int) -> None:
         c = self.config
         if self.state == TrackState.LOST:
             if box is not None and score >= c.reacquire_threshold:
                 self.state, self._box, self._low, self._lost_windows = TrackState.TRACKING, box, 0, 0
+                self._last_end_ns = max(end_ns, self._last_end_ns or 0)
             return
         if box is not None and score >= c.box_update_threshold:
             self._box = box
+            self._last_end_ns = max(end_ns, self._last_end_ns or 0)
         self._low = self._low + 1 if score < c.lost_threshold else 0
         if self._low >= c.lost_patience:
             self.state, self._lost_windows = TrackState.LOST, 0
