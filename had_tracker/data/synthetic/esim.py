@@ -31,6 +31,71 @@ Rect = tuple[int, int, int, int]
 
 
 @njit(cache=True, nogil=True)
+def crossings(d: float, c_pos: float, c_neg: float) -> int:
+    """How many thresholds a log-intensity change ``d`` from the reference crosses (ON or OFF)."""
+    if d >= c_pos:
+        return int(d / c_pos)
+    if d <= -c_neg:
+        return int(-d / c_neg)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def emit_crossings(i, l0, l1, t0, span, ref, last_t, c_pos, c_neg, refractory, out_t, out_i, out_p, k):
+    """Pixel ``i``'s events as its log intensity goes linearly ``l0 -> l1`` over ``[t0, t0 + span]``.
+
+    One event per threshold crossed from ``ref[i]``, at the interpolated crossing time, written from ``out_*[k]``;
+    events within ``refractory`` of the pixel's previous one are dropped. ``ref[i]`` moves by the thresholds
+    crossed and ``last_t[i]`` follows. Shared by the ESIM and v2e-style models. Returns ``(k, dropped)``.
+    """
+    d = l1 - ref[i]
+    if d >= c_pos[i]:
+        n = int(d / c_pos[i])
+        step = c_pos[i]
+        pol = 1
+    elif d <= -c_neg[i]:
+        n = int(-d / c_neg[i])
+        step = -c_neg[i]
+        pol = 0
+    else:
+        return k, 0
+    dl = l1 - l0
+    dropped = 0
+    for j in range(1, n + 1):
+        level = ref[i] + j * step
+        frac = (level - l0) / dl if dl != 0.0 else 1.0
+        if frac < 0.0:
+            frac = 0.0
+        elif frac > 1.0:
+            frac = 1.0
+        t = t0 + frac * span
+        if t - last_t[i] < refractory:
+            dropped += 1
+            continue
+        last_t[i] = t
+        out_t[k] = t
+        out_i[k] = i
+        out_p[k] = pol
+        k += 1
+    ref[i] += n * step
+    return k, dropped
+
+
+def pixel_thresholds(config: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel ON and OFF contrast thresholds with mismatch ``threshold_sigma`` (at least 20 % of nominal)."""
+    n_pix = config.width * config.height
+    c_pos = np.maximum(
+        config.contrast_threshold_pos * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
+        0.2 * config.contrast_threshold_pos,
+    )
+    c_neg = np.maximum(
+        config.contrast_threshold_neg * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
+        0.2 * config.contrast_threshold_neg,
+    )
+    return c_pos, c_neg
+
+
+@njit(cache=True, nogil=True)
 def _esim_rect(
     log_next: np.ndarray,
     x0: int,
@@ -62,11 +127,7 @@ def _esim_rect(
     for r in range(h):
         for c in range(w):
             i = (y0 + r) * width + x0 + c
-            d = log_next[r, c] - ref[i]
-            if d >= c_pos[i]:
-                needed += int(d / c_pos[i])
-            elif d <= -c_neg[i]:
-                needed += int(-d / c_neg[i])
+            needed += crossings(log_next[r, c] - ref[i], c_pos[i], c_neg[i])
     if start + needed > capacity:
         return -1, 0, needed
     k = start
@@ -79,36 +140,10 @@ def _esim_rect(
             t0 = t_prev[i]
             current[i] = l1
             t_prev[i] = t1
-            d = l1 - ref[i]
-            if d >= c_pos[i]:
-                n = int(d / c_pos[i])
-                step = c_pos[i]
-                pol = 1
-            elif d <= -c_neg[i]:
-                n = int(-d / c_neg[i])
-                step = -c_neg[i]
-                pol = 0
-            else:
-                continue
-            dl = l1 - l0
-            span = t1 - t0
-            for j in range(1, n + 1):
-                level = ref[i] + j * step
-                frac = (level - l0) / dl if dl != 0.0 else 1.0
-                if frac < 0.0:
-                    frac = 0.0
-                elif frac > 1.0:
-                    frac = 1.0
-                t = t0 + frac * span
-                if t - last_t[i] < refractory:
-                    dropped += 1
-                    continue
-                last_t[i] = t
-                out_t[k] = t
-                out_i[k] = i
-                out_p[k] = pol
-                k += 1
-            ref[i] += n * step
+            k, drop = emit_crossings(
+                i, l0, l1, t0, t1 - t0, ref, last_t, c_pos, c_neg, refractory, out_t, out_i, out_p, k
+            )
+            dropped += drop
     return k, dropped, needed
 
 
@@ -129,14 +164,7 @@ class _PixelState:
     def __init__(self, config: SyntheticConfig, log0: np.ndarray, rng: np.random.Generator) -> None:
         n_pix = config.width * config.height
         self.config = config
-        self.c_pos = np.maximum(
-            config.contrast_threshold_pos * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-            0.2 * config.contrast_threshold_pos,
-        )
-        self.c_neg = np.maximum(
-            config.contrast_threshold_neg * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-            0.2 * config.contrast_threshold_neg,
-        )
+        self.c_pos, self.c_neg = pixel_thresholds(config, rng)
         self.current = log0.astype(np.float64).ravel().copy()
         c_min = np.minimum(self.c_pos, self.c_neg)
         self.ref = self.current + rng.uniform(-0.5, 0.5, n_pix) * c_min  # unknown reset state

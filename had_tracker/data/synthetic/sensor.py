@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from had_tracker.data.synthetic.config import SyntheticConfig
-from had_tracker.data.synthetic.esim import EventSimulationResult
+from had_tracker.data.synthetic.esim import EventSimulationResult, crossings, emit_crossings, pixel_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,7 @@ def _sensor_step(
         new = lp[i] + a * (log_radiance[i] - lp[i])
         lp_next[i] = new
         r = ref[i] - leak_hz[i] * _dark(inten, dark_gain) * c_pos[i] * dt
-        d = new - r
-        if d >= c_pos[i]:
-            needed += int(d / c_pos[i])
-        elif d <= -c_neg[i]:
-            needed += int(-d / c_neg[i])
+        needed += crossings(new - r, c_pos[i], c_neg[i])
     if start + needed > out_t.shape[0]:
         return -1, 0, needed
     k = start
@@ -93,32 +89,8 @@ def _sensor_step(
         l0 = lp[i]
         l1 = lp_next[i]
         lp[i] = l1
-        d = l1 - ref[i]
-        if d >= c_pos[i]:
-            m = int(d / c_pos[i])
-            step = c_pos[i]
-            pol = 1
-        elif d <= -c_neg[i]:
-            m = int(-d / c_neg[i])
-            step = -c_neg[i]
-            pol = 0
-        else:
-            continue
-        dl = l1 - l0
-        for j in range(1, m + 1):
-            level = ref[i] + j * step
-            frac = (level - l0) / dl if dl != 0.0 else 1.0
-            frac = min(max(frac, 0.0), 1.0)
-            t = t0 + frac * dt
-            if t - last_t[i] < refractory:
-                dropped += 1
-                continue
-            last_t[i] = t
-            out_t[k] = t
-            out_i[k] = i
-            out_p[k] = pol
-            k += 1
-        ref[i] += m * step
+        k, drop = emit_crossings(i, l0, l1, t0, dt, ref, last_t, c_pos, c_neg, refractory, out_t, out_i, out_p, k)
+        dropped += drop
     return k, dropped, needed
 
 
@@ -148,14 +120,7 @@ def simulate_sensor(
     """Run the pixel model at ``times`` (seconds, from 0) on ``radiance(t) -> (H, W)`` linear radiance."""
     w, h = config.width, config.height
     n_pix = w * h
-    c_pos = np.maximum(
-        config.contrast_threshold_pos * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-        0.2 * config.contrast_threshold_pos,
-    )
-    c_neg = np.maximum(
-        config.contrast_threshold_neg * (1.0 + config.threshold_sigma * rng.standard_normal(n_pix)),
-        0.2 * config.contrast_threshold_neg,
-    )
+    c_pos, c_neg = pixel_thresholds(config, rng)
     leak_hz = config.leak_rate_hz * rng.uniform(0.5, 1.5, n_pix)
     first = np.ascontiguousarray(radiance(float(times[0])), dtype=np.float32).ravel()
     lp = np.log(np.maximum(first, 0.0) + config.log_eps).astype(np.float64)
