@@ -124,3 +124,25 @@ def test_rgb_baseline_refuses_an_event_only_recording(tmp_path):
 
     with pytest.raises(ConfigError, match="no RGB"):
         evaluate_dataset(LABELS / "apriltag_board.json", "real", tmp_path, tracker="mil-rgb", workers=1)
+
+
+def test_nearest_index_looks_on_both_sides():
+    from had_tracker.data.labels.label_file import nearest_index
+
+    ft = np.array([0, 1_000_000, 2_000_000], np.int64)
+    t = np.array([-5, 500, 999_000, 1_000_400, 2_000_900], np.int64)
+    assert nearest_index(ft, t).tolist() == [0, 0, 1, 1, 2]
+
+
+@needs_data
+def test_label_times_a_little_after_their_frames_match_them(tmp_path):
+    """The 1 us tolerance holds on both sides of a frame time (it was checked only against the next frame)."""
+    from had_tracker.data.labels.label_file import read_label_sequence
+
+    exact = read_label_sequence(LABELS / "traffic_car.json", DATA)
+    doc = json.loads((LABELS / "traffic_car.json").read_text())
+    for row in doc["labels"]:
+        row[0] = int(row[0]) + 500
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    shifted = read_label_sequence(tmp_path / "x.json", DATA)
+    assert np.array_equal(shifted.exposure_start_ns, exact.exposure_start_ns)

@@ -94,6 +94,13 @@ def label_boxes(doc: dict[str, Any]) -> np.ndarray:
     return np.array([r[1:5] for r in doc["labels"]], np.float64).reshape(-1, 4)
 
 
+def nearest_index(sorted_t: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of the element of ``sorted_t`` (ascending, non-empty) nearest to each ``t`` (either side)."""
+    right = np.clip(np.searchsorted(sorted_t, t), 0, len(sorted_t) - 1)
+    left = np.maximum(right - 1, 0)
+    return np.where(np.abs(sorted_t[left] - t) < np.abs(sorted_t[right] - t), left, right)
+
+
 def read_label_sequence(path: str | Path, data_root: str | Path | None = None, verify: bool = True) -> TrackingSequence:
     """The labelled recording as a TrackingSequence (events on the sensor clock = the frames' clock)."""
     doc = read_label_file(path)
@@ -110,8 +117,7 @@ def read_label_sequence(path: str | Path, data_root: str | Path | None = None, v
     meta = {"source": "real", "path": str(path), "recording": str(rec_path), "rgb": rec.frames is not None}
     if rec.frames is not None:
         ft = rec.frame_t_ns
-        index = np.searchsorted(ft, t)
-        index = np.clip(index, 0, len(ft) - 1)
+        index = nearest_index(ft, t)
         if np.any(np.abs(ft[index] - t) > 1_000):  # labels at APS times: the frame of each label time
             raise DatasetError(f"{path}: label times do not match the recording's APS frame times")
         frames: Any = GreyFrames(rec.frames, index)
