@@ -134,6 +134,7 @@ def test_a_target_gone_silent_and_back_elsewhere_is_found_by_the_unobserved_glob
     for k in range(5, 15):  # silent: held, unobserved (once the 20 ms history has no target left), never LOST
         r = tracker.update(blob_sample(k, None, None))
         assert r.state == TrackState.TRACKING and (r.unobserved or k < 9)
+        assert (tracker.search_roi() is None) == r.unobserved  # the whole-image search needs every event
     for k in range(15, 20):  # back, far away
         r = tracker.update(blob_sample(k, 280, 200))
     assert tracker.stats["unobserved_reacquired"] == 1

@@ -293,9 +293,10 @@ class Tracker:
         """Where the next windows' search can look, for ``Synchronizer.set_roi``.
 
         The search crop around the current box widened by a margin (``had_tracker.sync.roi.roi_around``);
-        None (the whole sensor) unless TRACKING (initialising, lost, re-acquiring).
+        None (the whole sensor) unless TRACKING an observed target (initialising, lost, re-acquiring, or
+        unobserved: its whole-image search needs every event).
         """
-        if not self._initialized or self.state != TrackState.TRACKING or self._box is None:
+        if not self._initialized or self.state != TrackState.TRACKING or self._box is None or self._unobserved:
             return None
         crops = [CropWindow.around(self._box, r.cfg.search_factor, r.cfg.search_size) for r in self._runners()]
         crop = max(crops, key=lambda cw: cw.side)
