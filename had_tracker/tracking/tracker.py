@@ -10,9 +10,11 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
    last box; the event representation is built only inside it (``had_tracker.models.inputs``);
 3. the model gives a score map; a Hann window favours small motions; the peak's size/offset cells decode
    the box back to image pixels; confidence = the raw score at the peak;
-4. the box's width and height change by at most ``max_scale_rate`` per second of *sensor* time (and
-   ``max_scale_change`` per window), and a box never grows beyond the extent of the events in the
-   search crop (the evidence): a box that fills the image needs events that fill it;
+4. the box's width and height change by at most ``max_scale_rate`` per second of *sensor* time since the
+   box was last set (and ``max_scale_change`` per window), except on an axis where the box touches the
+   image border (a target crossing it changes its visible extent as fast as it moves), and a box never
+   grows beyond the extent of the events in the search crop (the evidence): a box that fills the image
+   needs events that fill it;
 5. state machine: TRACKING while confident; LOST after ``lost_patience`` consecutive windows below
    ``lost_threshold`` -- the crop holds events but none look like the target, i.e. the evidence says it
    is elsewhere or gone; while LOST the search widens (``widen_factor``) for ``widen_windows`` windows,
