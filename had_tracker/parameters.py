@@ -309,8 +309,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(0, 1_000_000)),
     _spec("tracker.max_scale_change", "double", 1.25, "per-window limit on the box width/height change", T,
           value_range=(1.0, 100.0)),
-    _spec("tracker.max_scale_rate", "double", 4.0, "limit on the box width/height change per second of sensor "
+    _spec("tracker.max_scale_rate", "double", 1.25, "limit on the box width/height change per second of sensor "
           "time (a factor per second; max_scale_change still caps one window)", T, value_range=(1.0, 1e6)),
+    _spec("tracker.max_aspect_rate", "double", 1.0, "limit on the box aspect-ratio (w/h) change per second of "
+          "sensor time (1 = held, 0 = off); an axis at the image border stays free", T, value_range=(0.0, 1e6)),
     _spec("tracker.unobserved_fraction", "double", 0.2, "a search crop with fewer events than this share of its "
           "level while tracked is unobserved (target static or hidden): box held, flagged, never LOST", T,
           value_range=(0.0, 1.0)),

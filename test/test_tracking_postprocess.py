@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from had_tracker.geometry import CropWindow
 from had_tracker.tracking.postprocess import decode_peak, hann2d, limit_scale_change
@@ -61,3 +62,22 @@ def test_an_axis_at_the_image_border_is_not_clamped():
     out = limit_scale_change(np.array([300.0, 50.0, 60.0, 40.0]), inside, 1.01, image_wh=(346, 260))
     assert out[2] == 60.0  # the new box reaches the right border
     assert out[3] == 40.0 and limit_scale_change(np.array([300.0, 50.0, 60.0, 80.0]), inside, 1.01)[3] == 40.4
+
+
+def test_aspect_ratio_change_is_limited_at_the_clamped_area():
+    """The real car (44x20 px) became a 28x27 square within 0.25 s under the size head alone."""
+    previous = np.array([100.0, 100.0, 44.0, 20.0])
+    out = limit_scale_change(np.array([108.0, 96.0, 28.0, 28.0]), previous, 2.0, max_aspect_change=1.0)
+    assert out[2] / out[3] == pytest.approx(44.0 / 20.0)
+    assert out[2] * out[3] == pytest.approx(28.0 * 28.0)  # the size the scale limit allowed, at the old shape
+    np.testing.assert_allclose(out[:2] + 0.5 * out[2:], [122.0, 110.0])  # the new centre
+    out = limit_scale_change(np.array([108.0, 96.0, 28.0, 28.0]), previous, 2.0, max_aspect_change=1.1)
+    assert out[2] / out[3] == pytest.approx(44.0 / 20.0 / 1.1)
+    free = limit_scale_change(np.array([108.0, 96.0, 28.0, 28.0]), previous, 2.0)
+    np.testing.assert_allclose(free[2:], [28.0, 28.0])  # off by default
+
+
+def test_aspect_limit_leaves_a_box_at_the_border_free():
+    previous = np.array([0.0, 100.0, 12.0, 40.0])  # truncated at the left border
+    out = limit_scale_change(np.array([0.0, 100.0, 40.0, 40.0]), previous, 100.0, (346, 260), max_aspect_change=1.0)
+    np.testing.assert_allclose(out[2:], [40.0, 40.0])

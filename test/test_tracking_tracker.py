@@ -181,6 +181,29 @@ def test_the_scale_limit_counts_the_time_since_the_box_was_last_set():
     assert r.box_xywh[2] <= 20 * 2.0 ** (101 * WINDOW_NS * 1e-9) * (1 + 1e-9)
 
 
+class SquareModel(GrowModel):
+    """Every box is a square a fifth of the search crop's side (a size head biased towards squares)."""
+
+    def forward(self, *inputs):
+        out = self.density(*inputs)
+        out["size_map"] = torch.full_like(out["size_map"], 0.2)
+        return out
+
+
+def test_the_aspect_ratio_is_held_by_default_and_free_when_off():
+    """A size head that predicts squares must not turn a 30x15 box square (the real car did)."""
+    init = (135, 112.5, 30, 15)
+    held = Tracker(TrackerConfig(max_scale_rate=1e6, max_scale_change=100.0), model=SquareModel())
+    free = Tracker(TrackerConfig(max_scale_rate=1e6, max_scale_change=100.0, max_aspect_rate=0.0), model=SquareModel())
+    for tracker in (held, free):
+        tracker.initialize(blob_sample(0, 150, 120, n=2000), init)
+        for k in range(1, 6):
+            r = tracker.update(blob_sample(k, 150, 120, n=2000))
+        tracker.last = r
+    assert held.last.box_xywh[2] / held.last.box_xywh[3] == pytest.approx(2.0)
+    assert free.last.box_xywh[2] / free.last.box_xywh[3] < 1.5
+
+
 def test_a_box_never_grows_beyond_the_events_in_the_search_crop():
     tracker = Tracker(TrackerConfig(max_scale_rate=1e9, max_scale_change=100.0), model=GrowModel())
     rng = np.random.default_rng(0)

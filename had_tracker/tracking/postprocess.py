@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -68,8 +69,12 @@ def limit_scale_change(
     max_change: float,
     image_wh: tuple[int, int] | None = None,
     border_px: float = 2.0,
+    max_aspect_change: float = math.inf,
 ) -> np.ndarray:
     """Keep the box centre; clamp width and height to ``[prev / max_change, prev * max_change]``.
+
+    The aspect ratio (width / height) may then change by at most ``max_aspect_change`` (a factor), at the
+    clamped box's area; this is skipped where an axis is free (below).
 
     With ``image_wh``, an axis on which the previous or the new box touches the image border (within
     ``border_px``) is not clamped: the visible extent of a target crossing the border changes as fast as the
@@ -84,5 +89,11 @@ def limit_scale_change(
     ok_w, ok_h = np.isfinite(w) and w > 0, np.isfinite(h) and h > 0
     nw = (w if free_w else float(np.clip(w, pw / max_change, pw * max_change))) if ok_w else pw
     nh = (h if free_h else float(np.clip(h, ph / max_change, ph * max_change))) if ok_h else ph
+    if max_aspect_change < math.inf and not (free_w or free_h) and pw > 0 and ph > 0:
+        ratio, previous = nw / nh, pw / ph
+        bounded = float(np.clip(ratio, previous / max_aspect_change, previous * max_aspect_change))
+        if bounded != ratio:
+            side = math.sqrt(nw * nh)
+            nw, nh = side * math.sqrt(bounded), side / math.sqrt(bounded)
     cx, cy = x + 0.5 * w, y + 0.5 * h
     return np.array([cx - 0.5 * nw, cy - 0.5 * nh, nw, nh])

@@ -11,7 +11,9 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
 3. the model gives a score map; a Hann window favours small motions; the peak's size/offset cells decode
    the box back to image pixels; confidence = the raw score at the peak;
 4. the box's width and height change by at most ``max_scale_rate`` per second of *sensor* time since the
-   box was last set (and ``max_scale_change`` per window), except on an axis where the box touches the
+   box was last set (and ``max_scale_change`` per window), its aspect ratio by at most ``max_aspect_rate``
+   (1 = held: the size head's aspect is biased towards square on real targets and noisy on synthetic ones;
+   chosen on validation), except on an axis where the box touches the
    image border (a target crossing it changes its visible extent as fast as it moves), and a box never
    grows beyond the extent of the events in the search crop (the evidence): a box that fills the image
    needs events that fill it;
@@ -78,7 +80,8 @@ class TrackerConfig:
     widen_factor: float = 2.0  # LOST: search crop side multiplier
     widen_windows: int = 20  # LOST: windows of widened search before global search
     max_scale_change: float = 1.25  # per-window limit on width/height change
-    max_scale_rate: float = 4.0  # limit on width/height change per second of sensor time (factor per s)
+    max_scale_rate: float = 1.25  # limit on width/height change per second of sensor time (factor per s)
+    max_aspect_rate: float = 1.0  # limit on aspect-ratio (w/h) change per second of sensor time (1 = held, 0 = off)
     unobserved_fraction: float = 0.2  # crop events below this share of the tracked level: unobserved, box held
     unobserved_search_after_ms: float = 200.0  # unobserved this long (sensor time): also search the whole image
     min_box_size: float = 2.0  # px
@@ -121,6 +124,10 @@ class TrackerConfig:
             (self.lost_patience >= 1 and self.widen_windows >= 0, "lost_patience >= 1, widen_windows >= 0"),
             (self.widen_factor >= 1.0 and self.max_scale_change >= 1.0, "widen_factor and max_scale_change >= 1"),
             (self.max_scale_rate >= 1.0, "max_scale_rate must be >= 1 (a factor per second)"),
+            (
+                self.max_aspect_rate == 0.0 or self.max_aspect_rate >= 1.0,
+                "max_aspect_rate must be 0 (off) or >= 1 (a factor per second)",
+            ),
             (0.0 <= self.unobserved_fraction <= 1.0, "unobserved_fraction must be in [0, 1]"),
             (self.unobserved_search_after_ms >= 0, "unobserved_search_after_ms must be >= 0"),
             (self.min_template_events >= 0 and self.min_search_events >= 0, "min_*_events must be >= 0"),
@@ -435,6 +442,7 @@ class Tracker:
         end_ns = int(sample.window_end_ns)
         dt_s = max(end_ns - (self._last_end_ns if self._last_end_ns is not None else end_ns), 0) * 1e-9
         max_change = min(c.max_scale_change, c.max_scale_rate**dt_s)
+        max_aspect = c.max_aspect_rate**dt_s if c.max_aspect_rate > 0 else math.inf
         if self.state == TrackState.LOST:
             self._lost_windows += 1
         elif self.teacher is not None and self.teacher.template_events is None and self._image is not None:
@@ -466,7 +474,7 @@ class Tracker:
         self.stats["teacher_runs"] += int(runner.is_teacher)
         hann = c.hann_weight if mode == "local" else (0.5 * c.hann_weight if mode == "widened" else 0.0)
         peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann)
-        box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height))
+        box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height), max_aspect_change=max_aspect)
         box = limit_growth_to_events(box, self._box, extent_events(extent, width, height), crop)
         if width > 0 and height > 0:
             box = clip_box(box, width, height, c.min_box_size)
