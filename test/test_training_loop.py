@@ -74,6 +74,32 @@ def test_resume_rejects_a_checkpoint_of_the_wrong_kind(tmp_path, sequences, teac
         train(TINY, "student", sequences, run, resume=True, progress=False)
 
 
+def test_init_starts_from_a_checkpoints_weights_and_refuses_a_mismatch(tmp_path, sequences, teacher_ckpt):
+    """Fine-tuning (--init): step 0 is the given network; the optimiser starts fresh."""
+    from had_tracker.models.builder import build_model
+    from had_tracker.models.config import ModelConfig
+    from had_tracker.training.loop import _load_init_weights
+
+    first = train(replace(TINY, steps=2), "student", sequences, tmp_path / "first", progress=False)
+    cfg = ModelConfig.from_dict(load_checkpoint(first)["model_config"])
+    model = build_model(cfg)
+    _load_init_weights(Path(first), model, cfg, "student")
+    saved = load_checkpoint(first)["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    tuned = train(
+        replace(TINY, steps=2, lr=1e-9, init=str(first)), "student", sequences, tmp_path / "t", progress=False
+    )
+    after = load_checkpoint(tuned)["model"]
+    params = [k for k, _ in model.named_parameters()]  # (BatchNorm running statistics move at any lr)
+    assert all(torch.allclose(after[k], saved[k], atol=1e-6) for k in params)  # lr ~0: still the initial weights
+    fresh = load_checkpoint(
+        train(replace(TINY, steps=2, lr=1e-9), "student", sequences, tmp_path / "f", progress=False)
+    )
+    assert not all(torch.allclose(fresh["model"][k], saved[k], atol=1e-6) for k in params)  # the test can fail
+    with pytest.raises(CheckpointError, match="holds a teacher"):
+        train(replace(TINY, init=str(teacher_ckpt)), "student", sequences, tmp_path / "bad", progress=False)
+
+
 def test_a_student_checkpoint_is_refused_as_teacher(tmp_path, sequences):
     student = train(replace(TINY, steps=1), "student", sequences, tmp_path / "s", progress=False)
     with pytest.raises(CheckpointError, match="expected a teacher"):

@@ -31,6 +31,13 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (0 = torch default)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (bit-exact under fixed seeds)")
+    parser.add_argument(
+        "--init",
+        metavar="CKPT",
+        default=None,
+        help="start from this checkpoint's weights (fine-tuning; same kind and model config), e.g. the shipped "
+        "student had_tracker/resources/weights/student_cpu_tiny.pt; optimiser and schedule start fresh",
+    )
     parser.add_argument("--no-progress", "--quiet", action="store_true", help="no progress bars (data, training)")
 
 
@@ -122,6 +129,7 @@ def _train(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "seed": args.seed,
         "threads": args.threads,
+        "init": args.init,
     }
     if args.kind == "student":
         overrides["distill"] = args.distill

@@ -36,6 +36,7 @@ class TrainConfig:
     log_every: int = 25
     ckpt_every: int = 200
     threads: int = 0
+    init: str = ""  # checkpoint whose weights start the run (fine-tuning; same kind and model); "" = random
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:

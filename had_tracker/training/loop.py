@@ -184,7 +184,9 @@ def check_training_inputs(cfg: TrainConfig, kind: str, teacher_ckpt: str | Path 
     The CLI calls it before generating or loading the training data, so a bad ``--distill`` or a missing or
     wrong ``--teacher`` fails at once instead of after minutes of data generation.
     """
-    _resolve_inputs(cfg, kind, teacher_ckpt, "cpu")
+    model_cfg = _resolve_inputs(cfg, kind, teacher_ckpt, "cpu")[0]
+    if cfg.init:
+        _load_init_weights(Path(cfg.init), build_model(model_cfg), model_cfg, kind)
 
 
 def train(
@@ -216,6 +218,8 @@ def train(
     schedule = make_schedule(optimizer, cfg)
     start_step = 0
     last_path = out_dir / LAST_CHECKPOINT
+    if cfg.init and not resume:
+        _load_init_weights(Path(cfg.init), model, model_cfg, kind)
     if resume:
         start_step = _restore(last_path, step_module, optimizer, schedule, kind, cfg)
         log.info("resumed %s at step %d", last_path, start_step)
@@ -346,6 +350,22 @@ def _restore_ot_weight(path: Path, distiller: Distiller) -> None:
     saved = load_checkpoint(path).get("distill_config", {}).get("ot", {})
     if saved.get("gradient_share") == ot.gradient_share and "weight" in saved:
         distiller.cfg = dataclasses.replace(distiller.cfg, ot=dataclasses.replace(ot, weight=float(saved["weight"])))
+
+
+def _load_init_weights(path: Path, model: nn.Module, model_cfg: ModelConfig, kind: str) -> None:
+    """Fine-tuning: the network starts from ``path``'s weights; it must hold the same kind and model config."""
+    payload = load_checkpoint(path)
+    if payload["kind"] != kind:
+        raise CheckpointError(f"--init {path} holds a {payload['kind']}, this run trains a {kind}")
+    saved = payload.get("model_config", {})
+    if saved != model_cfg.to_dict():
+        diff = sorted(k for k in set(saved) | set(model_cfg.to_dict()) if saved.get(k) != model_cfg.to_dict().get(k))
+        raise CheckpointError(f"--init {path}: its model config differs from this run's in {diff}")
+    try:
+        model.load_state_dict(payload["model"], strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"--init {path}: {exc}") from exc
+    log.info("initialised the %s from %s", kind, path)
 
 
 def _restore(
