@@ -57,8 +57,8 @@ def simulate(positions: list[tuple[float, float] | None], noise_hz_per_px: float
     return Events.from_arrays(t[order].astype(np.int64), cat(xs), cat(ys), cat(ps), W, H)
 
 
-def run(events: Events, positions: list, n_windows: int) -> list:
-    tracker = Tracker(TrackerConfig())
+def run(events: Events, positions: list, n_windows: int, tracker: Tracker | None = None) -> list:
+    tracker = tracker or Tracker(TrackerConfig())
     results = []
     for k in range(n_windows):
         t0, t1 = k * WINDOW_NS, (k + 1) * WINDOW_NS
@@ -132,3 +132,15 @@ def test_a_24px_target_that_vanishes_for_300ms_is_flagged_then_reacquired():
 def test_a_24px_target_that_returns_far_away_is_found_by_the_whole_image_search():
     """Back 120 px from where its motion carried it: outside the local crop, only the global search sees it."""
     _vanish_and_return((120.0, 60.0))
+
+
+def test_the_frozen_student_tracks_exactly_as_the_eager_one():
+    import torch
+
+    positions = [_moving(i) for i in range(150)]
+    events = simulate(positions)
+    frozen, eager = Tracker(TrackerConfig()), Tracker(TrackerConfig(freeze_student=False))
+    a, b = run(events, positions, 30, frozen), run(events, positions, 30, eager)
+    assert isinstance(frozen.student._frozen, torch.jit.ScriptModule) and eager.student._frozen is None
+    np.testing.assert_allclose([r.box_xywh for r in a], [r.box_xywh for r in b], atol=1e-4)
+    np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-5)
