@@ -8,13 +8,14 @@ are measured by bench/eval_real.sh. Before the aspect-ratio limit the size head 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 
 from had_tracker.data.labels.recordings import default_data_root
 from had_tracker.evaluation import dataset_eval
 
-REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = default_data_root()
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real recordings not found at {DATA} (../shared/data)")
 

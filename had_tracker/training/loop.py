@@ -357,9 +357,9 @@ def _load_init_weights(path: Path, model: nn.Module, model_cfg: ModelConfig, kin
     payload = load_checkpoint(path)
     if payload["kind"] != kind:
         raise CheckpointError(f"--init {path} holds a {payload['kind']}, this run trains a {kind}")
-    saved = payload.get("model_config", {})
-    if saved != model_cfg.to_dict():
-        diff = sorted(k for k in set(saved) | set(model_cfg.to_dict()) if saved.get(k) != model_cfg.to_dict().get(k))
+    saved, wanted = payload.get("model_config", {}), model_cfg.to_dict()
+    if saved != wanted:
+        diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
         raise CheckpointError(f"--init {path}: its model config differs from this run's in {diff}")
     try:
         model.load_state_dict(payload["model"], strict=True)
