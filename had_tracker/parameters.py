@@ -276,6 +276,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "MarkerArray in the image plane, 1 px = marker_scale_m m)", T, read_only=False),
     _spec("marker_scale_m", "double", 0.001, "metres per pixel of the marker plane", T, value_range=(1e-6, 1.0)),
     _spec("marker_frame_id", "string", "", "frame of the markers; empty = the window's frame_id", T),
+    _spec("skip_stale_window_ms", "double", 15.0, "overload catch-up: a window whose data age exceeds this when "
+          "its turn comes is recorded in the event history but not tracked (no box for it; counted as "
+          "windows_skipped_stale), so the next boxes come from newer data; 0 = track every window", T,
+          value_range=(0.0, 10_000.0)),
+    _spec("max_skipped_windows_in_row", "int", 3, "overload catch-up: at most this many stale windows skipped in "
+          "a row (the box moves at least every max + 1 windows); 0 = track every window", T,
+          value_range=(0, 1000)),
     _spec("publish_search_region", "bool", True, "publish ~/search_region (sensor_msgs/RegionOfInterest): the "
           "search crop + margin while tracking an observed target, all zeros (whole sensor) otherwise; in "
           "single_process mode handed to the synchronizer directly", T),

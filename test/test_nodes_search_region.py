@@ -286,6 +286,27 @@ def test_data_age_is_publication_minus_the_newest_event_used_on_the_host_clock(s
     assert values["data_age_unknown"] == "1"
 
 
+def test_windows_stale_when_their_turn_comes_are_skipped_counted_and_publish_nothing(store):
+    from had_tracker.nodes.session import TrackingSession
+    from had_tracker.tracking.stale_windows import StaleWindowSkipper
+
+    clock = FakeClock(0)
+    core = _tracker_core(StubTracker())
+    core.session = TrackingSession(StubTracker(), StaleWindowSkipper(max_age_ns=15_000_000, max_in_row=3))
+    core._host_clock = clock
+    core.session.request_init(InitRequest((10.0, 10.0, 8.0, 8.0), 1))
+    host = HOST_NS + 10_000_000
+    published = []
+    for index, age_ms in enumerate([40, 40, 40, 40, 40, 2]):  # a backlog: the start, 3 skipped, 1 forced, fresh
+        clock.now_ns = host + index * 5_000_000 + age_ms * 1_000_000
+        outcome = core.on_window(_aged_window(store, index, host + index * 5_000_000))
+        published.append(len(outcome.results))
+    assert published == [1, 0, 0, 0, 1, 1]
+    values = core.report().values
+    assert values["windows_skipped_stale"] == "3" and values["window_errors"] == "0"
+    assert float(values["data_age_p50_ms"]) == pytest.approx(40.0)  # only published boxes have an age
+
+
 def test_without_a_host_time_the_data_age_is_unknown(store):
     core = _tracker_core(StubTracker())
     core.session.request_init(InitRequest((10.0, 10.0, 8.0, 8.0), 1))

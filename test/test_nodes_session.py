@@ -145,3 +145,22 @@ def test_ground_truth_starts_the_target_once_until_a_reset():
     session.reset()
     accepted, _ = session.offer_ground_truth(True, (1, 2, 3, 4), 4, 0)
     assert accepted and session.pending.box_xywh == (1.0, 2.0, 3.0, 4.0)
+
+
+def test_stale_windows_are_recorded_not_tracked_and_a_start_is_never_skipped():
+    from had_tracker.tracking.stale_windows import StaleWindowSkipper
+
+    tracker = RecordingTracker()
+    session = TrackingSession(tracker, StaleWindowSkipper(max_age_ns=10_000_000, max_in_row=2))
+    stale = 50_000_000
+    assert session.process(_sample(0), stale) == []  # idle: pushed whatever its age
+    session.request_init(InitRequest((10, 12, 8, 6), target_id=1))
+    assert session.process(_sample(1), stale) == [("init", 1)]  # the start is never skipped
+    assert session.process(_sample(2), stale) == []
+    assert session.process(_sample(3), stale) == []
+    assert session.process(_sample(4), stale) == [("update", 4)]  # two in a row skipped: this one is tracked
+    assert session.process(_sample(5), 1_000_000) == [("update", 5)]
+    assert session.process(_sample(6)) == [("update", 6)]  # unknown age: tracked
+    assert tracker.calls[2:] == [("push", 2), ("push", 3), ("update", 4), ("update", 5), ("update", 6)]
+    assert session.skipped_stale == 2
+    assert TrackingSession(tracker).skipped_stale == 0

@@ -144,3 +144,28 @@ def test_the_frozen_student_tracks_exactly_as_the_eager_one():
     assert isinstance(frozen.student._frozen, torch.jit.ScriptModule) and eager.student._frozen is None
     np.testing.assert_allclose([r.box_xywh for r in a], [r.box_xywh for r in b], atol=1e-4)
     np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-5)
+
+
+def test_skipped_windows_feed_the_history_and_the_next_tracked_window_stays_on_target():
+    """Overload catch-up (StaleWindowSkipper): 3 of every 4 windows only recorded; a 150 px/s target is held."""
+    from had_tracker.nodes.session import InitRequest, TrackingSession
+    from had_tracker.tracking.stale_windows import StaleWindowSkipper
+
+    positions = [_moving(i, v=(0.12, 0.09)) for i in range(400)]
+    events = simulate(positions)
+    tracker = Tracker(TrackerConfig())
+    session = TrackingSession(tracker, StaleWindowSkipper(max_age_ns=10_000_000, max_in_row=3))
+    results = []
+    for k in range(80):
+        t0, t1 = k * WINDOW_NS, (k + 1) * WINDOW_NS
+        if k == 3:
+            session.request_init(InitRequest((*positions[t1 // STEP_NS - 1], SIDE, SIDE), 0))
+        out = session.process(AlignedSample(k, t0, t1, events.slice_time(t0, t1)), 50_000_000)  # always stale
+        results += [(t1, r) for r in out]
+    assert session.skipped_stale == 57 and len(results) == 1 + 19  # the start, then every 4th of 76
+    errors = [
+        np.hypot(*(np.add(r.box_xywh[:2], SIDE / 2) - np.add(positions[t1 // STEP_NS - 1], SIDE / 2)))
+        for t1, r in results[1:]
+    ]
+    assert all(r.state == TrackState.TRACKING for _, r in results)
+    assert np.median(errors) < 3.0 and max(errors) < 8.0

@@ -5,7 +5,9 @@ No rclpy here, so it is tested directly. A target can be started by the ``~/star
 :meth:`TrackingSession.request_init`. A request names the time its box is valid at (0 = now): it starts the
 tracker on the first window that reaches that time (the next window for 0 or a past time; windows come at
 the synchronizer's rate, e.g. every 5 ms). Windows seen while idle still go into the tracker's event history
-(``Tracker.push``), so the template has its full time support when the target arrives.
+(``Tracker.push``), so the template has its full time support when the target arrives. Under overload, a
+window whose data is already stale is recorded the same way instead of tracked
+(:class:`~had_tracker.tracking.stale_windows.StaleWindowSkipper`; the node passes each window's data age).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from had_tracker.errors import HadTrackerError
+from had_tracker.tracking.stale_windows import StaleWindowSkipper
 
 
 class TrackerLike(Protocol):
@@ -55,8 +58,10 @@ def check_box(box_xywh: Any, width: int | None = None, height: int | None = None
 class TrackingSession:
     """Owns the tracker: starts it on the window an init request names, updates it on every later window."""
 
-    def __init__(self, tracker: TrackerLike) -> None:
+    def __init__(self, tracker: TrackerLike, skipper: StaleWindowSkipper | None = None) -> None:
+        """``skipper``: catch-up under overload (None: every window is tracked, as offline replay needs)."""
         self.tracker = tracker
+        self.skipper = skipper
         self.pending: InitRequest | None = None
         self.latest_sample: Any | None = None
         self.active = False
@@ -114,8 +119,15 @@ class TrackingSession:
         self.init_source = ""
         self._ground_truth_used = False
 
-    def process(self, sample: Any) -> list[Any]:
-        """Feed one window: the TrackResults it produced (none while idle).
+    @property
+    def skipped_stale(self) -> int:
+        """Windows recorded but not tracked because their data was stale (0 without a skipper)."""
+        return self.skipper.skipped if self.skipper is not None else 0
+
+    def process(self, sample: Any, data_age_ns: int | None = None) -> list[Any]:
+        """Feed one window: the TrackResults it produced (none while idle, none for a skipped stale window).
+
+        ``data_age_ns``: the window's data age now (host clock), for the skipper; None = unknown (tracked).
 
         A failed initialisation (e.g. the box lies outside this window's image) drops the request, counts it in
         ``failed_inits`` / ``last_error`` and the window is processed as if there had been no request.
@@ -135,7 +147,7 @@ class TrackingSession:
                 self.init_source = request.source
                 self.inits += 1
                 return [result]
-        if not self.active:
+        if not self.active or (self.skipper is not None and not self.skipper.should_track(data_age_ns)):
             self.tracker.push(sample)
             return []
         return [self.tracker.update(sample)]

@@ -8,7 +8,9 @@ kind (``errors_<kind>`` in /diagnostics) and logged at most once per period per 
 Data age (``Track.data_age_ms``, issue 15 item 4): host clock at publication minus the host time of the newest
 event the box is based on (``EventWindow.newest_event_host``, stamped by the synchronizer on the same ROS clock;
 a window without events keeps the previous one: the held box is that old). NaN when unknown (no host time yet).
-Its p50/p99 go to /diagnostics with the tracker's own counters (``tracker_*``, ``history_dropped``).
+Its p50/p99 go to /diagnostics with the tracker's own counters (``tracker_*``, ``history_dropped``). The
+same age, taken when a window's turn comes, lets the session skip stale windows under overload
+(``windows_skipped_stale``; :mod:`had_tracker.tracking.stale_windows`).
 """
 
 from __future__ import annotations
@@ -121,10 +123,11 @@ class TrackerCore:
             self.dropped_events_upstream += int(msg.dropped_events)
             self.last_frame_id = str(msg.header.frame_id)
             outcome.sample = window_msg_to_sample(msg)
-            if outcome.sample.newest_event_host_ns:
-                self.newest_event_host_ns = int(outcome.sample.newest_event_host_ns)
+            newest = outcome.sample.newest_event_host_ns
+            if newest:
+                self.newest_event_host_ns = int(newest)
             self.debug_view.remember(outcome.sample)
-            outcome.results = self.session.process(outcome.sample)
+            outcome.results = self.session.process(outcome.sample, self._window_age_ns(newest))
 
         self.guard.run("windows", track)
         outcome.latency_ms = (time.perf_counter() - started) * 1e3
@@ -146,6 +149,13 @@ class TrackerCore:
                 self.data_age.add(outcome.data_age_ms)
             self.last_result = result
         return outcome
+
+    def _window_age_ns(self, newest_event_host_ns: int | None) -> int | None:
+        """A window's data age now (host clock) for the stale-window skipper; None when unknown."""
+        if self._host_clock is None or not newest_event_host_ns:
+            return None
+        now_ns = int(self._host_clock())
+        return now_ns - int(newest_event_host_ns) if now_ns > 0 else None
 
     def data_age_ms(self, now_ns: int | None = None) -> float:
         """Host time now (or ``now_ns``) minus the newest event's host time [ms]; NaN when either is unknown."""
@@ -229,6 +239,7 @@ class TrackerCore:
                 "data_age_p50_ms": format_value(self.data_age.percentile(50)),
                 "data_age_p99_ms": format_value(self.data_age.percentile(99)),
                 "data_age_unknown": str(self.data_age_unknown),
+                "windows_skipped_stale": str(session.skipped_stale),
                 "windows_missing": str(self.window_gaps.missing),
                 "window_restarts": str(self.window_gaps.restarts),
                 "window_errors": str(self.guard.counts.get("windows", 0) + self.nonfinite_results),

@@ -64,6 +64,7 @@ class TrackerNode(Node):
         """``search_region_sink``: single process, the synchronizer's ``search_region.offer`` (no topic then)."""
         super().__init__(schema.TRACKER, **kwargs)
         bridge_core_logging(self)
+        from had_tracker.tracking.stale_windows import StaleWindowSkipper
         from had_tracker.tracking.tracker import Tracker, TrackerConfig
 
         self.params = declare_schema_parameters(self, schema.TRACKER)
@@ -73,7 +74,11 @@ class TrackerNode(Node):
         model = model_description(tracker, self.params["model"])
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
-        self.session = TrackingSession(tracker)
+        skipper = StaleWindowSkipper(
+            max_age_ns=round(self.params["skip_stale_window_ms"] * 1e6),
+            max_in_row=self.params["max_skipped_windows_in_row"],
+        )
+        self.session = TrackingSession(tracker, skipper)
         clock = self.get_clock()  # ROS time, as the synchronizer's newest_event_host (data age)
         self.core = TrackerCore(
             self.session, self.params, self.get_logger().warning, host_clock=lambda: clock.now().nanoseconds
