@@ -322,6 +322,11 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "time (a factor per second; max_scale_change still caps one window)", T, value_range=(1.0, 1e6)),
     _spec("tracker.max_aspect_rate", "double", 1.0, "limit on the box aspect-ratio (w/h) change per second of "
           "sensor time (1 = held, 0 = off); an axis at the image border stays free", T, value_range=(0.0, 1e6)),
+    _spec("tracker.cell_centred_search", "bool", True, "search crop shifted by half a score cell so that the box "
+          "centre falls in the middle of a cell, not on a corner of four (where the peak alternates between "
+          "cells from window to window); the Hann window follows", T),
+    _spec("tracker.peak_refine", "bool", True, "box centre = score-weighted mean of the centres (cell + offset) of "
+          "the peak's 3x3 cells scoring at least half the peak; false = the peak cell's alone (OSTrack)", T),
     _spec("tracker.unobserved_fraction", "double", 0.2, "a search crop with fewer events than this share of its "
           "level while tracked is unobserved (target static or hidden): box held, flagged, never LOST", T,
           value_range=(0.0, 1.0)),

@@ -45,6 +45,35 @@ def test_hann2d_is_symmetric_positive_and_peaks_in_the_middle():
     assert w[5, 5] == w.max()
 
 
+def test_cell_centred_hann_peaks_in_the_middle_of_cell_half_f():
+    w = hann2d(12, cell_centred=True)
+    assert w.shape == (12, 12) and np.all(w > 0)
+    assert w[6, 6] == w.max() and w[5, 6] == w[7, 6]  # symmetric about the centre of cell 6
+    np.testing.assert_allclose(hann2d(11, cell_centred=True), hann2d(11))  # odd maps: already mid-cell
+
+
+def test_refined_centre_is_the_score_weighted_mean_of_the_strong_cells_around_the_peak():
+    """The real AprilTag board: the target centre on a cell corner, two cells claiming it from either side."""
+    f = 12
+    crop = CropWindow(0.0, 0.0, 96.0, 96)  # 8 px per cell
+    score = np.full((f, f), 0.02)
+    score[5, 5], score[5, 6], score[5, 4] = 0.53, 0.36, 0.2  # 0.2 < half the peak: left out
+    score[0, 0] = 0.9  # outside the peak's 3x3: never mixed in (the Hann window picks the central peak)
+    size = np.full((2, f, f), 0.25)
+    offset = np.full((2, f, f), 0.5)
+    offset[:, 5, 5] = (0.77, 0.5)
+    offset[:, 5, 6] = (0.22, 0.5)
+    offset[:, 5, 4] = (0.9, 0.5)
+    plain = decode_peak(score, size, offset, crop, 1.0)
+    refined = decode_peak(score, size, offset, crop, 1.0, refine=True)
+    assert (refined.row, refined.col, refined.score) == (plain.row, plain.col, plain.score) == (5, 5, 0.53)
+    assert plain.box_xywh[0] + 12 == pytest.approx(5.77 * 8)
+    expected_col = (0.53 * 5.77 + 0.36 * 6.22) / (0.53 + 0.36)
+    assert refined.box_xywh[0] + 12 == pytest.approx(expected_col * 8)
+    assert refined.box_xywh[1] + 12 == pytest.approx(5.5 * 8)
+    np.testing.assert_allclose(refined.box_xywh[2:], plain.box_xywh[2:])  # the size is the peak cell's
+
+
 def test_scale_change_is_limited_around_the_same_centre():
     out = limit_scale_change(np.array([0.0, 0.0, 100.0, 10.0]), np.array([0, 0, 20.0, 20.0]), 1.25)
     np.testing.assert_allclose(out, [50 - 12.5, 5 - 8.0, 25.0, 16.0])

@@ -61,6 +61,21 @@ def test_tracker_follows_a_moving_target():
     assert result.window_end_ns == 60 * WINDOW_NS and result.num_events > 0 and result.latency_ms > 0
 
 
+@pytest.mark.parametrize("centred", [True, False])
+def test_the_search_crop_puts_the_box_centre_mid_cell_and_the_roi_covers_it(centred):
+    tracker, _ = make_tracker(cell_centred_search=centred)
+    tracker.initialize(blob_sample(0, 150, 120), (140, 110, 20, 20))
+    cfg = tracker.student.cfg
+    crop, mode = tracker._search_crop(cfg, W, H)
+    cells = cfg.search_size // cfg.patch_size
+    in_cells = (150.0 - crop.x0) / crop.side * cells, (120.0 - crop.y0) / crop.side * cells
+    expected = cells // 2 + (0.5 if centred else 0.0)  # a cell's middle, or the corner of four cells
+    assert mode == "local" and np.allclose(in_cells, expected, atol=cells / crop.side)  # 1 px of rounding
+    roi = tracker.search_roi()
+    assert roi.x_lo <= crop.x0 and roi.y_lo <= crop.y0
+    assert roi.x_hi >= crop.x0 + crop.side and roi.y_hi >= crop.y0 + crop.side
+
+
 @pytest.mark.parametrize(
     "box", [(np.nan, 0, 10, 10), (10, 10, 0, 10), (10, 10, 10, -1), (400, 10, 10, 10), (-50, -50, 20, 20), (1, 2, 3)]
 )

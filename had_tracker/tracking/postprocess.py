@@ -12,9 +12,16 @@ from had_tracker.geometry import CropWindow
 
 
 @lru_cache(maxsize=16)
-def hann2d(size: int) -> np.ndarray:
-    """Centred 2-D Hann window ``(size, size)`` with no zero rows (``hanning(size + 2)[1:-1]``, as OSTrack's)."""
-    w = np.hanning(size + 2)[1:-1]
+def hann2d(size: int, cell_centred: bool = False) -> np.ndarray:
+    """Centred 2-D Hann window ``(size, size)`` with no zero rows (``hanning(size + 2)[1:-1]``, as OSTrack's).
+
+    ``cell_centred``: peaked at the centre of cell ``size // 2`` instead of the map's centre (for an even
+    ``size`` a cell corner), for a search crop placed so that the expected target centre falls there.
+    """
+    if cell_centred and size % 2 == 0:
+        w = np.hanning(size + 3)[1:-2]  # odd length size + 1 peaked at index size // 2, its last entry dropped
+    else:
+        w = np.hanning(size + 2)[1:-1]
     out = np.outer(w, w)
     out.setflags(write=False)
     return out
@@ -36,24 +43,38 @@ def decode_peak(
     offset_map: np.ndarray,
     crop: CropWindow,
     hann_weight: float = 1.0,
+    cell_centred: bool = False,
+    refine: bool = False,
 ) -> Peak:
     """Pick the peak of ``score * ((1 - hann_weight) + hann_weight * hann)`` and decode its box.
 
     ``score_map`` is ``(F, F)``; ``size_map``/``offset_map`` are ``(2, F, F)`` with sizes normalised to the
     search crop and offsets in cells (the student's center head). The box comes back in image pixels.
+    ``cell_centred``: the Hann window peaks at the centre of cell ``F // 2`` (see :func:`hann2d`).
     """
     score = np.asarray(score_map, dtype=np.float64).reshape(score_map.shape[-2:])
     f = score.shape[0]
     if hann_weight > 0:
-        response = score * ((1.0 - hann_weight) + hann_weight * hann2d(f))
+        response = score * ((1.0 - hann_weight) + hann_weight * hann2d(f, cell_centred))
     else:
         response = score
     index = int(np.argmax(response))
     row, col = divmod(index, f)
     size = np.asarray(size_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
     offset = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
-    cx = (col + offset[0]) / f * crop.out_size
-    cy = (row + offset[1]) / f * crop.out_size
+    if refine:
+        # score-weighted mean of the candidate centres (cell + offset) of the peak's 3x3 neighbourhood
+        r0, r1, c0, c1 = max(row - 1, 0), min(row + 2, f), max(col - 1, 0), min(col + 2, f)
+        weights = score[r0:r1, c0:c1] * (score[r0:r1, c0:c1] >= 0.5 * score[row, col])
+        offsets = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)[:, r0:r1, c0:c1]
+        cols, rows = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+        total = weights.sum()
+        px = float(((cols + offsets[0]) * weights).sum() / total)
+        py = float(((rows + offsets[1]) * weights).sum() / total)
+    else:
+        px, py = col + offset[0], row + offset[1]
+    cx = px / f * crop.out_size
+    cy = py / f * crop.out_size
     w, h = size[0] * crop.out_size, size[1] * crop.out_size
     box = crop.box_from_crop(np.array([cx - 0.5 * w, cy - 0.5 * h, w, h]))
     return Peak(box, float(np.clip(score[row, col], 0.0, 1.0)), row, col)

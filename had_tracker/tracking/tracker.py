@@ -83,6 +83,8 @@ class TrackerConfig:
     max_scale_change: float = 1.25  # per-window limit on width/height change
     max_scale_rate: float = 1.25  # limit on width/height change per second of sensor time (factor per s)
     max_aspect_rate: float = 1.0  # limit on aspect-ratio (w/h) change per second of sensor time (1 = held, 0 = off)
+    cell_centred_search: bool = True  # search crop shifted half a score cell: the box centre mid-cell, not a corner
+    peak_refine: bool = True  # centre = score-weighted mean of the peak's 3x3 cell centres (>= half the peak)
     unobserved_fraction: float = 0.2  # crop events below this share of the tracked level: unobserved, box held
     unobserved_search_after_ms: float = 200.0  # unobserved this long (sensor time): also search the whole image
     min_box_size: float = 2.0  # px
@@ -336,7 +338,7 @@ class Tracker:
         """
         if not self._initialized or self.state != TrackState.TRACKING or self._box is None or self._unobserved:
             return None
-        crops = [CropWindow.around(self._box, r.cfg.search_factor, r.cfg.search_size) for r in self._runners()]
+        crops = [self._crop_around_box(r.cfg, r.cfg.search_factor) for r in self._runners()]
         crop = max(crops, key=lambda cw: cw.side)
         return roi_around(crop.x0, crop.y0, crop.side, margin_fraction, min_margin_px)
 
@@ -446,13 +448,27 @@ class Tracker:
         runner.template_events = runner.tensor(event_tensor(events, crop, t0, t1, runner.cfg))
         return True
 
+    def _crop_around_box(self, cfg: Any, factor: float) -> CropWindow:
+        """The search crop of ``factor`` around the box; with ``cell_centred_search`` shifted by half a score cell.
+
+        Centred on the box, the box centre maps to the corner of four score cells (an even number of cells),
+        where the centre offsets must reach 0 or 1 (sigmoid extremes): the peak then alternates between two
+        cells from window to window. Half a cell up and left, it maps to the middle of cell ``F // 2``.
+        """
+        crop = CropWindow.around(self._box, factor, cfg.search_size)
+        cells = cfg.search_size // cfg.patch_size
+        if not self.config.cell_centred_search or cells % 2:
+            return crop
+        half = 0.5 * crop.side / cells
+        x, y, w, h = (float(v) for v in self._box)
+        cx, cy = x + 0.5 * w - half, y + 0.5 * h - half
+        return CropWindow(float(round(cx - 0.5 * crop.side)), float(round(cy - 0.5 * crop.side)), crop.side, crop.out_size)
+
     def _search_crop(self, cfg: Any, width: int, height: int) -> tuple[CropWindow, str]:
         if self.state != TrackState.LOST:
-            return CropWindow.around(self._box, cfg.search_factor, cfg.search_size), "local"
+            return self._crop_around_box(cfg, cfg.search_factor), "local"
         if self._lost_windows <= self.config.widen_windows:
-            return CropWindow.around(
-                self._box, cfg.search_factor * self.config.widen_factor, cfg.search_size
-            ), "widened"
+            return self._crop_around_box(cfg, cfg.search_factor * self.config.widen_factor), "widened"
         side = float(max(width, height, 1))
         return CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, cfg.search_size), "global"
 
@@ -502,7 +518,8 @@ class Tracker:
         self.stats["model_runs"] += 1
         self.stats["teacher_runs"] += int(runner.is_teacher)
         hann = c.hann_weight if mode == "local" else (0.5 * c.hann_weight if mode == "widened" else 0.0)
-        peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann)
+        centred = c.cell_centred_search and mode != "global"
+        peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann, centred, c.peak_refine)
         box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height), max_aspect_change=max_aspect)
         box = limit_growth_to_events(box, self._box, extent_events(extent, width, height), crop)
         if width > 0 and height > 0:
