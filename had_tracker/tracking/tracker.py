@@ -462,7 +462,9 @@ class Tracker:
         half = 0.5 * crop.side / cells
         x, y, w, h = (float(v) for v in self._box)
         cx, cy = x + 0.5 * w - half, y + 0.5 * h - half
-        return CropWindow(float(round(cx - 0.5 * crop.side)), float(round(cy - 0.5 * crop.side)), crop.side, crop.out_size)
+        return CropWindow(
+            float(round(cx - 0.5 * crop.side)), float(round(cy - 0.5 * crop.side)), crop.side, crop.out_size
+        )
 
     def _search_crop(self, cfg: Any, width: int, height: int) -> tuple[CropWindow, str]:
         if self.state != TrackState.LOST:
