@@ -2,7 +2,8 @@
 
 Regression floors, not targets: the scores the README reports for the shipped student and tracker defaults
 are measured by bench/eval_real.sh. Before the aspect-ratio limit the size head turned the 44x20 px car into a
-28x27 px square within 0.25 s (traffic_car SR 52.6).
+28x27 px square within 0.25 s (traffic_car SR 52.6); before the half-cell search crop and the refined peak the
+board's centre alternated between two score cells every window (apriltag_board PR@20 76.8, car SR 71.2).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ DATA = default_data_root()
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real recordings not found at {DATA} (../shared/data)")
 
 
-@pytest.mark.parametrize(("name", "floor", "pr_floor"), [("traffic_car", 65.0, 95.0), ("apriltag_board", 70.0, 70.0)])
+@pytest.mark.parametrize(("name", "floor", "pr_floor"), [("traffic_car", 72.0, 95.0), ("apriltag_board", 72.0, 82.0)])
 def test_shipped_student_holds_the_real_targets(tmp_path, name, floor, pr_floor):
     label = REPO_ROOT / "data" / "labels" / f"{name}.json"
     loader = functools.partial(dataset_eval.LazyDataset, dataset_eval.dataset_sequence_dirs(label, "real"), "real")
