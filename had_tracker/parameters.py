@@ -327,6 +327,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
           "cells from window to window); the Hann window follows", T),
     _spec("tracker.peak_refine", "bool", True, "box centre = score-weighted mean of the centres (cell + offset) of "
           "the peak's 3x3 cells scoring at least half the peak; false = the peak cell's alone (OSTrack)", T),
+    _spec("tracker.global_tiles", "bool", False, "global search (LOST, or unobserved for a while): every other "
+          "window a search crop at the training scale (search_factor around the box's size; tiles overlapping by "
+          "a quarter, nearest the last box first) instead of the whole image, where a small target is a few "
+          "pixels of the input; off: no gain on the validation or test sets", T),
     _spec("tracker.unobserved_fraction", "double", 0.2, "a search crop with fewer events than this share of its "
           "level while tracked is unobserved (target static or hidden): box held, flagged, never LOST", T,
           value_range=(0.0, 1.0)),

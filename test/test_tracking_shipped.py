@@ -98,14 +98,14 @@ def test_a_stationary_target_stays_held_and_is_reported_unobserved():
     assert np.mean(moving_ious) > 0.5  # it was tracking before it stopped
 
 
-def _vanish_and_return(jump: tuple[float, float]) -> None:
+def _vanish_and_return(jump: tuple[float, float], **config) -> None:
     """Visible 200 ms, gone 300 ms (moving on unseen), back for 200 ms, displaced by ``jump`` px."""
     before, gone, after = 200, 300, 200
     positions = [
         None if before <= i < before + gone else _moving(i) if i < before else tuple(np.add(_moving(i), jump))
         for i in range(before + gone + after)
     ]
-    results = run(simulate(positions), positions, (before + gone + after) // 5)
+    results = run(simulate(positions), positions, (before + gone + after) // 5, Tracker(TrackerConfig(**config)))
     gone_results = results[before // 5 - 4 + 6 : (before + gone) // 5 - 4]
     # while it is gone no window may claim an observed, confident estimate
     assert all(r.unobserved or r.state == TrackState.LOST for r in gone_results)
@@ -132,6 +132,11 @@ def test_a_24px_target_that_vanishes_for_300ms_is_flagged_then_reacquired():
 def test_a_24px_target_that_returns_far_away_is_found_by_the_whole_image_search():
     """Back 120 px from where its motion carried it: outside the local crop, only the global search sees it."""
     _vanish_and_return((120.0, 60.0))
+
+
+def test_with_global_tiles_a_24px_target_that_returns_far_away_is_found():
+    """The same return 120 px away: the global search's training-scale tiles (tracker.global_tiles) find it."""
+    _vanish_and_return((120.0, 60.0), global_tiles=True)
 
 
 def test_the_frozen_student_tracks_exactly_as_the_eager_one():

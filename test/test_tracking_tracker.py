@@ -76,6 +76,23 @@ def test_the_search_crop_puts_the_box_centre_mid_cell_and_the_roi_covers_it(cent
     assert roi.x_hi >= crop.x0 + crop.side and roi.y_hi >= crop.y0 + crop.side
 
 
+def test_global_tiles_alternate_the_whole_image_with_training_scale_tiles_nearest_first():
+    tracker, _ = make_tracker(global_tiles=True)
+    tracker.initialize(blob_sample(0, 300, 60), (290, 50, 20, 20))
+    cfg = tracker.student.cfg
+    crops = [tracker._global_crop(cfg, W, H) for _ in range(8)]
+    assert all(c.side == max(W, H) for c in crops[0::2])  # the whole image every other window
+    tiles = crops[1::2]
+    side = tiles[0].side
+    assert all(c.side == side < 100 for c in tiles) and len({(c.x0, c.y0) for c in tiles}) == 4
+    assert all(0 <= c.x0 <= W - side and 0 <= c.y0 <= H - side for c in tiles)
+    distance = [np.hypot(c.x0 + side / 2 - 300, c.y0 + side / 2 - 60) for c in tiles]
+    assert distance == sorted(distance) and distance[0] < side / 2  # the first tile holds the last box
+    plain, _ = make_tracker()
+    plain.initialize(blob_sample(0, 300, 60), (290, 50, 20, 20))
+    assert all(plain._global_crop(cfg, W, H).side == max(W, H) for _ in range(4))
+
+
 @pytest.mark.parametrize(
     "box", [(np.nan, 0, 10, 10), (10, 10, 0, 10), (10, 10, 10, -1), (400, 10, 10, 10), (-50, -50, 20, 20), (1, 2, 3)]
 )

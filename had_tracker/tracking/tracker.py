@@ -20,7 +20,8 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
 5. state machine: TRACKING while confident; LOST after ``lost_patience`` consecutive windows below
    ``lost_threshold`` -- the crop holds events but none look like the target, i.e. the evidence says it
    is elsewhere or gone; while LOST the search widens (``widen_factor``) for ``widen_windows`` windows,
-   then covers the whole image (global re-acquisition, no Hann window) until a peak reaches
+   then covers the whole image (global re-acquisition, no Hann window; with ``global_tiles`` every other
+   window a training-scale tile instead, nearest the last box first) until a peak reaches
    ``reacquire_threshold``;
 6. *unobserved*: a target that stops moving produces no events. A window whose search crop holds fewer
    than ``max(min_search_events, unobserved_fraction x the crop's event count while tracked)`` events
@@ -85,6 +86,7 @@ class TrackerConfig:
     max_aspect_rate: float = 1.0  # limit on aspect-ratio (w/h) change per second of sensor time (1 = held, 0 = off)
     cell_centred_search: bool = True  # search crop shifted half a score cell: the box centre mid-cell, not a corner
     peak_refine: bool = True  # centre = score-weighted mean of the peak's 3x3 cell centres (>= half the peak)
+    global_tiles: bool = False  # global search: alternate the whole image with training-scale tiles near the box
     unobserved_fraction: float = 0.2  # crop events below this share of the tracked level: unobserved, box held
     unobserved_search_after_ms: float = 200.0  # unobserved this long (sensor time): also search the whole image
     min_box_size: float = 2.0  # px
@@ -251,6 +253,7 @@ class Tracker:
         self._ref_events = 0.0  # events in the search crop while tracked (EMA): the unobserved test's level
         self._unobserved = 0  # consecutive unobserved windows (0 = observed)
         self._unobserved_since_ns = 0  # sensor time of the first of them
+        self._global_searches = 0  # global-search windows so far (global_tiles: which crop comes next)
         self.stats = {
             "updates": 0,
             "empty_windows": 0,
@@ -353,6 +356,7 @@ class Tracker:
         self._low = self._lost_windows = self._updates = 0
         self._mode = "local"
         self._last_end_ns, self._ref_events, self._unobserved = None, 0.0, 0
+        self._global_searches = 0
         for r in self._runners():
             r.template_events = r.template_rgb = None
 
@@ -471,8 +475,33 @@ class Tracker:
             return self._crop_around_box(cfg, cfg.search_factor), "local"
         if self._lost_windows <= self.config.widen_windows:
             return self._crop_around_box(cfg, cfg.search_factor * self.config.widen_factor), "widened"
+        return self._global_crop(cfg, width, height), "global"
+
+    def _global_crop(self, cfg: Any, width: int, height: int) -> CropWindow:
+        """The whole image; with ``global_tiles`` every other global search a crop at the training scale instead.
+
+        In the whole-image crop a small target shrinks far below the sizes the network was trained on (a 24 px
+        target in a 346 px image is ~7 px of the 96 px input). The tiles are search crops of ``search_factor``
+        around the box's size, overlapping by a quarter, visited nearest the last box first.
+        """
         side = float(max(width, height, 1))
-        return CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, cfg.search_size), "global"
+        whole = CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, cfg.search_size)
+        self._global_searches += 1
+        if not self.config.global_tiles or self._global_searches % 2:
+            return whole
+        tile = CropWindow.around(self._box, cfg.search_factor, cfg.search_size).side
+        if tile >= 0.75 * side:
+            return whole
+        stride = 0.75 * tile
+        xs = np.linspace(0.0, max(width - tile, 0.0), max(math.ceil(max(width - tile, 0.0) / stride) + 1, 1))
+        ys = np.linspace(0.0, max(height - tile, 0.0), max(math.ceil(max(height - tile, 0.0) / stride) + 1, 1))
+        x, y, w, h = (float(v) for v in self._box)
+        corners = sorted(
+            ((float(a), float(b)) for a in xs for b in ys),
+            key=lambda xy: (xy[0] + 0.5 * tile - x - 0.5 * w) ** 2 + (xy[1] + 0.5 * tile - y - 0.5 * h) ** 2,
+        )
+        x0, y0 = corners[(self._global_searches // 2 - 1) % len(corners)]
+        return CropWindow(float(round(x0)), float(round(y0)), tile, cfg.search_size)
 
     def _choose_runner(self, end_ns: int) -> _Runner:
         t = self.teacher
@@ -515,6 +544,8 @@ class Tracker:
                 self._search_unobserved(runner, sample, width, height, max_change)
             return
         self._unobserved = 0
+        if self.state == TrackState.TRACKING:
+            self._global_searches = 0  # the next global search starts again at the whole image, then the nearest tile
         rgb = rgb_tensor(self._image[0], crop, runner.cfg) if runner.is_teacher else None
         out = runner.forward(search, rgb)
         self.stats["model_runs"] += 1
@@ -549,8 +580,7 @@ class Tracker:
         from had_tracker.models.inputs import event_tensor, rgb_tensor
 
         c = self.config
-        side = float(max(width, height, 1))
-        crop = CropWindow(round(0.5 * (width - side)), round(0.5 * (height - side)), side, runner.cfg.search_size)
+        crop = self._global_crop(runner.cfg, width, height)
         t0, t1 = self._input_window(sample.window_end_ns, crop)
         events = self.history.window(t0, t1, crop_region(crop))
         if _count_in_crop(events, crop) < c.min_search_events:
