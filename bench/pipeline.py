@@ -185,17 +185,15 @@ class Pipeline:
             if not self.started:
                 self.tracker.initialize(sample, self.scene.initial_box(sensor_end))
                 self.started = True
-            elif self.skipper is not None and not self.skipper.should_track(self._age_ns(sample)):
+            elif self.skipper is not None and not self.skipper.should_track(
+                self.sync.data_age_ns(sample, self.host_clock())
+            ):
                 self.tracker.push(sample)  # stale: its events go to the history, the next window is tracked
             else:
                 out.append((sensor_end, self.tracker.update(sample), sample))
             if self.roi:
                 self.sync.set_roi(self.tracker.search_roi())
         return out
-
-    def _age_ns(self, sample: object) -> int | None:
-        newest = getattr(sample, "newest_event_host_ns", None)
-        return None if not newest else int(self.host_clock()) - int(newest)
 
     def shed_events(self) -> int:
         stats = self.sync.stats

@@ -31,6 +31,7 @@ from had_tracker.nodes.session import InitRequest, TrackingSession
 from had_tracker.nodes.targets import best_detection_box, box_from_plane_point, frame_problem
 from had_tracker.ros_io.diagnostics import DiagnosticReport, LatencyStats, RateMeter, SequenceGapCounter, format_value
 from had_tracker.ros_io.event_window import window_msg_to_sample
+from had_tracker.sync.synchronizer import data_age_ns
 
 STATE_LOST = 2
 
@@ -127,7 +128,7 @@ class TrackerCore:
             if newest:
                 self.newest_event_host_ns = int(newest)
             self.debug_view.remember(outcome.sample)
-            outcome.results = self.session.process(outcome.sample, self._window_age_ns(newest))
+            outcome.results = self.session.process(outcome.sample, self._age_ns(newest))
 
         self.guard.run("windows", track)
         outcome.latency_ms = (time.perf_counter() - started) * 1e3
@@ -150,20 +151,18 @@ class TrackerCore:
             self.last_result = result
         return outcome
 
-    def _window_age_ns(self, newest_event_host_ns: int | None) -> int | None:
-        """A window's data age now (host clock) for the stale-window skipper; None when unknown."""
-        if self._host_clock is None or not newest_event_host_ns:
+    def _age_ns(self, newest_event_host_ns: int | None, now_ns: int | None = None) -> int | None:
+        """Host time now (or ``now_ns``) minus ``newest_event_host_ns``; None when either is unknown."""
+        if now_ns is None:
+            now_ns = int(self._host_clock()) if self._host_clock is not None else 0
+        if now_ns <= 0 or not newest_event_host_ns:  # 0: sim time before the first /clock
             return None
-        now_ns = int(self._host_clock())
-        return now_ns - int(newest_event_host_ns) if now_ns > 0 else None
+        return data_age_ns(newest_event_host_ns, now_ns)
 
     def data_age_ms(self, now_ns: int | None = None) -> float:
         """Host time now (or ``now_ns``) minus the newest event's host time [ms]; NaN when either is unknown."""
-        if now_ns is None:
-            now_ns = int(self._host_clock()) if self._host_clock is not None else 0
-        if now_ns <= 0 or not self.newest_event_host_ns:  # 0: sim time before the first /clock
-            return math.nan
-        return (int(now_ns) - self.newest_event_host_ns) / 1e6
+        age = self._age_ns(self.newest_event_host_ns, now_ns)
+        return math.nan if age is None else age / 1e6
 
     # --- search region ----------------------------------------------------------------------------------------------
     def search_region(self) -> tuple[bool, Any]:

@@ -61,18 +61,18 @@ def decode_peak(
     index = int(np.argmax(response))
     row, col = divmod(index, f)
     size = np.asarray(size_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
-    offset = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
+    offsets = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)
     if refine:
         # score-weighted mean of the candidate centres (cell + offset) of the peak's 3x3 neighbourhood
         r0, r1, c0, c1 = max(row - 1, 0), min(row + 2, f), max(col - 1, 0), min(col + 2, f)
-        weights = score[r0:r1, c0:c1] * (score[r0:r1, c0:c1] >= 0.5 * score[row, col])
-        offsets = np.asarray(offset_map, dtype=np.float64).reshape(2, f, f)[:, r0:r1, c0:c1]
+        near = score[r0:r1, c0:c1]
+        weights = near * (near >= 0.5 * score[row, col])
         cols, rows = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
         total = weights.sum()
-        px = float(((cols + offsets[0]) * weights).sum() / total)
-        py = float(((rows + offsets[1]) * weights).sum() / total)
+        px = float(((cols + offsets[0, r0:r1, c0:c1]) * weights).sum() / total)
+        py = float(((rows + offsets[1, r0:r1, c0:c1]) * weights).sum() / total)
     else:
-        px, py = col + offset[0], row + offset[1]
+        px, py = col + offsets[0, row, col], row + offsets[1, row, col]
     cx = px / f * crop.out_size
     cy = py / f * crop.out_size
     w, h = size[0] * crop.out_size, size[1] * crop.out_size
