@@ -113,3 +113,9 @@ def test_ladder_evaluation_phase_shows_progress(tmp_path, monkeypatch):
         )  # fmt: skip
         assert ("evaluate held-out" in terminal.getvalue() and "3/3" in terminal.getvalue()) == progress
     assert len(described) == 6
+
+
+def test_trainable_prefix_that_names_no_parameter_fails_before_data(tmp_path, capsys, no_data):
+    args = ["train", "student", "--out", str(tmp_path / "run"), "--distill", "none", "--trainable", "head.sise"]
+    assert main(args) == 2
+    assert "names no parameter" in capsys.readouterr().err

@@ -160,3 +160,30 @@ def test_ot_weight_is_calibrated_from_its_gradient_share_on_the_first_batch(tmp_
     ot = load_checkpoint(ckpt)["distill_config"]["ot"]
     assert ot["gradient_share"] == 0.2
     assert ot["weight"] != 3.0 and ot["weight"] > 0  # measured, not the configured placeholder
+
+
+def test_trainable_prefixes_train_only_those_parameters_and_keep_frozen_batch_norms(tmp_path, sequences):
+    """--trainable head.size: every other weight and batch-norm statistic ends exactly as it started."""
+    first = train(replace(TINY, steps=2), "student", sequences, tmp_path / "first", progress=False)
+    saved = load_checkpoint(first)["model"]
+    tuned = train(
+        replace(TINY, steps=3, lr=1e-2, init=str(first), trainable=("head.size",)),
+        "student",
+        sequences,
+        tmp_path / "t",
+        progress=False,
+    )
+    after = load_checkpoint(tuned)["model"]
+    moved = sorted(k for k in saved if not torch.equal(after[k], saved[k]))
+    assert moved, "the size branch did not train"
+    assert all(k.startswith("head.size.") for k in moved), moved
+    assert any(k.endswith("running_mean") for k in moved)  # its own batch norms still train
+    assert "head.size.6.weight" in moved
+    with pytest.raises(ConfigError, match="names no parameter"):
+        train(replace(TINY, trainable=("head.sise",)), "student", sequences, tmp_path / "bad", progress=False)
+
+
+def test_trainable_is_a_list_of_prefixes():
+    assert TrainConfig.from_dict({"trainable": ["head.size"]}).trainable == ("head.size",)
+    with pytest.raises(ConfigError, match="trainable"):
+        TrainConfig(trainable="head.size")

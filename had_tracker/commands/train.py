@@ -38,6 +38,13 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
         help="start from this checkpoint's weights (fine-tuning; same kind and model config), e.g. the shipped "
         "student had_tracker/resources/weights/student_cpu_tiny.pt; optimiser and schedule start fresh",
     )
+    parser.add_argument(
+        "--trainable",
+        metavar="PREFIX[,PREFIX]",
+        default=None,
+        help="train only the parameters under these name prefixes (e.g. head.size, with --init: a new size "
+        "branch on a fixed network); the rest is frozen, its batch norms in eval mode",
+    )
     parser.add_argument("--no-progress", "--quiet", action="store_true", help="no progress bars (data, training)")
 
 
@@ -130,6 +137,7 @@ def _train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "threads": args.threads,
         "init": args.init,
+        "trainable": tuple(p.strip() for p in args.trainable.split(",") if p.strip()) if args.trainable else None,
     }
     if args.kind == "student":
         overrides["distill"] = args.distill

@@ -37,6 +37,9 @@ class TrainConfig:
     ckpt_every: int = 200
     threads: int = 0
     init: str = ""  # checkpoint whose weights start the run (fine-tuning; same kind and model); "" = random
+    # parameter-name prefixes that train (e.g. ["head.size"]: the size branch alone); every other parameter is
+    # frozen and its module kept in eval mode (batch-norm statistics unchanged); empty = everything trains
+    trainable: tuple[str, ...] = ()
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -53,6 +56,11 @@ class TrainConfig:
             raise ConfigError("train config: warmup_steps, step_size, threads and grad_clip must be >= 0")
         if not (self.gamma > 0 and self.weight_decay >= 0 and self.backbone_lr_scale >= 0):
             raise ConfigError("train config: gamma must be > 0, weight_decay and backbone_lr_scale >= 0")
+        if isinstance(self.trainable, str) or not all(isinstance(p, str) and p for p in self.trainable):
+            raise ConfigError(
+                f"train config: trainable must be a list of parameter-name prefixes, got {self.trainable!r}"
+            )
+        object.__setattr__(self, "trainable", tuple(self.trainable))
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"train config: schedule must be cosine, step or constant, got {self.schedule!r}")
 

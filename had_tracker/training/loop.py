@@ -185,8 +185,11 @@ def check_training_inputs(cfg: TrainConfig, kind: str, teacher_ckpt: str | Path 
     wrong ``--teacher`` fails at once instead of after minutes of data generation.
     """
     model_cfg = _resolve_inputs(cfg, kind, teacher_ckpt, "cpu")[0]
-    if cfg.init:
-        _load_init_weights(Path(cfg.init), build_model(model_cfg), model_cfg, kind)
+    if cfg.init or cfg.trainable:
+        model = build_model(model_cfg)
+        freeze_except(model, cfg.trainable)
+        if cfg.init:
+            _load_init_weights(Path(cfg.init), model, model_cfg, kind)
 
 
 def train(
@@ -213,6 +216,7 @@ def train(
         teacher.requires_grad_(False)
     model = build_model(model_cfg).to(ctx.device)
     distiller = Distiller(distill_cfg, teacher_cfg if kind == "student" else None, model_cfg).to(ctx.device)
+    freeze_except(model, cfg.trainable)
     step_module = TrainStep(model, distiller, teacher)
     optimizer = make_optimizer(step_module, cfg)
     schedule = make_schedule(optimizer, cfg)
@@ -253,6 +257,7 @@ def train(
     }
     model.train()
     distiller.train()
+    keep_frozen_in_eval(model, cfg.trainable)
     t_start = t_last = time.perf_counter()
     pairs_since = 0
     sums: dict[str, float] = {}
@@ -312,6 +317,31 @@ def train(
 
         dist.barrier()
     return final
+
+
+def _trains(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p.rstrip(".") + ".") for p in prefixes)
+
+
+def freeze_except(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Only parameters under ``prefixes`` train (all when empty); a prefix that names nothing is an error."""
+    if not prefixes:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    if unknown := [p for p in prefixes if not any(_trains(n, (p,)) for n in names)]:
+        raise ConfigError(f"trainable {unknown} names no parameter of the model (e.g. {names[0]!r}, 'head.size')")
+    for name, param in model.named_parameters():
+        param.requires_grad_(_trains(name, prefixes))
+
+
+def keep_frozen_in_eval(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Modules without a trainable parameter run in eval mode: frozen batch norms keep their statistics."""
+    if not prefixes:
+        return
+    for name, module in model.named_modules():
+        own = [f"{name}.{p}" if name else p for p, _ in module.named_parameters()]
+        if not any(_trains(n, prefixes) for n in own):
+            module.eval()
 
 
 def _distiller_state(distiller: Distiller) -> dict[str, Tensor]:
