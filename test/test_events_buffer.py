@@ -182,3 +182,12 @@ def test_where_the_reservation_is_refused_the_storage_grows_by_doubling(batches,
         buf = EventBuffer(max_duration_ns=max_duration, max_events=max_events)
         held, model = _model_run(buf, batches, max_events, max_duration)
     assert held == model
+
+
+def test_release_before_lets_go_of_consumed_events_without_counting_a_drop():
+    buf = EventBuffer(max_duration_ns=10**9, max_events=100)
+    buf.append(batch(range(0, 50, 5)))
+    assert buf.release_before(20) == 4
+    assert buf.window(0, 100).t.tolist() == [20, 25, 30, 35, 40, 45]
+    assert buf.released == 4 and buf.dropped_overflow == 0 and buf.evicted_by_age == 0
+    assert buf.release_before(20) == 0 and buf.counters["released"] == 4

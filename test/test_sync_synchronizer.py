@@ -479,3 +479,28 @@ def test_an_activity_correction_that_moves_the_output_clock_back_does_not_force_
     assert abs(sync.activity_correction_ns - rgb_late) <= 1_000_000
     assert sync.stats.drops.get("late", 0) == 0, sync.stats.as_dict()
     assert total_events(samples) + sync.stats.dropped_events == len(events), sync.stats.as_dict()
+
+
+def test_events_of_emitted_windows_are_released_not_held_for_the_buffer_duration():
+    """The buffer holds only what is pending; the windows are those of a buffer that keeps everything."""
+    events = make_events(3_000_000_000, 300_000_000, 200_000)
+    sync = Synchronizer(SyncConfig(rate_hz=200))
+    sizes = []
+    samples = []
+    for pkt in make_packets(events):
+        sync.add_event_packet(pkt)
+        samples += sync.poll()
+        sizes.append(len(sync._buffer))
+    samples += sync.flush()
+    assert max(sizes) < 0.05 * len(events)  # ~ a window and a packet, not 300 ms of events
+    assert sync._buffer.released > 0.9 * len(events) and sync.stats.dropped_events == 0
+    t = np.concatenate([s.events.t for s in samples])
+    np.testing.assert_array_equal(t, events.t + HOST_OFFSET)
+
+
+def test_the_activity_clock_keeps_emitted_events_until_its_estimate_is_made():
+    events = make_events(3_000_000_000, 100_000_000, 200_000)
+    sync = Synchronizer(SyncConfig(rate_hz=200, clock="activity"))
+    run(sync, make_packets(events), flush=False)
+    assert sync.activity_correction_ns is None
+    assert sync._buffer.released == 0 and len(sync._buffer) == len(events)

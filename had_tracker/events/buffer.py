@@ -53,6 +53,7 @@ class EventBuffer:
         self.clamped_late = 0
         self.time_resets = 0
         self.cleared_by_reset = 0
+        self.released = 0
 
     # -- queries ----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -80,6 +81,7 @@ class EventBuffer:
             "clamped_late": self.clamped_late,
             "time_resets": self.time_resets,
             "cleared_by_reset": self.cleared_by_reset,
+            "released": self.released,
         }
 
     def _segments(self) -> list[tuple[int, int]]:
@@ -113,6 +115,19 @@ class EventBuffer:
         """Drop everything held (counters are kept)."""
         self._head = 0
         self._size = 0
+
+    def release_before(self, t_ns: int) -> int:
+        """Let go of the events with ``t < t_ns`` (consumed: no longer needed, not lost); returns how many.
+
+        Counted in ``released``, apart from the bounds' drops. A ring that keeps only what is still pending
+        stays small and in cache instead of streaming through ``max_duration_ns`` of events.
+        """
+        old = self.count_before(t_ns)
+        if old:
+            self.released += old
+            self._head = (self._head + old) % self._cap
+            self._size -= old
+        return old
 
     def append(self, events: Events) -> int:
         """Add a batch (time ordered, after the held events); returns how many of it are held afterwards."""

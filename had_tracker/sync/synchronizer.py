@@ -830,6 +830,10 @@ class Synchronizer:
         else:
             self._shed_episode = False
             kept = self._roi_filter(events)
+        if done is not None and not (c.clock == "activity" and self.activity_correction_ns is None):
+            # Events of emitted windows are never cut again (later ones before `done` are dropped as late);
+            # only the activity clock's estimate looks back at them, until it is made.
+            self._buffer.release_before(done)
         # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
         pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
         self._buffer.append(kept)
