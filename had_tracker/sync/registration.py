@@ -184,14 +184,18 @@ class Registration:
         n = len(events)
         if n == 0:
             return Events.empty(self.out_width, self.out_height), 0
-        x = events.x.astype(np.int64)
-        y = events.y.astype(np.int64)
         if self.is_identity:
-            keep = (x < min(self.in_width, self.out_width)) & (y < min(self.in_height, self.out_height))
-            dropped = int(n - np.count_nonzero(keep))
-            out = events if dropped == 0 else events[np.flatnonzero(keep)]
+            width, height = min(self.in_width, self.out_width), min(self.in_height, self.out_height)
+            if int(events.x.max()) < width and int(events.y.max()) < height:  # the common case: no mask, no copy
+                dropped, out = 0, events
+            else:
+                keep = (events.x < width) & (events.y < height)
+                dropped = int(n - np.count_nonzero(keep))
+                out = events[np.flatnonzero(keep)]
             out = Events(out.t, out.x, out.y, out.p, self.out_width, self.out_height)
         else:
+            x = events.x.astype(np.int64)
+            y = events.y.astype(np.int64)
             in_sensor = (x < self.in_width) & (y < self.in_height)
             flat = np.full(n, -1, np.int64)
             flat[in_sensor] = self._lut[y[in_sensor] * self.in_width + x[in_sensor]]
