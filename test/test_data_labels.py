@@ -81,7 +81,7 @@ def test_label_file_missing_key_is_a_dataset_error(tmp_path):
 
 
 @needs_data
-@pytest.mark.parametrize("name", ["traffic_car", "apriltag_board"])
+@pytest.mark.parametrize("name", ["traffic_car", "traffic_far_car", "traffic_dark_car", "apriltag_board"])
 def test_committed_labels_are_reproduced_by_their_recorded_command(tmp_path, name):
     from had_tracker.cli import main
 
@@ -104,6 +104,10 @@ def test_real_sequences_load_with_frames_or_flagged_event_only():
     assert np.all(np.diff(board.frame_t_ns) == 10_000_000)  # >= 50 Hz labels
     for seq in (car, board):
         assert len(seq.events) > 10_000 and (seq.gt_boxes[:, 2:] > 10).all()
+    far, dark = seqs["traffic_far_car"], seqs["traffic_dark_car"]
+    assert far.meta["rgb"] and len(far) == 59 and dark.meta["rgb"] and len(dark) == 15
+    assert (far.gt_boxes[:, 2:] > 10).all() and (far.gt_boxes[:, 2] < 40).all()  # a small target
+    assert dark.gt_boxes[-1, 2] > 1.25 * dark.gt_boxes[0, 2]  # it approaches: the box grows
 
 
 @needs_data

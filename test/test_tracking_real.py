@@ -21,7 +21,15 @@ DATA = default_data_root()
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real recordings not found at {DATA} (../shared/data)")
 
 
-@pytest.mark.parametrize(("name", "floor", "pr_floor"), [("traffic_car", 72.0, 95.0), ("apriltag_board", 72.0, 82.0)])
+@pytest.mark.parametrize(
+    ("name", "floor", "pr_floor"),
+    [
+        ("traffic_car", 72.0, 95.0),
+        ("traffic_far_car", 60.0, 90.0),
+        ("traffic_dark_car", 56.0, 95.0),
+        ("apriltag_board", 72.0, 82.0),
+    ],
+)
 def test_shipped_student_holds_the_real_targets(tmp_path, name, floor, pr_floor):
     label = REPO_ROOT / "data" / "labels" / f"{name}.json"
     loader = functools.partial(dataset_eval.LazyDataset, dataset_eval.dataset_sequence_dirs(label, "real"), "real")
