@@ -67,6 +67,9 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.5",
         "numba>=0.57",
+        # the tracker's student runtime (tracker.student_runtime auto; without them torch runs it, ~25 % slower)
+        "onnx>=1.14",
+        "onnxruntime>=1.16",
     ],
     extras_require={
         "test": [
@@ -87,7 +90,7 @@ setup(
         "bench": ["expelliarmus", "tonic"],
         "contrib": ["opencv-contrib-python-headless>=4.5,<5"],
         "aedat": ["dv-processing"],
-        "export": ["onnx>=1.14", "onnxruntime>=1.16"],  # had-tracker export --format onnx (TorchScript needs none)
+        "export": ["onnx>=1.14", "onnxruntime>=1.16"],  # kept for old install lines: both are plain requirements now
         "tensorboard": ["tensorboard>=2.10"],
     },
     zip_safe=True,

@@ -8,7 +8,7 @@ last box, ``had_tracker.models.inputs.event_tensor`` builds the voxel-grid input
 docs/export.md for the inputs and outputs, to run them without this package). The boxes are those of
 ``had-tracker replay`` with the original checkpoint, up to float rounding.
 
-    had-tracker export --out student.ts.pt                 # or --format onnx (pip install 'had_tracker[export]')
+    had-tracker export --out student.ts.pt                 # or --format onnx
     python examples/run_exported_student.py student.ts.pt BAG --out exported_run [--init-box x,y,w,h]
 
 Writes ``OUT/predictions_exported_student.csv`` (``t_ns,x,y,w,h,score,state,...``) and, when the bag has

@@ -61,7 +61,7 @@ def _run_example(argv):
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_example_runs_an_exported_student_and_reproduces_the_trackers_boxes(tiny_bag, reference, tmp_path, fmt):
     if fmt == "onnx":
-        pytest.importorskip("onnxruntime", reason="ONNX needs the export extra (onnx, onnxruntime)")
+        pytest.importorskip("onnxruntime", reason="ONNX needs onnx and onnxruntime (package requirements)")
     model = tmp_path / ("student.onnx" if fmt == "onnx" else "student.ts.pt")
     assert main(["export", "--format", fmt, "--out", str(model)]) == 0
     card = json.loads((tmp_path / f"{model.name}.json").read_text())

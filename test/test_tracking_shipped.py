@@ -144,11 +144,28 @@ def test_the_frozen_student_tracks_exactly_as_the_eager_one():
 
     positions = [_moving(i) for i in range(150)]
     events = simulate(positions)
-    frozen, eager = Tracker(TrackerConfig()), Tracker(TrackerConfig(freeze_student=False))
+    frozen = Tracker(TrackerConfig(student_runtime="torch"))
+    eager = Tracker(TrackerConfig(student_runtime="torch", freeze_student=False))
     a, b = run(events, positions, 30, frozen), run(events, positions, 30, eager)
     assert isinstance(frozen.student._frozen, torch.jit.ScriptModule) and eager.student._frozen is None
+    assert (frozen.student.runtime, eager.student.runtime) == ("torchscript", "torch")
     np.testing.assert_allclose([r.box_xywh for r in a], [r.box_xywh for r in b], atol=1e-4)
     np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-5)
+
+
+def test_the_onnxruntime_student_tracks_as_the_eager_one():
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (a package requirement)")
+    pytest.importorskip("onnx", reason="needs onnx (a package requirement)")
+    positions = [_moving(i) for i in range(150)]
+    events = simulate(positions)
+    onnx = Tracker(TrackerConfig())  # auto: onnxruntime where installed
+    eager = Tracker(TrackerConfig(student_runtime="torch", freeze_student=False))
+    a, b = run(events, positions, 30, onnx), run(events, positions, 30, eager)
+    assert onnx.student.runtime == "onnxruntime" and onnx.student.onnx is not None
+    assert onnx.stats["model_runs"] == eager.stats["model_runs"] > 20
+    np.testing.assert_allclose([r.box_xywh for r in a], [r.box_xywh for r in b], atol=1e-4)
+    np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-5)
+    assert [r.state for r in a] == [r.state for r in b]
 
 
 def test_skipped_windows_feed_the_history_and_the_next_tracked_window_stays_on_target():

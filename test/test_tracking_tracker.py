@@ -285,6 +285,35 @@ def test_tracker_config_rejects_bad_values():
         TrackerConfig.from_dict({"unknown_key": 1})
     with pytest.raises(ConfigError):
         Tracker(TrackerConfig(), model=nn.Identity())  # no ModelConfig to go with it
+    with pytest.raises(ConfigError, match="student_runtime"):
+        TrackerConfig.from_dict({"student_runtime": "tensorrt"})
+
+
+def test_student_runtime_auto_falls_back_to_torch_without_onnxruntime(monkeypatch):
+    """Auto picks onnxruntime only where it is installed; asked for explicitly, its absence is a clear error."""
+    import had_tracker.models.onnx_student as onnx_student
+
+    monkeypatch.setattr(onnx_student, "onnxruntime_available", lambda: False)
+    assert Tracker(TrackerConfig()).student.runtime == "torchscript"
+    assert Tracker(TrackerConfig(freeze_student=False)).student.runtime == "torch"
+    with pytest.raises(ConfigError, match="pip install onnx onnxruntime"):
+        Tracker(TrackerConfig(student_runtime="onnxruntime"))
+
+
+def test_a_student_whose_export_fails_runs_in_torch(monkeypatch, caplog):
+    """Where onnxruntime cannot take the network, torch runs it (one warning), not a crash mid-stream."""
+    import had_tracker.models.onnx_student as onnx_student
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(onnx_student, "onnxruntime_available", lambda: True)
+    monkeypatch.setattr(onnx_student, "OnnxStudent", broken)
+    tracker = Tracker(TrackerConfig(student_runtime="onnxruntime"))
+    assert tracker.student.runtime == "onnxruntime"
+    with caplog.at_level("WARNING"):
+        tracker.warm_up()
+    assert tracker.student.runtime == "torchscript" and "unsupported operator" in caplog.text
 
 
 def test_template_is_updated_only_when_asked_and_confident():

@@ -10,8 +10,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
         help="export a checkpoint to TorchScript or ONNX (checked against torch)",
-        description="Export a checkpoint's network. TorchScript needs nothing beyond the plain install; ONNX needs "
-        "pip install 'had_tracker[export]'. Inputs, outputs and how to build and decode them: docs/export.md; "
+        description="Export a checkpoint's network to TorchScript or ONNX (onnx and onnxruntime come with the plain "
+        "install). Inputs, outputs and how to build and decode them: docs/export.md; "
         "examples/run_exported_student.py runs an exported student on a bag. A <file>.json card beside the "
         "export holds the model config.",
     )
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format",
         choices=("torchscript", "onnx"),
         default="torchscript",
-        help="torchscript (default; no extra package) or onnx (needs onnx + onnxruntime: the 'export' extra)",
+        help="torchscript (default) or onnx (checked with onnxruntime)",
     )
     parser.add_argument(
         "--out",

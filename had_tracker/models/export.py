@@ -39,7 +39,7 @@ from had_tracker.models.config import ModelConfig
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map", "pred_boxes")
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts.pt"}
-INSTALL_HINT = "pip install 'had_tracker[export]' (or: pip install onnx onnxruntime)"
+INSTALL_HINT = "pip install onnx onnxruntime (plain requirements of had_tracker since the onnxruntime student runtime)"
 
 
 def require_onnx(runtime: bool = True) -> None:

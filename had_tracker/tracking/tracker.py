@@ -49,6 +49,7 @@ import numpy as np
 from had_tracker.errors import ConfigError
 from had_tracker.events.container import Events
 from had_tracker.geometry import CropWindow, clip_box, validate_box
+from had_tracker.parameters import STUDENT_RUNTIMES
 from had_tracker.sync.roi import DEFAULT_MARGIN_FRACTION, DEFAULT_MIN_MARGIN_PX, Roi, roi_around
 from had_tracker.sync.synchronizer import AlignedSample
 from had_tracker.tracking.crop_input import CropInputBuilder, extent_events
@@ -68,6 +69,7 @@ class TrackerConfig:
     device: str = "cpu"
     num_threads: int = 1  # torch intra-op threads (0 = leave torch's default; 1 is fastest for cpu-tiny)
     freeze_student: bool = True  # run the loaded student as a traced, frozen TorchScript graph (same outputs)
+    student_runtime: str = "auto"  # auto | onnxruntime | torch (auto: onnxruntime when onnx + onnxruntime import)
     event_window_ns: int = 0  # event time support of the model input; 0 = the model's window_ms
     max_input_events: int = 40_000  # more events than this in a crop over the input window: shorten it (0 = off)
     min_event_window_ns: int = 1_000_000  # the shortened input window's floor
@@ -143,6 +145,7 @@ class TrackerConfig:
             ),
             (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
             (self.history_max_events > 0 and self.num_threads >= 0, "history_max_events > 0, num_threads >= 0"),
+            (self.student_runtime in STUDENT_RUNTIMES, f"student_runtime must be one of {', '.join(STUDENT_RUNTIMES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -152,12 +155,37 @@ class TrackerConfig:
 class _Runner:
     """One network with its config and its current template inputs."""
 
-    def __init__(self, model: Any, cfg: Any, device: str, freeze: bool = False) -> None:
+    def __init__(
+        self, model: Any, cfg: Any, device: str, freeze: bool = False, runtime: str = "torch", threads: int = 1
+    ) -> None:
         self.model, self.cfg, self.device = model, cfg, device
         self.template_events = None  # torch tensor (1, C, S, S)
         self.template_rgb = None
         self._freeze = freeze and not self.is_teacher
         self._frozen: Any = None  # the traced + frozen student, built on its first call
+        # onnxruntime: the student exported in memory on its first call (a CPU student only)
+        self._use_onnx = runtime == "onnxruntime" and not self.is_teacher and str(device) == "cpu"
+        self._threads = threads
+        self.onnx: Any = None
+
+    @property
+    def runtime(self) -> str:
+        """What runs the network: "onnxruntime", "torchscript" or "torch" (eager); decided on the first call."""
+        if self._use_onnx:
+            return "onnxruntime"
+        return "torchscript" if self._freeze else "torch"
+
+    def _onnx_network(self) -> Any:
+        """The onnxruntime session, built on the first call; None (torch runs) where building it fails."""
+        if self.onnx is None and self._use_onnx:
+            from had_tracker.models.onnx_student import OnnxStudent
+
+            try:
+                self.onnx = OnnxStudent(self.model, self.cfg, self._threads)
+            except Exception as exc:  # noqa: BLE001 - any export/session failure: the torch network is correct
+                log.warning("student not run by onnxruntime (%s: %s); running it in torch", type(exc).__name__, exc)
+                self._use_onnx = False
+        return self.onnx
 
     @property
     def is_teacher(self) -> bool:
@@ -193,6 +221,15 @@ class _Runner:
         network = self._frozen if self._frozen is not None else self.model
         return network(template, search)
 
+    def student_maps(self, template: Any, search: Any) -> dict[str, Any]:
+        """The student's score, size and offset maps for torch inputs, by whichever runtime runs it."""
+        import torch
+
+        onnx = self._onnx_network()
+        if onnx is not None:
+            return {k: torch.from_numpy(v) for k, v in onnx(template.cpu().numpy(), search.cpu().numpy()).items()}
+        return self.student_network(template, search)
+
     def forward(self, search_events: np.ndarray, search_rgb: np.ndarray | None) -> dict[str, np.ndarray]:
         import torch
 
@@ -202,6 +239,10 @@ class _Runner:
                     self.template_rgb, self.template_events, self.tensor(search_rgb), self.tensor(search_events)
                 )
             else:
+                onnx = self._onnx_network()
+                if onnx is not None:  # numpy in and out: no torch call at all
+                    out = onnx(self.template_events.numpy(), search_events[None])
+                    return {k: out[k][0] for k in ("score_map", "size_map", "offset_map")}
                 out = self.student_network(self.template_events, self.tensor(search_events))
         return {k: out[k][0].detach().float().cpu().numpy() for k in ("score_map", "size_map", "offset_map")}
 
@@ -269,6 +310,8 @@ class Tracker:
 
     def _make_runner(self, model: Any, model_config: Any, checkpoint: str | Path | None, default: bool) -> _Runner:
         if model is None:
+            import torch
+
             from had_tracker.models.builder import default_student_checkpoint, load_model
             from had_tracker.models.heads import fuse_for_inference
 
@@ -276,7 +319,8 @@ class Tracker:
             model, cfg = load_model(path, map_location=self.device)
             # our own copy: the inference-only head, without box decoding (update() decodes its own peak)
             fuse_for_inference(model, decode_boxes=False)
-            return _Runner(model, cfg, self.device, freeze=self.config.freeze_student)
+            threads = self.config.num_threads or torch.get_num_threads()  # onnxruntime: as many as torch uses
+            return _Runner(model, cfg, self.device, self.config.freeze_student, self._student_runtime(), threads)
         else:
             cfg = model_config if model_config is not None else getattr(model, "cfg", None)
             if cfg is None:
@@ -284,6 +328,19 @@ class Tracker:
             if hasattr(model, "eval"):
                 model.eval()
         return _Runner(model, cfg, self.device)
+
+    def _student_runtime(self) -> str:
+        """The runtime of a loaded student, "onnxruntime" or "torch" (``student_runtime``; auto: onnxruntime where installed)."""
+        from had_tracker.models.onnx_student import onnxruntime_available
+
+        wanted = self.config.student_runtime
+        if wanted == "torch" or str(self.device) != "cpu":
+            return "torch"
+        if onnxruntime_available():
+            return "onnxruntime"
+        if wanted == "onnxruntime":
+            raise ConfigError("student_runtime onnxruntime needs onnx and onnxruntime: pip install onnx onnxruntime")
+        return "torch"
 
     def warm_up(self) -> float:
         """Load the compiled event kernels and run each network once on zeros; returns seconds spent.
@@ -310,7 +367,7 @@ class Tracker:
                     rgb = [torch.zeros(1, 3, n, n, device=self.device) for n in (cfg.template_size, cfg.search_size)]
                     runner.model(rgb[0], events[0], rgb[1], events[1])
                 else:
-                    runner.student_network(*events)  # also traces and freezes the student
+                    runner.student_maps(*events)  # also exports (onnxruntime) or traces and freezes the student
         return time.perf_counter() - t0
 
     def _runners(self) -> list[_Runner]:
