@@ -166,3 +166,15 @@ def test_full_sensor_voxel_grid_and_count_frame_take_the_identity_kernel(monkeyp
     count_frame(ev)
     voxel_grid(ev, 3, crop=(0, 0, 32, 32), out_hw=(16, 16))
     assert calls == ["identity", "identity", "general"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 400), st.integers(0, 300), st.integers(0, 300), st.integers(0, 2**31 - 1))
+def test_count_in_rect_counts_the_events_inside_half_open_bounds(x_lo, x_hi, y_lo, y_hi, seed):
+    from had_tracker.events.representations import count_in_rect
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 346, 500).astype(np.uint16)
+    y = rng.integers(0, 260, 500).astype(np.uint16)
+    expected = np.count_nonzero((x >= x_lo) & (x < x_hi) & (y >= y_lo) & (y < y_hi))  # empty when hi <= lo
+    assert count_in_rect(x, y, x_lo, x_hi, y_lo, y_hi) == expected

@@ -201,6 +201,17 @@ def _splat_nearest_counted(
 
 
 @njit(cache=True, nogil=True)
+def count_in_rect(x, y, x_lo, x_hi, y_lo, y_hi):
+    """Events with ``x_lo <= x < x_hi`` and ``y_lo <= y < y_hi`` (one pass, no copy, no temporary arrays)."""
+    w = np.uint64(max(x_hi - x_lo, 0))
+    h = np.uint64(max(y_hi - y_lo, 0))
+    n = 0
+    for i in range(x.shape[0]):
+        n += (np.uint64(np.int64(x[i]) - x_lo) < w) & (np.uint64(np.int64(y[i]) - y_lo) < h)
+    return n
+
+
+@njit(cache=True, nogil=True)
 def pixel_moments(t, x, y, p, ref_t, x_lo, y_lo, s0, s1):
     """Per-pixel moments of events: ``s0 += count`` and ``s1 += sum(t - ref_t)`` per polarity and pixel.
 

@@ -18,7 +18,7 @@ def warm_up() -> float:
     from had_tracker.events.container import Events
     from had_tracker.events.decoders import SUPPORTED_ENCODINGS, make_decoder
     from had_tracker.events.encoders import Evt3Encoder
-    from had_tracker.events.representations import count_frame, time_surface, voxel_grid
+    from had_tracker.events.representations import count_frame, count_in_rect, time_surface, voxel_grid
 
     t0 = time.perf_counter()
     events = Events.from_arrays([0, 1000], [1, 2], [1, 2], [0, 1], 4, 4)
@@ -30,6 +30,7 @@ def warm_up() -> float:
     voxel_grid(events, 2)
     voxel_grid(events, 2, crop=(0.0, 0.0, 4.0, 4.0), out_hw=(2, 2))  # the general (crop-and-resize) kernel
     time_surface(events, 1000, 1000.0)
+    count_in_rect(events.x, events.y, 0, 2, 0, 2)
     _warm_tracking_kernels(events)
     return time.perf_counter() - t0
 
@@ -39,10 +40,12 @@ def _warm_tracking_kernels(events: object) -> None:
     from types import SimpleNamespace
 
     from had_tracker.geometry import CropWindow
+    from had_tracker.sync.order_scan import scan_time_order
     from had_tracker.sync.roi import Roi, filter_events
     from had_tracker.tracking.crop_input import CropInputBuilder
 
     filter_events(events, Roi(0, 2, 0, 2))
+    scan_time_order(events.t, 1)
     cfg = SimpleNamespace(events=SimpleNamespace(num_bins=2, polarity_channels=True))
     builder = CropInputBuilder()
     for end in (2000, 2000, 1500):  # whole chunks (moments, then per-cell sums: same crop), a partial one

@@ -40,18 +40,29 @@ class OnnxStudent:
                 out = self.net(template, search)
                 return tuple(out[k] for k in OUTPUTS)
 
+        from had_tracker.models.vit import PatchEmbed
+
+        # Patch embeddings as convolutions in the graph (~5 % faster in onnxruntime than the reshape-permute-matmul
+        # form that suits eager torch at batch 1); the torch model is left as it was.
+        embeds = [m for m in model.modules() if isinstance(m, PatchEmbed) and m.as_matmul]
         buffer = io.BytesIO()
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript-based exporter's tracer and deprecation notes
-            torch.onnx.export(
-                _Maps(model).eval(),
-                example_inputs(cfg),  # batch 1, fixed shapes: onnxruntime plans for exactly these
-                buffer,
-                input_names=["template_events", "search_events"],
-                output_names=list(OUTPUTS),
-                opset_version=17,
-                dynamo=False,
-            )
+            try:
+                for m in embeds:
+                    m.as_matmul = False
+                torch.onnx.export(
+                    _Maps(model).eval(),
+                    example_inputs(cfg),  # batch 1, fixed shapes: onnxruntime plans for exactly these
+                    buffer,
+                    input_names=["template_events", "search_events"],
+                    output_names=list(OUTPUTS),
+                    opset_version=17,
+                    dynamo=False,
+                )
+            finally:
+                for m in embeds:
+                    m.as_matmul = True
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(int(threads), 1)
         options.inter_op_num_threads = 1

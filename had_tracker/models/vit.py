@@ -20,11 +20,12 @@ class PatchEmbed(nn.Module):
         super().__init__()
         self.patch = patch
         self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch, stride=patch)
+        self.as_matmul = True  # False: the convolution itself (onnxruntime runs that faster; onnx_student.py)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         p = self.patch
-        if h % p or w % p:  # the convolution drops the remainder rows/columns
+        if h % p or w % p or not self.as_matmul:  # the convolution drops the remainder rows/columns
             return self.proj(x).flatten(2).transpose(1, 2)
         # The same convolution as one matrix product over the flattened patches: at batch 1 on a CPU the
         # convolution primitive's set-up costs more than the arithmetic.

@@ -91,6 +91,7 @@ from had_tracker.sync.clock import (
     TriggerAligner,
     estimate_offset_from_activity,
 )
+from had_tracker.sync.order_scan import scan_time_order
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
 from had_tracker.sync.roi import filter_events
@@ -765,15 +766,13 @@ class Synchronizer:
             events = self._fit_geometry(events)
         self.stats.triggers += len(triggers)
         n = len(events)
-        if n > 1:
-            jumps = np.flatnonzero(events.t[1:] < events.t[:-1] - c.backwards_reset_ns)
-            if len(jumps):  # a clock reset inside the batch: each piece on its own
-                cut = int(jumps[0]) + 1
-                self._ingest(events[:cut], triggers, header_stamp_ns)
-                self._ingest(events[cut:], Triggers.empty(), None)
-                return
+        cut, ordered = scan_time_order(events.t, c.backwards_reset_ns)
+        if cut >= 0:  # a clock reset inside the batch: each piece on its own
+            self._ingest(events[:cut], triggers, header_stamp_ns)
+            self._ingest(events[cut:], Triggers.empty(), None)
+            return
         self.stats.events += n
-        if n > 1 and not events.is_time_ordered():
+        if not ordered:
             keep = events.t == np.maximum.accumulate(events.t)  # small steps back inside the batch
             self._drop("backwards", n - int(np.count_nonzero(keep)))
             events = events[keep]

@@ -24,6 +24,7 @@ from had_tracker.events.representations import (
     _arrays,
     _splat_nearest_counted,
     cells_to_grid,
+    count_in_rect,
     moments_to_cells,
     moments_to_grid,
     pixel_moments,
@@ -132,8 +133,8 @@ class CropInputBuilder:
     ) -> int:
         """Start of the input window ``[start, t1)``: ``t0``, or later so that the crop holds about ``max_events``.
 
-        From the newest chunk back, each chunk's events in the crop (its pixel moments, cached and reused by
-        :meth:`build`) are summed; where the sum passes ``max_events`` the start lies inside that chunk, placed
+        From the newest chunk back, each chunk's events in the crop (from its cached pixel moments where
+        :meth:`build` made them, else counted) are summed; where the sum passes ``max_events`` the start lies inside that chunk, placed
         as if its events were spread evenly over its time span (a chunk cut by ``t0`` counts in proportion to
         its overlap). The start never comes later than ``t1 - min_window_ns``. ``t0`` whenever the window holds
         at most ``max_events`` in the crop or ``max_events`` is 0.
@@ -163,15 +164,19 @@ class CropInputBuilder:
     def _count_in(
         self, key: tuple[int, int], ev: Events, crop: CropWindow, need: Roi, x_lo: int, x_hi: int, y_lo: int, y_hi: int
     ) -> int:
-        """Events of one chunk whose pixel centre lies in the crop (``[x_lo, x_hi) x [y_lo, y_hi)``)."""
+        """Events of one chunk whose pixel centre lies in the crop (``[x_lo, x_hi) x [y_lo, y_hi)``).
+
+        From the chunk's cached moments where they cover the crop, else counted from the events: building
+        moments only to count would be wasted where the shortened window then cuts the chunk (high rates),
+        and where it does not, :meth:`build` builds them anyway.
+        """
         if x_hi <= x_lo or y_hi <= y_lo:
             return 0
-        m = self._moments(key, ev, crop, _clip(need, ev.width, ev.height))
-        if m is not None:
+        m = self._cache.get(key)
+        if m is not None and m.events is ev and m.region.contains(_clip(need, ev.width, ev.height)):
             r = m.region
             return int(m.s0[:, y_lo - r.y_lo : y_hi - r.y_lo, x_lo - r.x_lo : x_hi - r.x_lo].sum())
-        x, y = ev.x, ev.y
-        return int(np.count_nonzero((x >= x_lo) & (x < x_hi) & (y >= y_lo) & (y < y_hi)))
+        return int(count_in_rect(ev.x, ev.y, x_lo, x_hi, y_lo, y_hi))
 
     def _moments(self, key: tuple[int, int], events: Events, crop: CropWindow, need: Roi) -> _Moments | None:
         m = self._cache.get(key)
