@@ -429,3 +429,5 @@ def test_model_description_names_the_shipped_student_not_an_untrained_preset():
     text = model_description(tracker, "")
     assert "shipped student" in text and "student_cpu_tiny.pt" in text and "untrained" not in text
     assert model_description(tracker, "/tmp/mine.pt").startswith("/tmp/mine.pt")
+    tracker.student.runtime = "onnxruntime"
+    assert "run by onnxruntime" in model_description(tracker, "")

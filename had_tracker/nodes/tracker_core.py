@@ -37,7 +37,7 @@ STATE_LOST = 2
 
 
 def model_description(tracker: Any, model_param: str) -> str:
-    """What the tracker loaded, for the start-up log: the checkpoint path (or "shipped student"), kind and size."""
+    """What the tracker loaded, for the start-up log: the checkpoint path (or "shipped student"), kind, size, runtime."""
     if model_param:
         where = str(model_param)
     else:
@@ -52,6 +52,9 @@ def model_description(tracker: Any, model_param: str) -> str:
         details.append(str(kind))
     if model is not None and hasattr(model, "parameters"):
         details.append(f"{sum(p.numel() for p in model.parameters()) / 1e3:.0f} k parameters")
+    runtime = getattr(runner, "runtime", None)
+    if runtime:
+        details.append(f"run by {runtime}")
     if getattr(tracker, "teacher", None) is not None:
         details.append("with a teacher for RGB windows")
     return where + (f" [{', '.join(details)}]" if details else "")

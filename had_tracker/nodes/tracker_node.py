@@ -71,9 +71,9 @@ class TrackerNode(Node):
         check_topic_names(self, self.params, TOPIC_PARAMETERS)
         config = TrackerConfig.from_dict(schema.tracker_config_dict(self.params))
         tracker = Tracker(config, device=self.params["device"])
-        model = model_description(tracker, self.params["model"])
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
+        model = model_description(tracker, self.params["model"])  # after the warm-up: the runtime is settled
         skipper = StaleWindowSkipper(
             max_age_ns=round(self.params["skip_stale_window_ms"] * 1e6),
             max_in_row=self.params["max_skipped_windows_in_row"],
