@@ -173,6 +173,12 @@ class Pipeline:
         self.tracker, self.model_note = make_tracker(checkpoint)
         if hasattr(self.tracker, "warm_up"):
             self.tracker.warm_up()
+        try:  # as the nodes do after their warm-up (an older checkout: nothing)
+            from had_tracker.gc_freeze import freeze_startup_objects
+        except ImportError:
+            pass
+        else:
+            freeze_startup_objects()
         self.roi = roi and hasattr(self.sync, "set_roi") and hasattr(self.tracker, "search_roi")
         self.started = False
 

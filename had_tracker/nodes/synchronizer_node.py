@@ -122,9 +122,11 @@ class SynchronizerNode(Node):
                 output_qos(1),  # only the newest region matters
             )
         from had_tracker.events.warmup import warm_up
+        from had_tracker.gc_freeze import freeze_startup_objects
 
         # the first packet would otherwise pay the decoders' cache load (a second or more)
         self.get_logger().info(f"warmed up the event kernels in {warm_up():.2f} s")
+        freeze_startup_objects()  # no full garbage collection over the loaded libraries while synchronising
         self._diagnostics = DiagnosticsPublisher(self)
         wall_timer(self, self.params["diagnostics_period_s"], guard.wrap("diagnostics", self._publish_diagnostics))
         if self.params["flush_idle_s"] > 0:

@@ -31,6 +31,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from had_msgs.msg import Box, EventWindow, GroundTruth, Track
 from had_msgs.srv import ResetTracker, StartTracking
 from had_tracker import parameters as schema
+from had_tracker.gc_freeze import freeze_startup_objects
 from had_tracker.nodes.common import (
     DiagnosticsPublisher,
     Throttle,
@@ -74,6 +75,7 @@ class TrackerNode(Node):
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
         model = model_description(tracker, self.params["model"])  # after the warm-up: the runtime is settled
+        freeze_startup_objects()  # no full garbage collection over the loaded libraries while tracking
         skipper = StaleWindowSkipper(
             max_age_ns=round(self.params["skip_stale_window_ms"] * 1e6),
             max_in_row=self.params["max_skipped_windows_in_row"],
