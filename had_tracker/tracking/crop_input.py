@@ -135,9 +135,9 @@ class CropInputBuilder:
 
         From the newest chunk back, each chunk's events in the crop (from its cached pixel moments where
         :meth:`build` made them, else counted) are summed; where the sum passes ``max_events`` the start lies
-        inside that chunk, placed as if its events were spread evenly over its time span (a chunk cut by ``t0`` counts in proportion to
-        its overlap). The start never comes later than ``t1 - min_window_ns``. ``t0`` whenever the window holds
-        at most ``max_events`` in the crop or ``max_events`` is 0.
+        inside that chunk, placed as if its events were spread evenly over its time span (a chunk cut by ``t0``
+        counts in proportion to its overlap). The start never comes later than ``t1 - min_window_ns``. ``t0``
+        whenever the window holds at most ``max_events`` in the crop or ``max_events`` is 0.
         """
         if max_events <= 0 or t1 - t0 <= min_window_ns:
             return int(t0)
