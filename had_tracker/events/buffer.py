@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from had_tracker.events.container import P_DTYPE, T_DTYPE, XY_DTYPE, Events
+from had_tracker.events.time_order import scan_time_order
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,8 @@ class EventBuffer:
         # Split at large steps back inside the batch: each piece is appended on its own (time reset).
         held, a = 0, 0
         while a < n:
-            b = a + 1 + int(_first_step_back(t[a + 1 :], t[a:-1], self.backward_tolerance_ns))
+            cut, _ = scan_time_order(t[a:], self.backward_tolerance_ns)
+            b = n if cut < 0 else a + cut
             held = self._append_piece(t[a:b], x[a:b], y[a:b], p[a:b])
             a = b
         # Events of earlier pieces were cleared by the reset that each later piece triggered.
@@ -229,15 +231,6 @@ class EventBuffer:
 
 
 _T_MIN = int(np.iinfo(np.int64).min)
-
-
-@njit(cache=True, nogil=True)
-def _first_step_back(t_next, t_prev, tolerance_ns):
-    """Index of the first ``t_next[i] < t_prev[i] - tolerance_ns`` (a time reset), else the length."""
-    for i in range(t_next.shape[0]):
-        if t_next[i] < t_prev[i] - tolerance_ns:
-            return i
-    return t_next.shape[0]
 
 
 @njit(cache=True, nogil=True)

@@ -25,7 +25,7 @@ def warm_up() -> float:
     payload = Evt3Encoder().encode(events)
     for encoding in SUPPORTED_ENCODINGS:
         make_decoder(encoding, 4, 4).decode_bytes(payload if encoding == "evt3" else np.zeros(8, np.uint8))
-    EventBuffer(10**9, 16).append(events)
+    EventBuffer(10**9, 16).append(events)  # also the time-order scan the synchronizer uses
     count_frame(events)
     voxel_grid(events, 2)
     voxel_grid(events, 2, crop=(0.0, 0.0, 4.0, 4.0), out_hw=(2, 2))  # the general (crop-and-resize) kernel
@@ -40,12 +40,10 @@ def _warm_tracking_kernels(events: object) -> None:
     from types import SimpleNamespace
 
     from had_tracker.geometry import CropWindow
-    from had_tracker.sync.order_scan import scan_time_order
     from had_tracker.sync.roi import Roi, filter_events
     from had_tracker.tracking.crop_input import CropInputBuilder
 
     filter_events(events, Roi(0, 2, 0, 2))
-    scan_time_order(events.t, 1)
     cfg = SimpleNamespace(events=SimpleNamespace(num_bins=2, polarity_channels=True))
     builder = CropInputBuilder()
     for end in (2000, 2000, 1500):  # whole chunks (moments, then per-cell sums: same crop), a partial one

@@ -59,15 +59,34 @@ def card_path(path: str | Path) -> Path:
 
 
 class ExportWrapper(nn.Module):
-    """The network with tuple outputs (exporters do not keep dicts)."""
+    """The network with tuple outputs ``names`` (exporters do not keep dicts)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, names: tuple[str, ...] = OUTPUT_NAMES) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.names = model, tuple(names)
 
-    def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         out = self.model(*inputs)
-        return tuple(out[k] for k in OUTPUT_NAMES)
+        return tuple(out[k] for k in self.names)
+
+
+def export_onnx(
+    wrapper: ExportWrapper, inputs: tuple[Tensor, ...], target: object, names: tuple[str, ...], dynamic_batch: bool
+) -> None:
+    """``torch.onnx.export`` (opset 17, TorchScript-based exporter) of ``wrapper`` to ``target`` (a path or a file)."""
+    axes = {n: {0: "batch"} for n in (*names, *wrapper.names)} if dynamic_batch else None
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer/deprecation chatter of the TorchScript-based exporter
+        torch.onnx.export(
+            wrapper,
+            inputs,
+            target,
+            input_names=list(names),
+            output_names=list(wrapper.names),
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def input_names(cfg: ModelConfig) -> tuple[str, ...]:
@@ -114,19 +133,7 @@ def export_model(model: nn.Module, cfg: ModelConfig, path: str | Path, fmt: str)
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 steers to torch.export
                 torch.jit.save(traced, str(path))
         else:
-            names = input_names(cfg)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # tracer/deprecation chatter of the TorchScript-based exporter
-                torch.onnx.export(
-                    wrapper,
-                    inputs,
-                    str(path),
-                    input_names=list(names),
-                    output_names=list(OUTPUT_NAMES),
-                    dynamic_axes={n: {0: "batch"} for n in (*names, *OUTPUT_NAMES)},
-                    opset_version=17,
-                    dynamo=False,
-                )
+            export_onnx(wrapper, inputs, str(path), input_names(cfg), dynamic_batch=True)
     write_card(cfg, path, fmt)
     return path
 

@@ -84,6 +84,7 @@ from had_tracker.errors import ConfigError, DecodeError
 from had_tracker.events.container import Events, Triggers
 from had_tracker.events.decoders import DecoderRegistry, _warn_sometimes, valid_time_base
 from had_tracker.events.event_arrays import EventArrayData
+from had_tracker.events.time_order import scan_time_order
 from had_tracker.sync.clock import (
     ActivityClockConfig,
     OffsetEstimator,
@@ -91,7 +92,6 @@ from had_tracker.sync.clock import (
     TriggerAligner,
     estimate_offset_from_activity,
 )
-from had_tracker.sync.order_scan import scan_time_order
 from had_tracker.sync.policies import FixedCountPolicy, FixedRatePolicy, FrameItem, PerFramePolicy, WindowSpec
 from had_tracker.sync.registration import CameraModel, Registration
 from had_tracker.sync.roi import filter_events

@@ -1,4 +1,4 @@
-"""The synchronizer's one-pass time-order scan agrees with the numpy checks it replaced."""
+"""The one-pass time-order scan (synchronizer, EventBuffer) agrees with the numpy checks it replaced."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from had_tracker.sync.order_scan import scan_time_order
+from had_tracker.events.time_order import scan_time_order
 
 
 def numpy_checks(t: np.ndarray, reset_ns: int) -> tuple[int, bool]:

@@ -1,8 +1,9 @@
 """One compiled pass over a batch's times: where the clock jumps back, and whether it is time ordered.
 
 The synchronizer checks every decoded batch for a clock reset (a step back by more than
-``backwards_reset_ns``) and for small steps back; in numpy that is two comparisons over shifted views,
-each with temporary arrays. At 1000 packets per second the one pass here costs a fraction of that.
+``backwards_reset_ns``) and for small steps back, and the EventBuffer splits an appended batch at its resets;
+in numpy that is comparisons over shifted views, each with temporary arrays. At 1000 packets per second the
+one pass here costs a fraction of that.
 """
 
 from __future__ import annotations
