@@ -178,3 +178,37 @@ def test_count_in_rect_counts_the_events_inside_half_open_bounds(x_lo, x_hi, y_l
     y = rng.integers(0, 260, 500).astype(np.uint16)
     expected = np.count_nonzero((x >= x_lo) & (x < x_hi) & (y >= y_lo) & (y < y_hi))  # empty when hi <= lo
     assert count_in_rect(x, y, x_lo, x_hi, y_lo, y_hi) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.sampled_from([0, 1, 7, 1023, 1024, 2600]),  # across the kernel's 1024-event blocks
+    bins=st.integers(1, 5),
+    polarity_channels=st.booleans(),
+    crop=st.tuples(st.floats(-20, 50), st.floats(-20, 30), st.floats(4, 90)),
+    size=st.integers(1, 32),
+    seed=st.integers(0, 5),
+)
+def test_splat_nearest_counted_matches_reference_and_counts_the_crop(n, bins, polarity_channels, crop, size, seed):
+    from had_tracker.events.representations import _splat_nearest_counted
+
+    ev = random_events(n=n, seed=seed)
+    x0, y0, side = crop
+    t0, t1 = 0, 10_000  # every event inside [t0, t1], including both ends
+    out = np.zeros(((2 if polarity_channels else 1) * bins, size, size), np.float32)
+    extent = np.array([65536, -1, 65536, -1], np.int64)
+    cx_lo, cy_lo = max(math.ceil(x0 - 0.5), 0), max(math.ceil(y0 - 0.5), 0)
+    cx_hi, cy_hi = math.ceil(x0 + side - 0.5), math.ceil(y0 + side - 0.5)
+    count = _splat_nearest_counted(
+        ev.t, ev.x, ev.y, ev.p, t0, (bins - 1) / (t1 - t0), bins, polarity_channels, x0, y0, size / side,
+        size / side, cx_lo, cx_hi, cy_lo, cy_hi, out, extent,
+    )  # fmt: skip
+    expect = reference_voxel(ev, bins, t0, t1, (x0, y0, side, side), (size, size), polarity_channels, False)
+    np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-4)
+    inside = (ev.x >= cx_lo) & (ev.x < cx_hi) & (ev.y >= cy_lo) & (ev.y < cy_hi)
+    assert count == np.count_nonzero(inside)
+    if count:
+        xs, ys = ev.x[inside], ev.y[inside]
+        assert extent.tolist() == [xs.min(), xs.max(), ys.min(), ys.max()]
+    else:
+        assert extent.tolist() == [65536, -1, 65536, -1]

@@ -154,6 +154,9 @@ def _splat_identity(t, x, y, p, t_lo, t_hi, t0, scale_t, num_bins, polarity_chan
         _scatter_add(cells[:m], w0[:m], w1[:m], plane, flat)
 
 
+SPLAT_BLOCK = 1024  # events per block of _splat_nearest_counted's two passes (scratch stays in L1)
+
+
 @njit(cache=True, nogil=True)
 def _splat_nearest_counted(
     t, x, y, p, t0, scale_t, num_bins, polarity_channels, x0, y0, sx, sy, cx_lo, cx_hi, cy_lo, cy_hi, out, extent
@@ -162,41 +165,62 @@ def _splat_nearest_counted(
 
     Also counts the events whose pixel lies in ``[cx_lo, cx_hi) x [cy_lo, cy_hi)`` (returned) and updates their
     pixel extent ``extent`` = [x_min, x_max, y_min, y_max].
+
+    Per block of events, a first pass computes each event's cell and its two bin weights, a second adds them
+    without a branch: an event outside the grid adds 0 to cell 0, and an event at the last bin adds 0 to the
+    bin before it. Branching on each event in one loop took 1.7x as long: the outside / inside tests are
+    coin flips for the branch predictor. Every cell receives the same non-zero terms in the same order.
     """
     height = out.shape[1]
     width = out.shape[2]
     last_bin = num_bins - 1
+    low_bin = max(last_bin - 1, 0)  # the lower of an event's two bins
     plane = height * width
     flat = out.reshape(-1)
     count = 0
-    for i in range(t.shape[0]):
-        xi = x[i]
-        yi = y[i]
-        inside = (xi >= cx_lo) & (xi < cx_hi) & (yi >= cy_lo) & (yi < cy_hi)
-        if inside:
-            count += 1
-            extent[0] = min(extent[0], xi)
-            extent[1] = max(extent[1], xi)
-            extent[2] = min(extent[2], yi)
-            extent[3] = max(extent[3], yi)
-        tn = min(max((t[i] - t0) * scale_t, 0.0), last_bin)  # clamped: rounding at the window ends
-        b0 = int(tn)
-        fb = tn - b0
-        pi = np.int64(p[i] != 0)
-        if polarity_channels:
-            c0 = pi * num_bins + b0
-            val = 1.0
+    ex0, ex1, ey0, ey1 = extent[0], extent[1], extent[2], extent[3]
+    n = t.shape[0]
+    block = max(min(SPLAT_BLOCK, n), 1)
+    cells = np.empty(block, np.int64)
+    w0 = np.empty(block, np.float64)
+    w1 = np.empty(block, np.float64)
+    for s in range(0, n, block):
+        m = min(block, n - s)
+        for j in range(m):
+            i = s + j
+            xi = x[i]
+            yi = y[i]
+            if (xi >= cx_lo) & (xi < cx_hi) & (yi >= cy_lo) & (yi < cy_hi):
+                count += 1
+                ex0 = min(ex0, xi)
+                ex1 = max(ex1, xi)
+                ey0 = min(ey0, yi)
+                ey1 = max(ey1, yi)
+            tn = min(max((t[i] - t0) * scale_t, 0.0), last_bin)  # clamped: rounding at the window ends
+            b0 = min(int(tn), low_bin)
+            fb = tn - b0
+            pi = np.int64(p[i] != 0)
+            if polarity_channels:
+                c0 = pi * num_bins + b0
+                val = 1.0
+            else:
+                c0 = b0
+                val = 1.0 if pi else -1.0
+            iu = int(math.floor((xi + 0.5 - x0) * sx - 0.5 + 0.5))
+            iv = int(math.floor((yi + 0.5 - y0) * sy - 0.5 + 0.5))
+            ok = (np.uint64(iu) < np.uint64(width)) & (np.uint64(iv) < np.uint64(height))
+            cells[j] = (c0 * plane + iv * width + iu) if ok else 0
+            w0[j] = val * (1.0 - fb) if ok else 0.0
+            w1[j] = val * fb if ok else 0.0
+        if num_bins > 1:
+            for j in range(m):
+                k = cells[j]
+                flat[k] += w0[j]
+                flat[k + plane] += w1[j]
         else:
-            c0 = b0
-            val = 1.0 if pi else -1.0
-        iu = int(math.floor((xi + 0.5 - x0) * sx - 0.5 + 0.5))
-        iv = int(math.floor((yi + 0.5 - y0) * sy - 0.5 + 0.5))
-        if np.uint64(iu) >= np.uint64(width) or np.uint64(iv) >= np.uint64(height):
-            continue
-        k = c0 * plane + iv * width + iu
-        flat[k] += val * (1.0 - fb)
-        if fb > 0.0 and b0 < last_bin:
-            flat[k + plane] += val * fb
+            for j in range(m):
+                flat[cells[j]] += w0[j]
+    extent[0], extent[1], extent[2], extent[3] = ex0, ex1, ey0, ey1
     return count
 
 
