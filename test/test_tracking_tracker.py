@@ -248,6 +248,18 @@ def test_a_box_never_grows_beyond_the_events_in_the_search_crop():
     assert r.box_xywh[2] <= 11.0 and r.box_xywh[3] <= 11.0  # inclusive pixel extent of the events
 
 
+def test_growth_is_bounded_by_the_extent_of_the_events_and_never_shrinks_a_side():
+    from had_tracker.tracking.tracker import limit_growth_to_extent
+
+    prev = np.array([100.0, 100.0, 10.0, 10.0])
+    grown = np.array([90.0, 95.0, 30.0, 20.0])  # centre (105, 105)
+    box = limit_growth_to_extent(grown, prev, (96, 109, 100, 104))  # extent 14 x 5 px
+    np.testing.assert_allclose(box, [98.0, 100.0, 14.0, 10.0])  # width up to 14, height stays 10, same centre
+    np.testing.assert_allclose(limit_growth_to_extent(grown, prev, None), [100.0, 100.0, 10.0, 10.0])
+    shrunk = np.array([101.0, 101.0, 8.0, 8.0])
+    assert limit_growth_to_extent(shrunk, prev, None) is shrunk
+
+
 def test_template_waits_for_events_then_tracking_starts():
     tracker, _ = make_tracker(min_template_events=50)
     r = tracker.initialize(blob_sample(0, None, None), (90, 90, 20, 20))

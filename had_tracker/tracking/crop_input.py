@@ -231,14 +231,6 @@ class CropInputBuilder:
         return np.zeros((2, h, w), np.int32), np.zeros((2, h, w), np.int64)
 
 
-def extent_events(extent: tuple[int, int, int, int] | None, width: int, height: int) -> Events:
-    """Two events at the corners of ``extent`` (or none): what an events' extent in a crop needs to know."""
-    if extent is None:
-        return Events.empty(width, height)
-    x_min, x_max, y_min, y_max = extent
-    return Events.from_arrays([0, 0], [x_min, x_max], [y_min, y_max], [0, 0], width, height)
-
-
 def _clip(roi: Roi, width: int, height: int) -> Roi:
     """``roi`` cut to the sensor (no event lies beyond it), so a crop past the border still finds its moments."""
     if width <= 0 or height <= 0:
@@ -258,4 +250,4 @@ def _pixels_needed(crop: CropWindow) -> Roi:
     )
 
 
-__all__ = ["CropInputBuilder", "extent_events"]
+__all__ = ["CropInputBuilder"]

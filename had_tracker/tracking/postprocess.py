@@ -27,6 +27,14 @@ def hann2d(size: int, cell_centred: bool = False) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=16)
+def _motion_prior(size: int, cell_centred: bool, hann_weight: float) -> np.ndarray:
+    """``(1 - hann_weight) + hann_weight * hann2d(size, cell_centred)``, computed once per setting."""
+    out = (1.0 - hann_weight) + hann_weight * hann2d(size, cell_centred)
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True)
 class Peak:
     """The chosen cell of a score map and the box it decodes to."""
@@ -54,10 +62,7 @@ def decode_peak(
     """
     score = np.asarray(score_map, dtype=np.float64).reshape(score_map.shape[-2:])
     f = score.shape[0]
-    if hann_weight > 0:
-        response = score * ((1.0 - hann_weight) + hann_weight * hann2d(f, cell_centred))
-    else:
-        response = score
+    response = score * _motion_prior(f, bool(cell_centred), float(hann_weight)) if hann_weight > 0 else score
     index = int(np.argmax(response))
     row, col = divmod(index, f)
     size = np.asarray(size_map, dtype=np.float64).reshape(2, f, f)[:, row, col]
@@ -67,17 +72,25 @@ def decode_peak(
         r0, r1, c0, c1 = max(row - 1, 0), min(row + 2, f), max(col - 1, 0), min(col + 2, f)
         near = score[r0:r1, c0:c1]
         weights = near * (near >= 0.5 * score[row, col])
-        cols, rows = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
         total = weights.sum()
-        px = float(((cols + offsets[0, r0:r1, c0:c1]) * weights).sum() / total)
-        py = float(((rows + offsets[1, r0:r1, c0:c1]) * weights).sum() / total)
+        px = float(((_RANGE[None, c0:c1] + offsets[0, r0:r1, c0:c1]) * weights).sum() / total)
+        py = float(((_RANGE[r0:r1, None] + offsets[1, r0:r1, c0:c1]) * weights).sum() / total)
     else:
-        px, py = col + offsets[0, row, col], row + offsets[1, row, col]
-    cx = px / f * crop.out_size
-    cy = py / f * crop.out_size
-    w, h = size[0] * crop.out_size, size[1] * crop.out_size
-    box = crop.box_from_crop(np.array([cx - 0.5 * w, cy - 0.5 * h, w, h]))
-    return Peak(box, float(np.clip(score[row, col], 0.0, 1.0)), row, col)
+        px, py = float(col + offsets[0, row, col]), float(row + offsets[1, row, col])
+    out_size = crop.out_size
+    cx, cy = px / f * out_size, py / f * out_size
+    w, h = float(size[0]) * out_size, float(size[1]) * out_size
+    scale = crop.scale  # as CropWindow.box_from_crop, on scalars
+    box = np.array([(cx - 0.5 * w) / scale + crop.x0, (cy - 0.5 * h) / scale + crop.y0, w / scale, h / scale])
+    return Peak(box, min(max(float(score[row, col]), 0.0), 1.0), row, col)
+
+
+_RANGE = np.arange(4096)  # cell indices (score maps are far smaller)
+
+
+def _clamp(value: float, lo: float, hi: float) -> float:
+    """``np.clip`` for one finite float (min of max, as numpy), without its per-call overhead."""
+    return min(max(value, lo), hi)
 
 
 def _touches_border(start: float, length: float, limit: float, margin_px: float) -> bool:
@@ -107,12 +120,12 @@ def limit_scale_change(
     if image_wh is not None and image_wh[0] > 0 and image_wh[1] > 0:
         free_w = _touches_border(px, pw, image_wh[0], border_px) or _touches_border(x, w, image_wh[0], border_px)
         free_h = _touches_border(py, ph, image_wh[1], border_px) or _touches_border(y, h, image_wh[1], border_px)
-    ok_w, ok_h = np.isfinite(w) and w > 0, np.isfinite(h) and h > 0
-    nw = (w if free_w else float(np.clip(w, pw / max_change, pw * max_change))) if ok_w else pw
-    nh = (h if free_h else float(np.clip(h, ph / max_change, ph * max_change))) if ok_h else ph
+    ok_w, ok_h = math.isfinite(w) and w > 0, math.isfinite(h) and h > 0
+    nw = (w if free_w else _clamp(w, pw / max_change, pw * max_change)) if ok_w else pw
+    nh = (h if free_h else _clamp(h, ph / max_change, ph * max_change)) if ok_h else ph
     if max_aspect_change < math.inf and not (free_w or free_h) and pw > 0 and ph > 0:
         ratio, previous = nw / nh, pw / ph
-        bounded = float(np.clip(ratio, previous / max_aspect_change, previous * max_aspect_change))
+        bounded = _clamp(ratio, previous / max_aspect_change, previous * max_aspect_change)
         if bounded != ratio:
             side = math.sqrt(nw * nh)
             nw, nh = side * math.sqrt(bounded), side / math.sqrt(bounded)

@@ -52,7 +52,7 @@ from had_tracker.geometry import CropWindow, clip_box, validate_box
 from had_tracker.parameters import STUDENT_RUNTIMES
 from had_tracker.sync.roi import DEFAULT_MARGIN_FRACTION, DEFAULT_MIN_MARGIN_PX, Roi, roi_around
 from had_tracker.sync.synchronizer import AlignedSample
-from had_tracker.tracking.crop_input import CropInputBuilder, extent_events
+from had_tracker.tracking.crop_input import CropInputBuilder
 from had_tracker.tracking.history import EventHistory
 from had_tracker.tracking.postprocess import decode_peak, limit_scale_change
 from had_tracker.tracking.result import TrackResult, TrackState
@@ -611,7 +611,7 @@ class Tracker:
         centred = c.cell_centred_search and mode != "global"
         peak = decode_peak(out["score_map"], out["size_map"], out["offset_map"], crop, hann, centred, c.peak_refine)
         box = limit_scale_change(peak.box_xywh, self._box, max_change, (width, height), max_aspect_change=max_aspect)
-        box = limit_growth_to_events(box, self._box, extent_events(extent, width, height), crop)
+        box = limit_growth_to_extent(box, self._box, extent)
         if width > 0 and height > 0:
             box = clip_box(box, width, height, c.min_box_size)
         if not (math.isfinite(peak.score) and np.isfinite(box).all()):  # a diverged network: low, never TRACKING at NaN
@@ -698,26 +698,22 @@ def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int
     return clamp(lo_x), clamp(hi_x), clamp(lo_y), clamp(hi_y)
 
 
-def limit_growth_to_events(
-    box_xywh: np.ndarray, previous_xywh: np.ndarray, events: Events, crop: CropWindow
+def limit_growth_to_extent(
+    box_xywh: np.ndarray, previous_xywh: np.ndarray, extent: tuple[int, int, int, int] | None
 ) -> np.ndarray:
     """Keep the centre; a side may grow beyond the previous one only up to the events' extent in the crop.
 
-    The evidence for a box size is the events: the extent (max - min + 1 px) of the window's events inside
-    the search crop bounds how large the target can be; a side already above it is not shrunk here.
+    The evidence for a box size is the events: the extent ``(x_min, x_max, y_min, y_max)`` of the window's
+    events inside the search crop (``CropInputBuilder.build``; None: no events) bounds how large the target
+    can be (max - min + 1 px); a side already above it is not shrunk here.
     """
     x, y, w, h = (float(v) for v in box_xywh)
     pw, ph = float(previous_xywh[2]), float(previous_xywh[3])
     if not (w > pw or h > ph):
         return box_xywh
     extent_w = extent_h = 0.0
-    if len(events):
-        ex, ey = events.x, events.y
-        inside = (ex + 0.5 >= crop.x0) & (ex + 0.5 < crop.x0 + crop.side)
-        inside &= (ey + 0.5 >= crop.y0) & (ey + 0.5 < crop.y0 + crop.side)
-        if inside.any():
-            ex, ey = ex[inside], ey[inside]
-            extent_w, extent_h = float(ex.max()) - float(ex.min()) + 1.0, float(ey.max()) - float(ey.min()) + 1.0
+    if extent is not None:
+        extent_w, extent_h = float(extent[1] - extent[0] + 1), float(extent[3] - extent[2] + 1)
     nw = min(w, max(pw, extent_w)) if w > pw else w
     nh = min(h, max(ph, extent_h)) if h > ph else h
     cx, cy = x + 0.5 * w, y + 0.5 * h
