@@ -109,6 +109,8 @@ class EventBuffer:
 
     def count_before(self, t_ns: int) -> int:
         """Number of stored events with ``t < t_ns``."""
+        if not self._size or self._t[self._head] >= t_ns:  # the common answer (nothing that old), without a search
+            return 0
         return sum(int(np.searchsorted(self._t[a:b], t_ns, side="left")) for a, b in self._segments())
 
     # -- updates ----------------------------------------------------------------------------------
@@ -238,23 +240,28 @@ def _clamp_copy(t, x, y, p, floor, start, cap, dst_t, dst_x, dst_y, dst_p):
     """Copy events into the ring from slot ``start`` (wrapping at ``cap``); returns how many were clamped.
 
     Times are clamped to their running maximum (starting at ``floor``): one pass instead of a numpy pass per step.
+    The copy runs as up to two contiguous pieces (before and after the wrap), without a branch per event.
     """
     late = 0
     running = floor
-    j = start
-    for i in range(t.shape[0]):
+    n = t.shape[0]
+    first = min(n, cap - start)
+    for i in range(first):
         ti = t[i]
-        if ti < running:
-            late += 1
-            ti = running
-        running = ti
-        dst_t[j] = ti
-        dst_x[j] = x[i]
-        dst_y[j] = y[i]
-        dst_p[j] = p[i]
-        j += 1
-        if j == cap:
-            j = 0
+        late += ti < running
+        running = max(running, ti)
+        dst_t[start + i] = running
+        dst_x[start + i] = x[i]
+        dst_y[start + i] = y[i]
+        dst_p[start + i] = p[i]
+    for i in range(first, n):
+        ti = t[i]
+        late += ti < running
+        running = max(running, ti)
+        dst_t[i - first] = running
+        dst_x[i - first] = x[i]
+        dst_y[i - first] = y[i]
+        dst_p[i - first] = p[i]
     return late
 
 

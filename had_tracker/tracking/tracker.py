@@ -167,6 +167,7 @@ class _Runner:
         self._use_onnx = runtime == "onnxruntime" and not self.is_teacher and str(device) == "cpu"
         self._threads = threads
         self.onnx: Any = None
+        self._template_numpy: tuple[Any, np.ndarray] | None = None  # (template tensor, its numpy view) for onnx
 
     @property
     def runtime(self) -> str:
@@ -233,16 +234,20 @@ class _Runner:
     def forward(self, search_events: np.ndarray, search_rgb: np.ndarray | None) -> dict[str, np.ndarray]:
         import torch
 
+        if not self.is_teacher:
+            onnx = self._onnx_network()
+            if onnx is not None:  # numpy in and out: no torch call at all
+                template = self.template_events
+                if self._template_numpy is None or self._template_numpy[0] is not template:
+                    self._template_numpy = (template, template.numpy())
+                out = onnx(self._template_numpy[1], search_events[None])
+                return {k: out[k][0] for k in ("score_map", "size_map", "offset_map")}
         with torch.inference_mode():
             if self.is_teacher:
                 out = self.model(
                     self.template_rgb, self.template_events, self.tensor(search_rgb), self.tensor(search_events)
                 )
             else:
-                onnx = self._onnx_network()
-                if onnx is not None:  # numpy in and out: no torch call at all
-                    out = onnx(self.template_events.numpy(), search_events[None])
-                    return {k: out[k][0] for k in ("score_map", "size_map", "offset_map")}
                 out = self.student_network(self.template_events, self.tensor(search_events))
         return {k: out[k][0].detach().float().cpu().numpy() for k in ("score_map", "size_map", "offset_map")}
 
