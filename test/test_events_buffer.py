@@ -91,14 +91,15 @@ def test_invalid_bounds_rejected():
     t0=st.integers(0, 1000),
     t1=st.integers(0, 1000),
 )
-def test_matches_a_plain_list_model(sizes, max_events, max_duration, t0, t1):
+@pytest.mark.parametrize("time_ordered", [False, True])  # True: the caller vouches for the order (no scan)
+def test_matches_a_plain_list_model(sizes, max_events, max_duration, t0, t1, time_ordered):
     buf = EventBuffer(max_duration_ns=max_duration, max_events=max_events)
     model: list[int] = []
     t = 0
     for n in sizes:
         ts = list(range(t, t + n * 3, 3))
         t += n * 3
-        buf.append(batch(ts))
+        buf.append(batch(ts), time_ordered=time_ordered)
         model = (model + ts)[-max_events:]
         if model:
             model = [v for v in model if v >= model[-1] - max_duration]

@@ -132,8 +132,12 @@ class EventBuffer:
             self._size -= old
         return old
 
-    def append(self, events: Events) -> int:
-        """Add a batch (time ordered, after the held events); returns how many of it are held afterwards."""
+    def append(self, events: Events, time_ordered: bool = False) -> int:
+        """Add a batch (time ordered, after the held events); returns how many of it are held afterwards.
+
+        ``time_ordered``: the caller has checked that ``t`` never decreases inside the batch, so the scan for
+        time resets inside it is skipped (a step back from the held events is still handled).
+        """
         n = len(events)
         if not n:
             return 0
@@ -143,6 +147,10 @@ class EventBuffer:
         t = np.asarray(events.t, T_DTYPE)
         x, y, p = np.asarray(events.x, XY_DTYPE), np.asarray(events.y, XY_DTYPE), np.asarray(events.p, P_DTYPE)
         # Split at large steps back inside the batch: each piece is appended on its own (time reset).
+        if time_ordered:
+            held = self._append_piece(t, x, y, p)
+            self.accepted += held
+            return held
         held, a = 0, 0
         while a < n:
             cut, _ = scan_time_order(t[a:], self.backward_tolerance_ns)

@@ -333,6 +333,7 @@ class Evt3Decoder(StreamDecoder):
         self._k = k
         self._state = np.zeros(k.STATE_LEN, np.int64)
         self._info = np.zeros(k.INFO_LEN, np.int64)
+        self._trigger_scratch = (np.empty(16, np.int64), np.empty(16, np.uint8), np.empty(16, np.uint8))
 
     def _reset_state(self, full: bool) -> None:
         k = self._k
@@ -349,7 +350,7 @@ class Evt3Decoder(StreamDecoder):
         # that give more events than words make it grow the outputs.
         cap = len(words) - start + 25
         t, x, y, p = np.empty(cap, T_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, XY_DTYPE), np.empty(cap, P_DTYPE)
-        tt, te, ti = np.empty(16, np.int64), np.empty(16, np.uint8), np.empty(16, np.uint8)
+        tt, te, ti = self._trigger_scratch  # copied out below: reused by every packet
         info = self._info
         info[:] = 0
         use_limit = limit_ns is not None
@@ -376,9 +377,14 @@ class Evt3Decoder(StreamDecoder):
             log.debug("evt3: skipped %d words with unknown codes", int(info[k.I_UNKNOWN]))
         # Views of the outputs, no copy (at most one slot per word is allocated).
         events = Events(t[:n], x[:n], y[:n], p[:n], self.width, self.height)
-        triggers = Triggers(tt[:m].copy(), te[:m].copy(), ti[:m].copy())
+        triggers = Triggers(tt[:m].copy(), te[:m].copy(), ti[:m].copy()) if m else _NO_TRIGGERS
+        if len(tt) > len(self._trigger_scratch[0]):
+            self._trigger_scratch = (tt, te, ti)  # grown: keep the larger scratch
         next_t = int(info[k.I_NEXT_T]) if info[k.I_NEXT_T] >= 0 else None
         return events, triggers, int(info[k.I_STOP]), next_t
+
+
+_NO_TRIGGERS = Triggers.empty()  # shared by every packet without triggers (zero-length arrays: nothing to change)
 
 
 def _grown(a: np.ndarray, used: int, size: int) -> np.ndarray:

@@ -835,7 +835,7 @@ class Synchronizer:
             self._buffer.release_before(done)
         # Events lost inside the buffer = not-yet-emitted events that the bounds pushed out.
         pending_before = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
-        self._buffer.append(kept)
+        self._buffer.append(kept, time_ordered=True)  # ordered above: no step back inside the batch
         pending_after = len(self._buffer) - (self._buffer.count_before(done) if done is not None else 0)
         self._drop("buffer_full", max(pending_before + len(kept) - pending_after, 0))
         # The newest decoded event, kept or not: windows complete on it (filtered packets still advance time).
