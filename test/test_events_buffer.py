@@ -105,6 +105,10 @@ def test_matches_a_plain_list_model(sizes, max_events, max_duration, t0, t1, tim
             model = [v for v in model if v >= model[-1] - max_duration]
     assert buf.window(-1, 10**9).t.tolist() == model
     assert buf.window(t0, t1).t.tolist() == [v for v in model if t0 <= v < t1]
+    shifted = buf.window(t0, t1, shift_ns=1000)  # times moved to another clock in the copy
+    assert shifted.t.tolist() == [v + 1000 for v in model if t0 <= v < t1]
+    assert shifted.x.tolist() == [v % 640 for v in model if t0 <= v < t1]
+    assert buf.window(-1, 10**9).t.tolist() == model  # the buffer itself is unchanged
     assert buf.appended == sum(sizes) and buf.dropped_overflow + buf.evicted_by_age + len(buf) == sum(sizes)
 
 

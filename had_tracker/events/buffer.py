@@ -94,18 +94,24 @@ class EventBuffer:
             return [(self._head, end)]
         return [(self._head, self._cap), (0, end - self._cap)]
 
-    def window(self, t_start_ns: int, t_end_ns: int) -> Events:
-        """A copy of the events with ``t_start_ns <= t < t_end_ns``."""
-        parts = []
+    def window(self, t_start_ns: int, t_end_ns: int, shift_ns: int = 0) -> Events:
+        """A copy of the events with ``t_start_ns <= t < t_end_ns``, ``shift_ns`` added to their times."""
+        pieces = []
         for a, b in self._segments():
             i0, i1 = np.searchsorted(self._t[a:b], [t_start_ns, t_end_ns], side="left")
             if i1 > i0:
-                s = slice(a + int(i0), a + int(i1))
-                parts.append(Events(self._t[s].copy(), self._x[s].copy(), self._y[s].copy(), self._p[s].copy(),
-                                    self.width, self.height))  # fmt: skip
-        if not parts:
+                pieces.append(slice(a + int(i0), a + int(i1)))
+        if not pieces:
             return Events.empty(self.width, self.height)
-        return Events.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(pieces) == 1:  # the shift is the copy of the times (one pass)
+            s = pieces[0]
+            t = self._t[s] + np.int64(shift_ns) if shift_ns else self._t[s].copy()
+            return Events(t, self._x[s].copy(), self._y[s].copy(), self._p[s].copy(), self.width, self.height)
+        t = np.concatenate([self._t[s] for s in pieces])  # the ring wraps inside the window
+        if shift_ns:
+            t += np.int64(shift_ns)
+        columns = [np.concatenate([column[s] for s in pieces]) for column in (self._x, self._y, self._p)]
+        return Events(t, *columns, self.width, self.height)
 
     def count_before(self, t_ns: int) -> int:
         """Number of stored events with ``t < t_ns``."""

@@ -1149,7 +1149,8 @@ class Synchronizer:
         self.stats.drop("skipped_gap", skipped)
         dropped = self._pending_drops + skipped
         self._pending_drops = 0
-        raw = self._buffer.window(s0, s1) if s1 > s0 else Events.empty(*(self._geometry() or (0, 0)))
+        # On the output clock from here (the shift is the window's copy of the times; registration keeps them).
+        raw = self._buffer.window(s0, s1, offset) if s1 > s0 else Events.empty(*(self._geometry() or (0, 0)))
         if len(raw) > c.max_window_events:
             extra = len(raw) - c.max_window_events
             raw = raw[extra:]
@@ -1167,10 +1168,9 @@ class Synchronizer:
             dropped += geo
         if len(events):
             # The offset estimate moves by microseconds between windows; keep every event inside its window.
-            t_out = events.t + np.int64(offset)
+            t_out = events.t  # the window's own copy
             if t_out[0] < spec.start_ns or t_out[-1] >= spec.end_ns:  # time ordered: the ends tell
                 np.clip(t_out, spec.start_ns, spec.end_ns - 1, out=t_out)
-            events = Events(t_out, events.x, events.y, events.p, events.width, events.height)
         self._emitted_until_sensor = s1 if self._emitted_until_sensor is None else max(self._emitted_until_sensor, s1)
         self._emitted_until_out = spec.end_ns
         frame = spec.frame if spec.frame is not None else self._take_frame(spec.end_ns)
