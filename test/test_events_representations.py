@@ -194,7 +194,7 @@ def test_splat_nearest_counted_matches_reference_and_counts_the_crop(n, bins, po
 
     ev = random_events(n=n, seed=seed)
     x0, y0, side = crop
-    t0, t1 = 0, 10_000  # every event inside [t0, t1], including both ends
+    t0, t1 = 0, 10_000  # every event inside [t0, t1)
     out = np.zeros(((2 if polarity_channels else 1) * bins, size, size), np.float32)
     extent = np.array([65536, -1, 65536, -1], np.int64)
     cx_lo, cy_lo = max(math.ceil(x0 - 0.5), 0), max(math.ceil(y0 - 0.5), 0)

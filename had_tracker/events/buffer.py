@@ -152,11 +152,11 @@ class EventBuffer:
             self.width, self.height = events.width, events.height
         t = np.asarray(events.t, T_DTYPE)
         x, y, p = np.asarray(events.x, XY_DTYPE), np.asarray(events.y, XY_DTYPE), np.asarray(events.p, P_DTYPE)
-        # Split at large steps back inside the batch: each piece is appended on its own (time reset).
         if time_ordered:
             held = self._append_piece(t, x, y, p)
             self.accepted += held
             return held
+        # Split at large steps back inside the batch: each piece is appended on its own (time reset).
         held, a = 0, 0
         while a < n:
             cut, _ = scan_time_order(t[a:], self.backward_tolerance_ns)

@@ -73,8 +73,8 @@ def decode_peak(
         near = score[r0:r1, c0:c1]
         weights = near * (near >= 0.5 * score[row, col])
         total = weights.sum()
-        px = float(((_RANGE[None, c0:c1] + offsets[0, r0:r1, c0:c1]) * weights).sum() / total)
-        py = float(((_RANGE[r0:r1, None] + offsets[1, r0:r1, c0:c1]) * weights).sum() / total)
+        px = float(((np.arange(c0, c1)[None, :] + offsets[0, r0:r1, c0:c1]) * weights).sum() / total)
+        py = float(((np.arange(r0, r1)[:, None] + offsets[1, r0:r1, c0:c1]) * weights).sum() / total)
     else:
         px, py = float(col + offsets[0, row, col]), float(row + offsets[1, row, col])
     out_size = crop.out_size
@@ -83,9 +83,6 @@ def decode_peak(
     scale = crop.scale  # as CropWindow.box_from_crop, on scalars
     box = np.array([(cx - 0.5 * w) / scale + crop.x0, (cy - 0.5 * h) / scale + crop.y0, w / scale, h / scale])
     return Peak(box, min(max(float(score[row, col]), 0.0), 1.0), row, col)
-
-
-_RANGE = np.arange(4096)  # cell indices (score maps are far smaller)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
