@@ -167,9 +167,10 @@ def _splat_nearest_counted(
     pixel extent ``extent`` = [x_min, x_max, y_min, y_max].
 
     Per block of events, a first pass computes each event's cell and its two bin weights, a second adds them
-    without a branch: an event outside the grid adds 0 to cell 0, and an event at the last bin adds 0 to the
-    bin before it. Branching on each event in one loop took 1.7x as long: the outside / inside tests are
-    coin flips for the branch predictor. Every cell receives the same non-zero terms in the same order.
+    without a branch (``_scatter_add``, as in the full-sensor kernel): an event outside the grid adds 0 to
+    cell 0, and an event at the last bin adds 0 to the bin before it. Branching on each event in one loop took
+    1.7x as long: the outside / inside tests are coin flips for the branch predictor. Every cell receives the
+    same non-zero terms in the same order.
     """
     height = out.shape[1]
     width = out.shape[2]
@@ -181,7 +182,7 @@ def _splat_nearest_counted(
     ex0, ex1, ey0, ey1 = extent[0], extent[1], extent[2], extent[3]
     n = t.shape[0]
     block = max(min(SPLAT_BLOCK, n), 1)
-    cells = np.empty(block, np.int64)
+    cells = np.empty(block, np.uint64)
     w0 = np.empty(block, np.float64)
     w1 = np.empty(block, np.float64)
     for s in range(0, n, block):
@@ -209,17 +210,10 @@ def _splat_nearest_counted(
             iu = int(math.floor((xi + 0.5 - x0) * sx - 0.5 + 0.5))
             iv = int(math.floor((yi + 0.5 - y0) * sy - 0.5 + 0.5))
             ok = (np.uint64(iu) < np.uint64(width)) & (np.uint64(iv) < np.uint64(height))
-            cells[j] = (c0 * plane + iv * width + iu) if ok else 0
+            cells[j] = np.uint64(c0 * plane + iv * width + iu) if ok else np.uint64(0)
             w0[j] = val * (1.0 - fb) if ok else 0.0
             w1[j] = val * fb if ok else 0.0
-        if num_bins > 1:
-            for j in range(m):
-                k = cells[j]
-                flat[k] += w0[j]
-                flat[k + plane] += w1[j]
-        else:
-            for j in range(m):
-                flat[cells[j]] += w0[j]
+        _scatter_add(cells[:m], w0[:m], w1[:m], plane if num_bins > 1 else 0, flat)
     extent[0], extent[1], extent[2], extent[3] = ex0, ex1, ey0, ey1
     return count
 
