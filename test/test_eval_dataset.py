@@ -86,3 +86,23 @@ def test_synthetic_dataset_folder_through_the_readers(tmp_path):
     overall = report["overall"]
     assert overall["n_sequences"] == 1 and overall["n_frames"] >= 5
     assert report["source"]["format"] == "synthetic" and (tmp_path / "out" / "report.md").exists()
+
+
+def test_tracker_config_file_reaches_the_student_and_is_refused_for_baselines(tmp_path):
+    pytest.importorskip("had_tracker.data.datasets")
+    from had_tracker.data.synthetic.config import SyntheticConfig
+    from had_tracker.data.synthetic.generator import generate_sequence
+    from had_tracker.data.writers import write_folder
+
+    cfg = SyntheticConfig.from_preset("easy", duration_s=0.4, width=96, height=72)
+    write_folder(generate_sequence(cfg, seed=1), tmp_path / "ds")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tracker:\n  max_aspect_rate: 0.5\n")  # invalid: the file is read and validated
+    with pytest.raises(ConfigError, match="max_aspect_rate"):
+        evaluate_dataset(tmp_path / "ds", "synthetic", tmp_path / "o1", workers=1, tracker_config=str(bad))
+    good = tmp_path / "good.yaml"
+    good.write_text("max_aspect_rate: 0\nmax_scale_rate: 4.0\n")
+    with pytest.raises(ConfigError, match="baseline"):
+        evaluate_dataset(tmp_path / "ds", "synthetic", tmp_path / "o2", tracker="mil-events", tracker_config=str(good))
+    report = evaluate_dataset(tmp_path / "ds", "synthetic", tmp_path / "o3", workers=1, tracker_config=str(good))
+    assert report["source"]["tracker_config"] == str(good) and report["overall"]["n_sequences"] == 1

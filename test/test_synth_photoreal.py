@@ -281,3 +281,18 @@ def test_background_photo_covers_both_views_for_the_whole_sequence(seed):
             p = corners @ np.linalg.inv(scene.background_map(float(t), view)).T
             xy = p[:, :2] / p[:, 2:3]
             assert np.all(xy >= -1.0) and np.all(xy <= [bw + 1.0, bh + 1.0]), (view.name, t, xy)
+
+
+def test_target_stretch_elongates_the_photoreal_target():
+    def aspect(seed: int, stretch: float) -> float:
+        cfg = photoreal(target_stretch_max=stretch, rotation_speed_deg_s=0.0, target_tilt_deg=0.0, **QUIET)
+        seq = generate_sequence(cfg, seed=seed).aligned()
+        boxes = np.asarray(seq.gt_boxes)
+        boxes = boxes[boxes[:, 3] > 0]
+        return float(np.median(boxes[:, 2] / boxes[:, 3]))
+
+    # the stretch draw comes after the size and sprite draws, so the same seed gives the same object
+    ratios = np.array([aspect(s, 4.0) / aspect(s, 1.0) for s in range(4)])
+    ratios = ratios[np.isfinite(ratios)]  # a seed whose target never shows has no aspect
+    assert len(ratios) >= 2 and (ratios.max() > 1.5 or ratios.min() < 1 / 1.5), ratios
+    assert np.all((ratios > 0.2) & (ratios < 5.0)), ratios

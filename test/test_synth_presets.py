@@ -169,3 +169,31 @@ def test_event_statistics_do_not_degrade_with_light(light_variants, variant):
     ratio = other.stats["signal_events"] / normal.stats["signal_events"]
     assert 0.75 < ratio < 1.25
     assert abs(_near_target_fraction(other) - _near_target_fraction(normal)) < 0.1
+
+
+def _median_aspect(rec) -> float:
+    seq = rec.aligned() if hasattr(rec, "aligned") else rec
+    boxes = np.asarray(seq.gt_boxes)
+    boxes = boxes[boxes[:, 3] > 0]
+    return float(np.median(boxes[:, 2] / boxes[:, 3]))
+
+
+def test_target_stretch_elongates_the_target_and_is_off_by_default():
+    common = {**TINY, "width": 160, "height": 120, "rotation_speed_deg_s": 0.0, "scale_amplitude": 0.0}
+    plain = generate_sequence(SyntheticConfig.from_preset("easy", **common), seed=3)
+    again = generate_sequence(SyntheticConfig.from_preset("easy", target_stretch_max=1.0, **common), seed=3)
+    np.testing.assert_array_equal(plain.events.t, again.events.t)  # off: no extra random draw
+    rng = np.random.default_rng(0)
+    assert SyntheticConfig.from_preset("easy").draw_stretch(rng) == 1.0
+    cfg = SyntheticConfig.from_preset("easy", target_stretch_max=3.0)
+    draws = np.array([cfg.draw_stretch(rng) for _ in range(2000)])
+    assert draws.min() >= 1 / 3 - 1e-9 and draws.max() <= 3 + 1e-9
+    assert abs(np.median(np.log(draws))) < 0.1 and (draws > 2).mean() > 0.15 and (draws < 0.5).mean() > 0.15
+    # the ground truth's aspect spreads with the stretch (shape aspects 0.65-1.5, tilted up to ~17 degrees)
+    def log_aspect_sd(**extra) -> float:
+        cfg = SyntheticConfig.from_preset("easy", **common, **extra)
+        return float(np.std([np.log(_median_aspect(generate_sequence(cfg, seed))) for seed in range(10)]))
+
+    assert log_aspect_sd(target_stretch_max=4.0) > 1.5 * log_aspect_sd()
+    with pytest.raises(ConfigError):
+        SyntheticConfig.from_preset("easy", target_stretch_max=0.5)

@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     dataset.add_argument("--model", help="student or teacher checkpoint (default: the shipped student)")
     dataset.add_argument(
+        "--tracker-config",
+        metavar="YAML",
+        help="tracker settings for the student/teacher (TrackerConfig keys, top level or under tracker:, as in "
+        "config/tracking.yaml; default: those defaults)",
+    )
+    dataset.add_argument(
         "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
     )
     dataset.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
@@ -133,6 +139,7 @@ def _dataset(args: argparse.Namespace) -> int:
         out_dir=args.out,
         tracker=args.tracker,
         model=args.model,
+        tracker_config=args.tracker_config,
         convention=args.convention,
         workers=args.workers,
         limit=args.limit,

@@ -77,11 +77,12 @@ def dataset_sequence_dirs(root: str | Path, fmt: str, split: str | None = None) 
     return dirs
 
 
-def make_tracker(name: str, model: str | None = None) -> Any:
+def make_tracker(name: str, model: str | None = None, tracker_config: str | None = None) -> Any:
     """A fresh tracker by name: ``student``, ``teacher`` or an OpenCV baseline (``mil``, ``csrt-events``, ...).
 
     ``student`` runs our Tracker on ``model`` (default: the shipped student); ``teacher`` on the teacher
-    checkpoint given as ``model`` (RGB + events).
+    checkpoint given as ``model`` (RGB + events). ``tracker_config``: a YAML of TrackerConfig settings for
+    those two (default: TrackerConfig's defaults); a baseline given one is an error.
     """
     from had_tracker.evaluation.baselines import OpenCVBaseline, parse_baseline_name
 
@@ -92,7 +93,10 @@ def make_tracker(name: str, model: str | None = None) -> Any:
 
         if "torch" not in sys.modules:
             import torch  # noqa: F401 - loaded before the tracker so worker thread limits apply
-        return Tracker(TrackerConfig(), checkpoint=model)
+        config = TrackerConfig.from_yaml(tracker_config) if tracker_config else TrackerConfig()
+        return Tracker(config, checkpoint=model)
+    if tracker_config:
+        raise ConfigError(f"--tracker-config applies to the student or teacher, not to the baseline {name!r}")
     return OpenCVBaseline(*parse_baseline_name(name))
 
 
@@ -254,20 +258,23 @@ def evaluate_dataset(
     workers: int = 2,
     limit: int | None = None,
     split: str | None = None,
+    tracker_config: str | None = None,
 ) -> dict[str, Any]:
     """``had-tracker eval dataset``: load ``root`` as ``fmt`` with the dataset readers and evaluate ``tracker``."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown dataset format {fmt!r}; choose one of {FORMATS}")
     if not Path(root).exists():
         raise ConfigError(f"dataset root {root} does not exist")
-    probe = make_tracker(tracker, model)  # fail fast (missing checkpoint, unknown baseline) before starting workers
+    probe = make_tracker(tracker, model, tracker_config)  # fail fast (missing checkpoint, unknown baseline) before starting workers
     if hasattr(probe, "model_config"):
         name = f"HAD {getattr(probe.model_config, 'kind', 'student')}" + (f" [{_model_label(model)}]" if model else "")
     else:
         name = getattr(probe, "name", tracker)
     loader = functools.partial(LazyDataset, dataset_sequence_dirs(root, fmt, split), fmt)
-    factory = functools.partial(make_tracker, tracker, model)
+    factory = functools.partial(make_tracker, tracker, model, tracker_config)
     source = {"root": str(root), "format": fmt, "tracker": tracker}
+    if tracker_config:
+        source["tracker_config"] = str(tracker_config)
     if model:
         source["model"] = str(model)
     return evaluate_sequences(loader, factory, out_dir, name, convention, workers, limit, source)

@@ -71,6 +71,11 @@ class SyntheticConfig:
     max_events: int = 20_000_000
     # -- scene: target
     target_size_px: tuple[float, float] = (30.0, 60.0)
+    # Elongation: the target is stretched by s (width x sqrt(s), height / sqrt(s), area kept) with log s uniform in
+    # [-log m, log m], m = target_stretch_max. 1 = off (no random draw: sequences are those of earlier versions).
+    # Without it the targets' aspect ratios stay near 1 (shapes 0.65-1.5), where real targets (cars, people,
+    # boards) reach 0.3-3, and a network trained on them learns to predict square boxes.
+    target_stretch_max: float = 1.0
     target_speed_px_s: float = 80.0
     keyframe_interval_s: float = 0.5
     abrupt_motion: bool = False
@@ -163,6 +168,12 @@ class SyntheticConfig:
         flags = {name: bool(rng.random() < self.attribute_probability) for name in sorted(ATTRIBUTE_BUNDLES)}
         return replace(self.with_attributes(**flags), mix_attributes=False)
 
+    def draw_stretch(self, rng: np.random.Generator) -> float:
+        """The target's elongation factor (see ``target_stretch_max``): 1 without a draw when it is off."""
+        if self.target_stretch_max <= 1.0:
+            return 1.0
+        return float(np.exp(rng.uniform(-1.0, 1.0) * np.log(self.target_stretch_max)))
+
     def to_dict(self) -> dict:
         """Plain values (JSON-able) of every field."""
         return dataclasses.asdict(self)
@@ -221,6 +232,7 @@ class SyntheticConfig:
         lo, hi = self.target_size_px
         need(0 < lo <= hi, f"target_size_px must be 0 < min <= max, got {self.target_size_px}")
         need(hi < min(self.width, self.height), "target_size_px must be smaller than the sensor")
+        need(1.0 <= self.target_stretch_max <= 10.0, "target_stretch_max must be in [1, 10]")
         need(self.target_speed_px_s >= 0, "target_speed_px_s must be >= 0")
         need(self.keyframe_interval_s > 0, "keyframe_interval_s must be > 0")
         need(0 <= self.scale_amplitude < 0.9, "scale_amplitude must be in [0, 0.9)")

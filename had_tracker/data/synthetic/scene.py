@@ -408,7 +408,7 @@ def build_scene(config: SyntheticConfig, rng: np.random.Generator) -> Scene:
     # Target.
     size_lo, size_hi = config.target_size_px
     size = float(rng.uniform(size_lo, size_hi))
-    aspect = float(rng.uniform(0.65, 1.5))
+    aspect = float(rng.uniform(0.65, 1.5)) * config.draw_stretch(rng)
     tw, th = size * np.sqrt(aspect), size / np.sqrt(aspect)
     shape = str(rng.choice(SHAPES))
     target_sprite = make_sprite(rng, shape, tw, th)

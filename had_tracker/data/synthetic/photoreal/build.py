@@ -72,6 +72,17 @@ def _cutout(rng: np.random.Generator, pack: AssetPack, index: int, long_side: fl
     return Sprite2.from_rgb_alpha(np.ascontiguousarray(rgb), np.ascontiguousarray(alpha), obj.name)
 
 
+def _stretch(sprite: Sprite2, factor: float) -> Sprite2:
+    """The sprite ``sqrt(factor)`` times wider and ``sqrt(factor)`` times lower (area kept); 1 returns it as is."""
+    if factor == 1.0:
+        return sprite
+    w, h = sprite.size
+    size = (max(int(round(w * np.sqrt(factor))), 3), max(int(round(h / np.sqrt(factor))), 3))
+    rgba = cv2.resize(sprite.rgba, size, interpolation=cv2.INTER_AREA)
+    gray_alpha = cv2.resize(sprite.gray_alpha, size, interpolation=cv2.INTER_AREA)
+    return Sprite2(np.ascontiguousarray(rgba), np.ascontiguousarray(gray_alpha), sprite.name)
+
+
 def _jitter(rng: np.random.Generator, sprite: Sprite2, strength: float) -> Sprite2:
     """The same cut-out with a slightly different colour balance and brightness (a look-alike)."""
     gain = (1.0 + strength * rng.uniform(-1, 1, 3)).astype(np.float32)
@@ -179,6 +190,7 @@ def build_photo_scene(config: SyntheticConfig, rng: np.random.Generator) -> Phot
         target_sprite = _photo_patch(rng, pack, size)
     else:
         target_sprite = _cutout(rng, pack, int(rng.integers(len(pack.objects))), size)
+    target_sprite = _stretch(target_sprite, config.draw_stretch(rng))
     margin = min(0.9 * size, 0.45 * min(w, h))
     local = random_walk_path(
         rng, config.duration_s, config.keyframe_interval_s, config.target_speed_px_s,
