@@ -189,6 +189,7 @@ def test_target_stretch_elongates_the_target_and_is_off_by_default():
     draws = np.array([cfg.draw_stretch(rng) for _ in range(2000)])
     assert draws.min() >= 1 / 3 - 1e-9 and draws.max() <= 3 + 1e-9
     assert abs(np.median(np.log(draws))) < 0.1 and (draws > 2).mean() > 0.15 and (draws < 0.5).mean() > 0.15
+
     # the ground truth's aspect spreads with the stretch (shape aspects 0.65-1.5, tilted up to ~17 degrees)
     def log_aspect_sd(**extra) -> float:
         cfg = SyntheticConfig.from_preset("easy", **common, **extra)

@@ -265,7 +265,8 @@ def evaluate_dataset(
         raise ConfigError(f"unknown dataset format {fmt!r}; choose one of {FORMATS}")
     if not Path(root).exists():
         raise ConfigError(f"dataset root {root} does not exist")
-    probe = make_tracker(tracker, model, tracker_config)  # fail fast (missing checkpoint, unknown baseline) before starting workers
+    # fail fast (missing checkpoint, unknown baseline, bad tracker config) before starting workers
+    probe = make_tracker(tracker, model, tracker_config)
     if hasattr(probe, "model_config"):
         name = f"HAD {getattr(probe.model_config, 'kind', 'student')}" + (f" [{_model_label(model)}]" if model else "")
     else:
