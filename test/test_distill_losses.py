@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from had_tracker.distill.config import DistillConfig
+from had_tracker.distill.config import DistillConfig, TaskConfig
 from had_tracker.distill.hierarchical import Distiller, asymmetric_weights, proportional_layer_map, student_bin_tokens
 from had_tracker.distill.sinkhorn import grid_cost, sinkhorn_divergence, sinkhorn_potentials
-from had_tracker.distill.task import center_heatmap, focal_loss
+from had_tracker.distill.task import center_heatmap, focal_loss, task_losses
 from had_tracker.models.builder import ModelConfig, build_model
 from had_tracker.training.config import TrainConfig
 from had_tracker.training.loop import TrainStep, make_optimizer
@@ -258,3 +258,39 @@ def test_ot_gradient_share_must_be_a_fraction():
 
     with pytest.raises(ValueError, match="gradient_share"):
         OTConfig(gradient_share=1.5)
+
+
+def _head_outputs_with_box_at(f: int, gt: torch.Tensor, peak_cell: tuple[int, int]) -> dict:
+    """Maps whose score peak is at ``peak_cell`` while the size/offset maps hold ``gt`` exactly at gt's own cell."""
+    b = gt.shape[0]
+    score = torch.full((b, 1, f, f), 0.01, dtype=gt.dtype)
+    score[:, 0, peak_cell[0], peak_cell[1]] = 0.9
+    size = torch.full((b, 2, f, f), 0.5, dtype=gt.dtype)
+    offset = torch.full((b, 2, f, f), 0.5, dtype=gt.dtype)
+    for i in range(b):
+        col, row = int(gt[i, 0] * f), int(gt[i, 1] * f)
+        size[i, :, row, col] = gt[i, 2:]
+        offset[i, :, row, col] = gt[i, :2] * f - torch.tensor([col, row], dtype=gt.dtype)
+    size.requires_grad_(True)
+    from had_tracker.models.heads import decode_boxes
+
+    boxes, _ = decode_boxes(score, size, offset)
+    return {"score_map": score, "size_map": size, "offset_map": offset, "pred_boxes": boxes}
+
+
+def test_box_terms_read_the_target_cell_or_the_peak():
+    f = 8
+    gt = torch.tensor([[0.33, 0.61, 0.40, 0.15], [0.70, 0.20, 0.10, 0.30]], dtype=torch.float64)
+    out = _head_outputs_with_box_at(f, gt, peak_cell=(0, 0))  # the peak far from both targets
+    at_target = task_losses(out, gt, TaskConfig(box_at="target"))
+    assert at_target["giou"].item() == pytest.approx(0.0, abs=1e-6) and at_target["l1"].item() == pytest.approx(0.0)
+    at_target["l1"].backward(retain_graph=True)
+    assert out["size_map"].grad.abs().sum().item() == 0.0  # exact at its cell: nothing to learn
+    at_peak = task_losses(out, gt, TaskConfig(box_at="peak"))
+    assert at_peak["giou"].item() > 0.5 and at_peak["l1"].item() > 1.0  # the peak's cell holds the 0.5 fill
+    out["size_map"].grad = None
+    at_peak["l1"].backward()
+    grad = out["size_map"].grad.abs().sum(dim=1)
+    assert grad[:, 0, 0].min().item() > 0 and grad.sum().item() == pytest.approx(grad[:, 0, 0].sum().item())
+    with pytest.raises(ValueError, match="box_at"):
+        TaskConfig(box_at="centre")

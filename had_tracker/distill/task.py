@@ -69,8 +69,22 @@ def giou_loss(pred_cxcywh: Tensor, target_cxcywh: Tensor) -> tuple[Tensor, Tenso
     return (1 - giou).mean(), iou.detach()
 
 
+def boxes_at_cells(size_map: Tensor, offset_map: Tensor, boxes_cxcywh: Tensor) -> Tensor:
+    """``(B, 4)`` boxes (cx, cy, w, h, crop-normalised) read from the size and offset maps at the cell holding each box's centre."""
+    b, _, f, _ = size_map.shape
+    col = (boxes_cxcywh[:, 0] * f).floor().clamp(0, f - 1)
+    row = (boxes_cxcywh[:, 1] * f).floor().clamp(0, f - 1)
+    index = (row * f + col).long()[:, None, None].expand(b, 2, 1)
+    size = size_map.reshape(b, 2, -1).gather(2, index).squeeze(2)
+    offset = offset_map.reshape(b, 2, -1).gather(2, index).squeeze(2)
+    return torch.stack([(col + offset[:, 0]) / f, (row + offset[:, 1]) / f, size[:, 0], size[:, 1]], dim=1)
+
+
 def task_losses(outputs: dict, gt_boxes_cxcywh: Tensor, weights: object) -> dict[str, Tensor]:
     """``{"focal", "giou", "l1"}`` weighted terms (weights: an object with ``focal_weight``, ``giou_weight``, ``l1_weight``).
+
+    The box terms read the size and offset maps at the ground-truth centre's cell when ``weights.box_at`` is
+    ``"target"`` (the default when the attribute is missing is ``"peak"``: the decoded ``pred_boxes``).
 
     A box with zero width or height marks a *negative* search crop (target absent or replaced by a
     distractor, see :mod:`had_tracker.data.sampler`): its heatmap target is zero everywhere (the focal
@@ -79,7 +93,10 @@ def task_losses(outputs: dict, gt_boxes_cxcywh: Tensor, weights: object) -> dict
     f = outputs["score_map"].shape[-1]
     present = (gt_boxes_cxcywh[:, 2] > 0) & (gt_boxes_cxcywh[:, 3] > 0)
     heat = center_heatmap(gt_boxes_cxcywh, f) * present[:, None, None, None].to(gt_boxes_cxcywh.dtype)
-    pred = outputs["pred_boxes"]
+    if getattr(weights, "box_at", "peak") == "target":
+        pred = boxes_at_cells(outputs["size_map"], outputs["offset_map"], gt_boxes_cxcywh)
+    else:
+        pred = outputs["pred_boxes"]
     if bool(present.all()):
         giou, iou = giou_loss(pred, gt_boxes_cxcywh)
         l1 = (pred - gt_boxes_cxcywh).abs().mean()
