@@ -52,17 +52,29 @@ def test_bad_negative_settings_are_refused():
         SamplerConfig(wide_search_factor=(0.5, 2.0))
 
 
-def test_task_loss_pushes_every_cell_down_on_negatives_and_skips_their_boxes():
+@pytest.mark.parametrize("box_at", ["target", "peak"])
+def test_task_loss_pushes_every_cell_down_on_negatives_and_skips_their_boxes(box_at):
     torch.manual_seed(0)
     score = torch.full((2, 1, 8, 8), 0.3, requires_grad=True)
     pred = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.1, 0.9, 0.3, 0.3]], requires_grad=True)
+    size_map = torch.rand(2, 2, 8, 8, requires_grad=True)
+    offset_map = torch.rand(2, 2, 8, 8, requires_grad=True)
     gt = torch.tensor([[0.5, 0.5, 0.25, 0.25], [0.0, 0.0, 0.0, 0.0]])  # sample 1 is a negative
-    terms = task_losses({"score_map": score, "pred_boxes": pred}, gt, TaskConfig())
+
+    def outputs(rows: slice) -> dict:
+        return {
+            "score_map": score[rows],
+            "pred_boxes": pred[rows],
+            "size_map": size_map[rows],
+            "offset_map": offset_map[rows],
+        }
+
+    terms = task_losses(outputs(slice(None)), gt, TaskConfig(box_at=box_at))
     terms["focal"].backward(retain_graph=True)
     assert (score.grad[1] > 0).all()  # gradient descent lowers every cell of the negative
-    only_positive = task_losses({"score_map": score[:1], "pred_boxes": pred[:1]}, gt[:1], TaskConfig())
+    only_positive = task_losses(outputs(slice(0, 1)), gt[:1], TaskConfig(box_at=box_at))
     assert terms["giou"].item() == pytest.approx(only_positive["giou"].item())
     assert terms["l1"].item() == pytest.approx(only_positive["l1"].item())
-    pred.grad = None
     (terms["giou"] + terms["l1"]).backward()
-    assert torch.all(pred.grad[1] == 0)
+    box_grad = pred.grad if box_at == "peak" else size_map.grad
+    assert torch.all(box_grad[1] == 0) and box_grad[0].abs().sum() > 0
