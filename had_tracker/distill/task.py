@@ -83,8 +83,8 @@ def boxes_at_cells(size_map: Tensor, offset_map: Tensor, boxes_cxcywh: Tensor) -
 def task_losses(outputs: dict, gt_boxes_cxcywh: Tensor, weights: object) -> dict[str, Tensor]:
     """``{"focal", "giou", "l1"}`` weighted terms (weights: an object with ``focal_weight``, ``giou_weight``, ``l1_weight``).
 
-    The box terms read the size and offset maps at the ground-truth centre's cell when ``weights.box_at`` is
-    ``"target"`` (the default when the attribute is missing is ``"peak"``: the decoded ``pred_boxes``).
+    The box terms read the decoded ``pred_boxes`` (at the score peak), or the size and offset maps at the
+    ground-truth centre's cell when ``weights.box_at`` is ``"target"``.
 
     A box with zero width or height marks a *negative* search crop (target absent or replaced by a
     distractor, see :mod:`had_tracker.data.sampler`): its heatmap target is zero everywhere (the focal
