@@ -1,8 +1,9 @@
 """Harness, OpenCV baselines, plots and reports on a tiny hand-made sequence (a textured square moving right)."""
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
-import cv2
 import numpy as np
 import pytest
 
@@ -79,27 +80,26 @@ def test_sequence_samples_cut_events_between_frames():
     assert samples[3].window_start_ns == seq.frame_t_ns[2] and samples[3].window_end_ns == seq.frame_t_ns[3]
 
 
-def test_mil_tracks_the_square_on_rgb_and_beats_standing_still():
-    assert "mil" in available_baselines()
-    # MIL samples with OpenCV's RNG, one state per thread: in a process where earlier tests had advanced it, and
-    # with OpenCV's thread pool, its SR on this square varied between runs (25 once, > 35 usually). One thread and
-    # seed 0 (the state a fresh process starts in) make it the same every run.
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    cv2.setRNGSeed(0)
+def _mil_and_still_on_the_square() -> tuple[float, float, int, dict]:
     seq = moving_square_sequence()
-    try:
-        mil = run_tracker(OpenCVBaseline("mil", "rgb"), sequence_samples(seq), seq.gt_boxes[0], name="MIL")
-    finally:
-        cv2.setNumThreads(threads)
+    mil = run_tracker(OpenCVBaseline("mil", "rgb"), sequence_samples(seq), seq.gt_boxes[0], name="MIL")
     still = run_tracker(StandStill(), sequence_samples(seq), seq.gt_boxes[0], name="still")
-    assert len(mil) == N and mil.box_array.dtype == np.float64
+    assert mil.box_array.dtype == np.float64
     r_mil = score_log(mil, seq.frame_t_ns, seq.gt_boxes, name="square")
     r_still = score_log(still, seq.frame_t_ns, seq.gt_boxes, name="square")
+    return r_mil.scalars()["success_auc"], r_still.scalars()["success_auc"], len(mil), mil.timing()
+
+
+def test_mil_tracks_the_square_on_rgb_and_beats_standing_still():
+    assert "mil" in available_baselines()
+    # In a fresh interpreter: OpenCV's MIL draws from per-thread RNG state that earlier tests in this process
+    # may have advanced, and its SR on this square was 25 instead of 61 in a full fresh-clone run (never alone).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        sr_mil, sr_still, n, timing = pool.submit(_mil_and_still_on_the_square).result(timeout=120)
+    assert n == N
     # standing still: the square leaves its first box after ~5 frames (3 px/frame, 16 px box)
-    assert r_still.scalars()["success_auc"] < 30
-    assert r_mil.scalars()["success_auc"] > r_still.scalars()["success_auc"] + 20
-    timing = mil.timing()
+    assert sr_still < 30
+    assert sr_mil > sr_still + 20
     assert timing["n_updates"] == N - 1 and timing["fps"] > 0 and timing["latency_ms_p95"] >= timing["latency_ms_p50"]
 
 
