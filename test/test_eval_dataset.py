@@ -96,6 +96,8 @@ def test_tracker_config_file_reaches_the_student_and_is_refused_for_baselines(tm
 
     cfg = SyntheticConfig.from_preset("easy", duration_s=0.4, width=96, height=72)
     write_folder(generate_sequence(cfg, seed=1), tmp_path / "ds")
+    with pytest.raises(ConfigError, match="not found"):
+        evaluate_dataset(tmp_path / "ds", "synthetic", tmp_path / "o0", tracker_config=str(tmp_path / "none.yaml"))
     bad = tmp_path / "bad.yaml"
     bad.write_text("tracker:\n  max_aspect_rate: 0.5\n")  # invalid: the file is read and validated
     with pytest.raises(ConfigError, match="max_aspect_rate"):

@@ -289,7 +289,7 @@ def test_target_stretch_elongates_the_photoreal_target():
         seq = generate_sequence(cfg, seed=seed).aligned()
         boxes = np.asarray(seq.gt_boxes)
         boxes = boxes[boxes[:, 3] > 0]
-        return float(np.median(boxes[:, 2] / boxes[:, 3]))
+        return float(np.median(boxes[:, 2] / boxes[:, 3])) if len(boxes) else float("nan")
 
     # the stretch draw comes after the size and sprite draws, so the same seed gives the same object
     ratios = np.array([aspect(s, 4.0) / aspect(s, 1.0) for s in range(4)])

@@ -112,9 +112,11 @@ class TrackerConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrackerConfig:
-        """Load from a YAML file (top level, or under a ``tracker:`` key)."""
+        """Load from a YAML file (top level, or under a ``tracker:`` key); ConfigError when it is missing."""
         import yaml
 
+        if not Path(path).is_file():
+            raise ConfigError(f"tracker config file {path} not found")
         with open(path) as f:
             data = yaml.safe_load(f) or {}
         return cls.from_dict(data.get("tracker", data))
