@@ -59,6 +59,10 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     lines = (tmp_path / "pool" / "predictions" / "square_1.txt").read_text().splitlines()
     assert len(lines) == 16 and len(lines[0].split(",")) == 5
     assert len((tmp_path / "pool" / "predictions" / "square_2.txt").read_text().splitlines()) == 14
+    # the centroid of the events since the previous frame trails the moving square: a lag (negative lead)
+    assert all(s["motion_bias_ms"] < 0 and s["motion_bias_px"] < 0 for s in entry["per_sequence"])
+    assert [s["motion_bias_frames"] for s in entry["per_sequence"]] == [14, 14, 12]
+    assert "lead ms (px)" in (tmp_path / "pool" / "report.md").read_text()
     data = json.loads((tmp_path / "pool" / "report.json").read_text())
     assert data["files"]["success_plot"] == "success.png" and (tmp_path / "pool" / "success.png").exists()
 

@@ -112,6 +112,7 @@ def _init_worker(loader: Callable[[], Sequence[Any]], tracker_factory: Callable[
 
 def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
     from had_tracker.evaluation.harness import run_tracker, score_log, sequence_samples
+    from had_tracker.evaluation.motion_bias import motion_bias
 
     if _WORKER.get("dataset") is None:
         _WORKER["dataset"] = _WORKER["loader"]()
@@ -138,11 +139,13 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
     track_log = run_tracker(tracker, samples, gt[first], name=seq.name)
     t = np.asarray(seq.frame_t_ns, np.int64)
     result = score_log(track_log, t[first:], gt[first:], absent[first:], convention, seq.name, seq.attributes)
+    bias = motion_bias(track_log.boxes_at(t[first:]), gt[first:], t[first:], absent[first:])
     return {
         "index": index,
         "name": seq.name,
         "first_frame": first,
         "result": result,
+        "motion_bias": bias.scalars(),
         "timing": track_log.timing(),
         "t_ns": np.asarray(track_log.t_ns, np.int64),
         "boxes": track_log.box_array,
@@ -222,7 +225,13 @@ def evaluate_sequences(
         "curves": {k: v for k, v in summary.items() if isinstance(v, list)},
         "per_attribute": summarize_by_attribute(results, convention),
         "per_sequence": [
-            {"name": r.name, **r.scalars(), "fps": o["timing"].get("fps"), "first_frame": o["first_frame"]}
+            {
+                "name": r.name,
+                **r.scalars(),
+                **o["motion_bias"],
+                "fps": o["timing"].get("fps"),
+                "first_frame": o["first_frame"],
+            }
             for r, o in zip(results, outputs, strict=True)
         ],
         "timing": timing,

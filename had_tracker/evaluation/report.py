@@ -106,11 +106,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     seq_rows = [(n, s) for n, t in trackers.items() for s in (t.get("per_sequence") or [])]
     if len(seq_rows) > len(trackers):  # more than one sequence: per-sequence rows add information
         lines += ["", "## Per sequence", ""]
-        lines += ["| tracker | sequence | SR | PR | NPR | frames |", "|---|---|---|---|---|---|"]
+        bias = any("motion_bias_ms" in s for _, s in seq_rows)  # eval dataset: box ahead of (+) / behind the target
+        head = "| tracker | sequence | SR | PR | NPR | frames |" + (" lead ms (px) |" if bias else "")
+        lines += [head, "|---|---|---|---|---|---|" + ("---|" if bias else "")]
         for n, s in seq_rows:
+            lead = f" {_fmt(s.get('motion_bias_ms'), 0)} ({_fmt(s.get('motion_bias_px'))}) |" if bias else ""
             lines.append(
                 f"| {n} | {s.get('name', '')} | {_fmt(s.get('success_auc'))} | {_fmt(s.get('precision_20'))} | "
-                f"{_fmt(s.get('norm_precision_20'))} | {s.get('n_frames', 'n/a')} |"
+                f"{_fmt(s.get('norm_precision_20'))} | {s.get('n_frames', 'n/a')} |{lead}"
             )
     files = report.get("files", {})
     figures = [(k, v) for k, v in files.items() if str(v).endswith(".png")]
