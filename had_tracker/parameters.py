@@ -324,9 +324,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(0, 1_000_000)),
     _spec("tracker.max_scale_change", "double", 1.25, "per-window limit on the box width/height change", T,
           value_range=(1.0, 100.0)),
-    _spec("tracker.max_scale_rate", "double", 1.25, "limit on the box width/height change per second of sensor "
+    _spec("tracker.max_scale_rate", "double", 2.0, "limit on the box width/height change per second of sensor "
           "time (a factor per second; max_scale_change still caps one window)", T, value_range=(1.0, 1e6)),
-    _spec("tracker.max_aspect_rate", "double", 1.0, "limit on the box aspect-ratio (w/h) change per second of "
+    _spec("tracker.max_aspect_rate", "double", 2.0, "limit on the box aspect-ratio (w/h) change per second of "
           "sensor time (1 = held, 0 = off); an axis at the image border stays free", T, value_range=(0.0, 1e6)),
     _spec("tracker.cell_centred_search", "bool", True, "search crop shifted by half a score cell so that the box "
           "centre falls in the middle of a cell, not on a corner of four (where the peak alternates between "

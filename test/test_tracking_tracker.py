@@ -222,18 +222,25 @@ class SquareModel(GrowModel):
         return out
 
 
-def test_the_aspect_ratio_is_held_by_default_and_free_when_off():
-    """A size head that predicts squares must not turn a 30x15 box square (the real car did)."""
+def test_the_aspect_ratio_changes_at_most_2x_per_second_by_default_held_at_1_and_free_when_off():
+    """A size head that predicts squares must not turn a 30x15 box square at once (the real car did)."""
     init = (135, 112.5, 30, 15)
-    held = Tracker(TrackerConfig(max_scale_rate=1e6, max_scale_change=100.0), model=SquareModel())
-    free = Tracker(TrackerConfig(max_scale_rate=1e6, max_scale_change=100.0, max_aspect_rate=0.0), model=SquareModel())
-    for tracker in (held, free):
+    loose = dict(max_scale_rate=1e6, max_scale_change=100.0)
+    default = Tracker(TrackerConfig(**loose), model=SquareModel())
+    held = Tracker(TrackerConfig(**loose, max_aspect_rate=1.0), model=SquareModel())
+    free = Tracker(TrackerConfig(**loose, max_aspect_rate=0.0), model=SquareModel())
+    for tracker in (default, held, free):
         tracker.initialize(blob_sample(0, 150, 120, n=2000), init)
         for k in range(1, 6):
             r = tracker.update(blob_sample(k, 150, 120, n=2000))
         tracker.last = r
-    assert held.last.box_xywh[2] / held.last.box_xywh[3] == pytest.approx(2.0)
-    assert free.last.box_xywh[2] / free.last.box_xywh[3] < 1.5
+    aspect = {name: t.last.box_xywh[2] / t.last.box_xywh[3] for name, t in (("d", default), ("h", held), ("f", free))}
+    assert TrackerConfig().max_aspect_rate == 2.0
+    # five windows of sensor time: the aspect may fall by 2 ** (5 windows in s) at most, towards the square
+    assert aspect["d"] == pytest.approx(2.0 / 2.0 ** (5 * WINDOW_NS * 1e-9))
+    assert aspect["d"] < 2.0
+    assert aspect["h"] == pytest.approx(2.0)
+    assert aspect["f"] < 1.5
 
 
 def test_a_box_never_grows_beyond_the_events_in_the_search_crop():

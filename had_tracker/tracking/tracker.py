@@ -84,8 +84,8 @@ class TrackerConfig:
     widen_factor: float = 2.0  # LOST: search crop side multiplier
     widen_windows: int = 20  # LOST: windows of widened search before global search
     max_scale_change: float = 1.25  # per-window limit on width/height change
-    max_scale_rate: float = 1.25  # limit on width/height change per second of sensor time (factor per s)
-    max_aspect_rate: float = 1.0  # limit on aspect-ratio (w/h) change per second of sensor time (1 = held, 0 = off)
+    max_scale_rate: float = 2.0  # limit on width/height change per second of sensor time (factor per s)
+    max_aspect_rate: float = 2.0  # limit on aspect-ratio (w/h) change per second of sensor time (1 = held, 0 = off)
     cell_centred_search: bool = True  # search crop shifted half a score cell: the box centre mid-cell, not a corner
     peak_refine: bool = True  # centre = score-weighted mean of the peak's 3x3 cell centres (>= half the peak)
     global_tiles: bool = False  # global search: alternate the whole image with training-scale tiles near the box
