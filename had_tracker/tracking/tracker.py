@@ -12,8 +12,8 @@ is given and the window carries, or recently carried, an RGB frame). Per update:
    the box back to image pixels; confidence = the raw score at the peak;
 4. the box's width and height change by at most ``max_scale_rate`` per second of *sensor* time since the
    box was last set (and ``max_scale_change`` per window), its aspect ratio by at most ``max_aspect_rate``
-   (1 = held: the size head's aspect is biased towards square on real targets and noisy on synthetic ones;
-   chosen on validation), except on an axis where the box touches the
+   (2x and 2x per second for the shipped student, chosen on validation; 1 = held suits a size head biased
+   towards square, as the previous shipped student's was), except on an axis where the box touches the
    image border (a target crossing it changes its visible extent as fast as it moves), and a box never
    grows beyond the extent of the events in the search crop (the evidence): a box that fills the image
    needs events that fill it;
