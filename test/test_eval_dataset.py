@@ -67,6 +67,25 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     assert data["files"]["success_plot"] == "success.png" and (tmp_path / "pool" / "success.png").exists()
 
 
+def repeated_stamp_sequences():
+    """One moving square whose frames 5 and 6 share a stamp (a reader that repeats a time)."""
+    seq = moving_square_sequence()
+    seq.name = "square_repeated"
+    seq.frame_t_ns = np.asarray(seq.frame_t_ns).copy()
+    seq.frame_t_ns[6] = seq.frame_t_ns[5]
+    return [seq]
+
+
+def test_repeated_frame_stamps_leave_out_the_motion_bias_not_the_sequence(tmp_path, caplog):
+    report = evaluate_sequences(
+        repeated_stamp_sequences, EventCentroidTracker, tmp_path, "C", workers=1, progress=False
+    )
+    entry = report["trackers"]["C"]["per_sequence"][0]
+    assert entry["success_auc"] > 20 and entry["n_frames"] == 16
+    assert entry["motion_bias_ms"] is None and entry["motion_bias_frames"] == 0
+    assert "no motion bias" in caplog.text
+
+
 def test_dataset_command_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="does not exist"):
         evaluate_dataset(tmp_path / "missing", "fe108", tmp_path / "out", tracker="mil")

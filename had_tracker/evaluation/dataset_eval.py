@@ -31,6 +31,7 @@ from had_tracker.errors import ConfigError
 from had_tracker.evaluation.metrics import (
     DEFAULT_CONVENTION,
     SequenceResult,
+    evaluate_sequence,
     headline,
     summarize,
     summarize_by_attribute,
@@ -111,7 +112,7 @@ def _init_worker(loader: Callable[[], Sequence[Any]], tracker_factory: Callable[
 
 
 def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
-    from had_tracker.evaluation.harness import run_tracker, score_log, sequence_samples
+    from had_tracker.evaluation.harness import run_tracker, sequence_samples
     from had_tracker.evaluation.motion_bias import motion_bias
 
     if _WORKER.get("dataset") is None:
@@ -138,14 +139,19 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
     samples = itertools.islice(sequence_samples(seq), first, None)
     track_log = run_tracker(tracker, samples, gt[first], name=seq.name)
     t = np.asarray(seq.frame_t_ns, np.int64)
-    result = score_log(track_log, t[first:], gt[first:], absent[first:], convention, seq.name, seq.attributes)
-    bias = motion_bias(track_log.boxes_at(t[first:]), gt[first:], t[first:], absent[first:])
+    pred = track_log.boxes_at(t[first:])  # the estimate in force at each ground-truth frame
+    result = evaluate_sequence(pred, gt[first:], absent[first:], convention, seq.name, seq.attributes)
+    try:
+        bias = motion_bias(pred, gt[first:], t[first:], absent[first:]).scalars()
+    except ValueError as exc:  # e.g. repeated frame stamps: no velocity; the diagnostic is left out, not the sequence
+        log.warning("sequence %r: no motion bias (%s)", seq.name, exc)
+        bias = {"motion_bias_px": None, "motion_bias_ms": None, "motion_bias_frames": 0}
     return {
         "index": index,
         "name": seq.name,
         "first_frame": first,
         "result": result,
-        "motion_bias": bias.scalars(),
+        "motion_bias": bias,
         "timing": track_log.timing(),
         "t_ns": np.asarray(track_log.t_ns, np.int64),
         "boxes": track_log.box_array,
