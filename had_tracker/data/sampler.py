@@ -17,6 +17,13 @@ distractor). A negative's ``search_box`` is all zeros (w = h = 0): the task loss
 that is low everywhere and skips the box terms. With ``wide_search`` the search crop is
 ``wide_search_factor`` (drawn uniformly in the range) times larger, so the target appears 2-4x smaller, as
 in the tracker's widened and global re-acquisition searches.
+
+Event thinning (real sensors are sparser than the synthetic engine): with probability ``event_thinning`` the
+student's events of a pair (template, search and the aligner's sub-windows) keep each event independently
+with one probability ``q``, drawn log-uniformly in ``event_keep_range``. Real DAVIS346 targets give 0.07-0.6
+events per pixel in 20 ms (the labelled recordings in ``data/labels``), the synthetic ones mostly 0.5-5; a
+network that has only seen dense targets fits its box to the densest part of a sparse one. The teacher's
+inputs are not thinned.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import numpy as np
 
 from had_tracker.data.sequence import TrackingSequence
 from had_tracker.errors import ConfigError
+from had_tracker.events.container import Events
 from had_tracker.geometry import CropWindow
 from had_tracker.models.config import ModelConfig
 from had_tracker.models.inputs import event_tensor, event_tensor_bins, rgb_tensor
@@ -47,6 +55,8 @@ class SamplerConfig:
     negative_distractor: float = 0.0  # probability of a search crop on another sequence's target
     wide_search: float = 0.0  # probability of a search crop wide_search_factor x larger (smaller target)
     wide_search_factor: tuple[float, float] = (2.0, 4.0)
+    event_thinning: float = 0.0  # probability that the student's events of a pair are thinned
+    event_keep_range: tuple[float, float] = (0.05, 1.0)  # keep fraction of a thinned pair, drawn log-uniformly
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or min(self.search_center_jitter, self.search_scale_jitter) < 0:
@@ -57,6 +67,9 @@ class SamplerConfig:
         lo, hi = (float(v) for v in self.wide_search_factor)
         if not 1.0 <= lo <= hi:
             raise ValueError("sampler: wide_search_factor must be (lo, hi) with 1 <= lo <= hi")
+        keep_lo, keep_hi = (float(v) for v in self.event_keep_range)
+        if not 0.0 <= self.event_thinning <= 1.0 or not 0.0 < keep_lo <= keep_hi <= 1.0:
+            raise ValueError("sampler: event_thinning must be in [0, 1], event_keep_range (lo, hi) with 0 < lo <= hi <= 1")
 
 
 def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -76,6 +89,21 @@ def event_windows(sequence: TrackingSequence, frame: int, window_ms: float) -> t
     teacher = (mid - length // 2, mid - length // 2 + length)
     t = int(sequence.frame_t_ns[frame])
     return teacher, (t - length, t)
+
+
+def draw_keep_fraction(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> float:
+    """A pair's event keep fraction: 1, or with probability ``event_thinning`` log-uniform in ``event_keep_range``."""
+    if rng.random() >= sampler_cfg.event_thinning:
+        return 1.0
+    lo, hi = (float(v) for v in sampler_cfg.event_keep_range)
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def thin_events(events: Events, keep: float, rng: np.random.Generator) -> Events:
+    """Each event kept independently with probability ``keep`` (``keep >= 1``: the events as they are)."""
+    if keep >= 1.0 or not len(events):
+        return events
+    return events[rng.random(len(events)) < keep]
 
 
 class PairSampler:
@@ -160,9 +188,13 @@ class PairSampler:
         window = c.events.window_ms
         (tt0, tt1), (ts0, ts1) = event_windows(seq, t_idx, window)
         (st0, st1), (ss0, ss1) = event_windows(search_seq, s_idx, window)
+        # Drawn last, and only when on: with event_thinning 0 every earlier recipe's pairs stay bit-identical.
+        keep = draw_keep_fraction(sc, rng) if sc.event_thinning > 0 else 1.0
+        template_window = thin_events(seq.events.slice_time(ts0, ts1), keep, rng)
+        search_window = thin_events(search_seq.events.slice_time(ss0, ss1), keep, rng)
         sample = {
-            "template_events": event_tensor(seq.events, template_crop, ts0, ts1, c),
-            "search_events": event_tensor(search_seq.events, search_crop, ss0, ss1, c),
+            "template_events": event_tensor(template_window, template_crop, ts0, ts1, c),
+            "search_events": event_tensor(search_window, search_crop, ss0, ss1, c),
             "search_box": target,
         }
         if self.with_teacher_inputs:
@@ -171,9 +203,7 @@ class PairSampler:
             sample["template_events_teacher"] = event_tensor(seq.events, template_crop, tt0, tt1, c)
             sample["search_events_teacher"] = event_tensor(search_seq.events, search_crop, st0, st1, c)
         if self.with_bins:
-            sample["search_bins"] = event_tensor_bins(
-                search_seq.events, search_crop, ss0, ss1, c, c.events.temporal_bins
-            )
+            sample["search_bins"] = event_tensor_bins(search_window, search_crop, ss0, ss1, c, c.events.temporal_bins)
         return sample
 
     def _absent_crop(
