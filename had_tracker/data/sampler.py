@@ -23,6 +23,14 @@ student's events of a pair (template, search and the aligner's sub-windows) keep
 with one probability ``q``, drawn log-uniformly in ``event_keep_range``. The labelled real DAVIS346 targets
 (``data/labels``) have a median of 0.18-0.57 events per pixel of their box in 20 ms, the synthetic validation
 targets 0.23-3.8. The teacher's inputs are not thinned.
+
+Event shading (real targets are unevenly lit and textured: a dark car's rear gives dense events, its front
+few): with probability ``event_shading`` the student's events of a pair are kept with a probability that falls
+linearly across the target, from 1 on one side of its box to ``floor`` on the other, along a direction drawn
+uniformly; beyond the box it stays at 1 or ``floor``. ``floor`` is drawn log-uniformly in
+``shading_floor_range``; the direction and the floor are the pair's (template and search lit alike), each
+window's ramp is placed on its own frame's target box. The box labels stay the whole target, so the network
+learns to cover the sparse side too. The teacher's inputs are not shaded.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class SamplerConfig:
     wide_search_factor: tuple[float, float] = (2.0, 4.0)
     event_thinning: float = 0.0  # probability that the student's events of a pair are thinned
     event_keep_range: tuple[float, float] = (0.05, 1.0)  # keep fraction of a thinned pair, drawn log-uniformly
+    event_shading: float = 0.0  # probability that the student's events of a pair fade across the target
+    shading_floor_range: tuple[float, float] = (0.05, 0.5)  # keep factor on the dim side, drawn log-uniformly
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or min(self.search_center_jitter, self.search_scale_jitter) < 0:
@@ -70,6 +80,11 @@ class SamplerConfig:
         if not 0.0 <= self.event_thinning <= 1.0 or not 0.0 < keep_lo <= keep_hi <= 1.0:
             raise ValueError(
                 "sampler: event_thinning must be in [0, 1], event_keep_range (lo, hi) with 0 < lo <= hi <= 1"
+            )
+        floor_lo, floor_hi = (float(v) for v in self.shading_floor_range)
+        if not 0.0 <= self.event_shading <= 1.0 or not 0.0 < floor_lo <= floor_hi <= 1.0:
+            raise ValueError(
+                "sampler: event_shading must be in [0, 1], shading_floor_range (lo, hi) with 0 < lo <= hi <= 1"
             )
 
 
@@ -98,6 +113,40 @@ def draw_keep_fraction(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> 
         return 1.0
     lo, hi = (float(v) for v in sampler_cfg.event_keep_range)
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def draw_shading(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> tuple[float, float] | None:
+    """A pair's shading ``(angle_rad, floor)``, or None; drawn with probability ``event_shading``.
+
+    The direction is uniform, the floor log-uniform in ``shading_floor_range``.
+    """
+    if rng.random() >= sampler_cfg.event_shading:
+        return None
+    lo, hi = (float(v) for v in sampler_cfg.shading_floor_range)
+    return float(rng.uniform(0.0, 2.0 * np.pi)), float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def shading_keep(x: np.ndarray, y: np.ndarray, box_xywh: np.ndarray, angle: float, floor: float) -> np.ndarray:
+    """Keep probability of events at pixels ``(x, y)``: 1 on the box's bright side, ``floor`` on its dim side.
+
+    Linear in the projection of the pixel centre on ``(cos angle, sin angle)`` across the box's extent along
+    that direction (``|w cos| + |h sin|``), constant beyond it; the dim side is where the direction points.
+    """
+    bx, by, bw, bh = (float(v) for v in box_xywh)
+    c, s = np.cos(angle), np.sin(angle)
+    extent = max(abs(bw * c) + abs(bh * s), 1e-6)
+    along = (x.astype(np.float32) + 0.5 - (bx + 0.5 * bw)) * c + (y.astype(np.float32) + 0.5 - (by + 0.5 * bh)) * s
+    ramp = np.clip(along / extent + 0.5, 0.0, 1.0)
+    return 1.0 - (1.0 - floor) * ramp
+
+
+def shade_events(
+    events: Events, box_xywh: np.ndarray, shading: tuple[float, float] | None, rng: np.random.Generator
+) -> Events:
+    """Each event kept independently with probability :func:`shading_keep` (``None``: the events as they are)."""
+    if shading is None or not len(events):
+        return events
+    return events[rng.random(len(events)) < shading_keep(events.x, events.y, box_xywh, *shading)]
 
 
 def thin_events(events: Events, keep: float, rng: np.random.Generator) -> Events:
@@ -191,8 +240,12 @@ class PairSampler:
         (st0, st1), (ss0, ss1) = event_windows(search_seq, s_idx, window)
         # Drawn last, and only when on: with event_thinning 0 every earlier recipe's pairs stay bit-identical.
         keep = draw_keep_fraction(sc, rng) if sc.event_thinning > 0 else 1.0
+        shading = draw_shading(sc, rng) if sc.event_shading > 0 else None
         template_window = thin_events(seq.events.slice_time(ts0, ts1), keep, rng)
         search_window = thin_events(search_seq.events.slice_time(ss0, ss1), keep, rng)
+        if shading is not None:
+            template_window = shade_events(template_window, seq.gt_boxes[t_idx], shading, rng)
+            search_window = shade_events(search_window, search_seq.gt_boxes[s_idx], shading, rng)
         sample = {
             "template_events": event_tensor(template_window, template_crop, ts0, ts1, c),
             "search_events": event_tensor(search_window, search_crop, ss0, ss1, c),

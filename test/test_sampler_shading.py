@@ -1,0 +1,85 @@
+"""Event shading in the pair sampler: the student's events fade across the target, teacher inputs untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from had_tracker.data.sampler import PairSampler, SamplerConfig, draw_shading, shade_events, shading_keep
+from had_tracker.events.container import Events
+from had_tracker.models.builder import ModelConfig
+from had_tracker.training.toy import moving_square_sequence
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return [moving_square_sequence(seed, num_frames=12) for seed in range(2)]
+
+
+def _samples(toy, n: int = 6, **kw) -> list[dict[str, np.ndarray]]:
+    sampler = PairSampler(toy, ModelConfig(), SamplerConfig(**kw), seed=3, epoch_size=16, with_bins=True)
+    return [sampler[i] for i in range(n)]
+
+
+def _events_in(tensor: np.ndarray) -> float:
+    """Event count of a crop tensor: the inputs are log1p of (time-bilinear) counts."""
+    return float(np.expm1(tensor).sum())
+
+
+def test_shading_off_leaves_the_pairs_bit_identical(toy):
+    plain, off = _samples(toy), _samples(toy, event_shading=0.0, shading_floor_range=(0.1, 0.1))
+    for a, b in zip(plain, off, strict=True):
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_shaded_pairs_thin_the_students_events_only(toy):
+    plain = _samples(toy)
+    shaded = _samples(toy, event_shading=1.0, shading_floor_range=(0.05, 0.05))
+    for key in ("template_events", "search_events", "search_bins"):
+        ratio = sum(_events_in(s[key]) for s in shaded) / sum(_events_in(s[key]) for s in plain)
+        assert 0.2 < ratio < 0.9, (key, ratio)  # the ramp keeps ~half of a target's events, more of the lit side
+    for a, b in zip(plain, shaded, strict=True):
+        np.testing.assert_array_equal(a["search_box"], b["search_box"])  # the label is still the whole target
+        for key in ("template_events_teacher", "search_events_teacher", "template_rgb", "search_rgb"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_the_keep_probability_ramps_across_the_box_along_the_direction():
+    box = np.array([10.0, 20.0, 20.0, 10.0])  # centre (20, 25)
+    x = np.array([-100.0, 9.5, 19.5, 29.5, 100.0])  # pixel centres at x + 0.5: the box's edges and centre
+    y = np.full(5, 24.5)
+    keep = shading_keep(x, y, box, 0.0, 0.1)  # dim towards +x
+    np.testing.assert_allclose(keep, [1.0, 1.0, 0.55, 0.1, 0.1], atol=1e-6)
+    up = shading_keep(np.full(3, 19.5), np.array([19.5, 24.5, 29.5]), box, -np.pi / 2, 0.2)  # dim towards -y
+    np.testing.assert_allclose(up, [0.2, 0.6, 1.0], atol=1e-6)
+
+
+def test_shade_events_keeps_the_lit_side_and_thins_the_dim_side():
+    n = 40000
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 40, n), rng.integers(0, 40, n)
+    events = Events.from_arrays(np.arange(n), x, y, np.ones(n), 40, 40)
+    kept = shade_events(events, np.array([0.0, 0.0, 40.0, 40.0]), (np.pi, 0.1), np.random.default_rng(1))
+    left, right = np.count_nonzero(kept.x < 4), np.count_nonzero(kept.x >= 36)  # dim towards -x
+    assert 0.1 < left / right < 0.25
+    assert kept.is_time_ordered()
+    assert shade_events(events, np.array([0.0, 0.0, 4.0, 4.0]), None, rng) is events
+
+
+def test_shading_is_drawn_with_its_probability_and_floors_are_log_uniform():
+    rng = np.random.default_rng(0)
+    cfg = SamplerConfig(event_shading=0.5, shading_floor_range=(0.01, 1.0))
+    draws = [draw_shading(cfg, rng) for _ in range(4000)]
+    shaded = [d for d in draws if d is not None]
+    assert 0.45 < len(shaded) / len(draws) < 0.55
+    floors = np.array([f for _, f in shaded])
+    angles = np.array([a for a, _ in shaded])
+    assert floors.min() >= 0.01 and abs(np.median(np.log10(floors)) + 1.0) < 0.1
+    assert 0 <= angles.min() and angles.max() < 2 * np.pi and abs(angles.mean() - np.pi) < 0.15
+
+
+def test_bad_shading_settings_raise():
+    with pytest.raises(ValueError, match="event_shading"):
+        SamplerConfig(event_shading=-0.1)
+    with pytest.raises(ValueError, match="shading_floor_range"):
+        SamplerConfig(event_shading=0.5, shading_floor_range=(0.0, 0.5))
