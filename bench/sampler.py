@@ -1,4 +1,4 @@
-"""Training-pair sampling throughput with the student's event thinning off and on (pairs per second).
+"""Training-pair sampling throughput with the student's event thinning and shading off and on (pairs per second).
 
     python bench/sampler.py --data cache:DIR          # e.g. sequences saved by `train student --save-data DIR`
     python bench/sampler.py                            # toy sequences (few events: a lower bound of the cost)
@@ -19,7 +19,13 @@ from had_tracker.data.sampler import PairSampler, SamplerConfig
 from had_tracker.models.builder import ModelConfig
 from had_tracker.training.data import load_sequences
 
-SETTINGS = {"off": 0.0, "half of the pairs": 0.5, "every pair": 1.0}
+SETTINGS = {
+    "off": SamplerConfig(),
+    "thinning, half of the pairs": SamplerConfig(event_thinning=0.5),
+    "thinning, every pair": SamplerConfig(event_thinning=1.0),
+    "thinning + shading, half each": SamplerConfig(event_thinning=0.5, event_shading=0.5),
+    "shading, every pair": SamplerConfig(event_shading=1.0),
+}
 
 
 def main() -> None:
@@ -31,10 +37,8 @@ def main() -> None:
     sequences = load_sequences(args.data)
     cfg = ModelConfig.from_yaml("cpu-tiny", "student")
     samplers = {
-        name: PairSampler(
-            sequences, cfg, SamplerConfig(event_thinning=p), seed=0, with_teacher_inputs=False, with_bins=True
-        )
-        for name, p in SETTINGS.items()
+        name: PairSampler(sequences, cfg, setting, seed=0, with_teacher_inputs=False, with_bins=True)
+        for name, setting in SETTINGS.items()
     }
     for sampler in samplers.values():  # warm-up: numba, and the memory-mapped cache's pages
         for i in range(args.pairs):
@@ -50,9 +54,9 @@ def main() -> None:
     print(
         f"{len(sequences)} sequences from {args.data}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"{'event thinning':<20} {'median pairs/s':>15} {'min':>8} {'max':>8}")
+    print(f"{'student events':<32} {'median pairs/s':>15} {'min':>8} {'max':>8}")
     for name, values in rates.items():
-        print(f"{name:<20} {np.median(values):>15.0f} {min(values):>8.0f} {max(values):>8.0f}")
+        print(f"{name:<32} {np.median(values):>15.0f} {min(values):>8.0f} {max(values):>8.0f}")
 
 
 if __name__ == "__main__":

@@ -198,3 +198,34 @@ def test_target_stretch_elongates_the_target_and_is_off_by_default():
     assert log_aspect_sd(target_stretch_max=4.0) > 1.5 * log_aspect_sd()
     with pytest.raises(ConfigError):
         SyntheticConfig.from_preset("easy", target_stretch_max=0.5)
+
+
+def test_contrast_threshold_scale_randomises_the_sensor_per_sequence_and_is_off_by_default():
+    plain = generate_sequence(SyntheticConfig.from_preset("easy", **TINY), seed=3)
+    again = generate_sequence(SyntheticConfig.from_preset("easy", contrast_threshold_scale_max=1.0, **TINY), seed=3)
+    np.testing.assert_array_equal(plain.events.t, again.events.t)  # off: no extra random draw
+    mixed = SyntheticConfig.from_preset("mixed-real", contrast_threshold_scale_max=3.0)
+    base = SyntheticConfig.from_preset("mixed-real")
+    factors = []
+    for seed in range(400):
+        drawn, reference = mixed.resolve(np.random.default_rng(seed)), base.resolve(np.random.default_rng(seed))
+        assert drawn.scene_kind == reference.scene_kind  # the scene draws are those without the option
+        factor = drawn.contrast_threshold_pos / reference.contrast_threshold_pos
+        assert drawn.contrast_threshold_neg / reference.contrast_threshold_neg == pytest.approx(factor)
+        assert drawn.contrast_threshold_scale_max == 1.0  # resolved: drawn once
+        factors.append(factor)
+    factors = np.array(factors)
+    assert factors.min() >= 1.0 - 1e-9 and factors.max() <= 3.0 + 1e-9
+    assert abs(np.median(np.log(factors)) - 0.5 * np.log(3.0)) < 0.1  # log-uniform in [1, 3]
+    # a higher threshold: fewer events from the same scene
+    common = {**TINY, "contrast_threshold_scale_max": 4.0}
+    counts = {
+        seed: (
+            len(generate_sequence(SyntheticConfig.from_preset("easy", **common), seed=seed).events),
+            len(generate_sequence(SyntheticConfig.from_preset("easy", **TINY), seed=seed).events),
+        )
+        for seed in range(3)
+    }
+    assert all(scaled < unscaled for scaled, unscaled in counts.values()), counts
+    with pytest.raises(ConfigError):
+        SyntheticConfig.from_preset("easy", contrast_threshold_scale_max=0.5)

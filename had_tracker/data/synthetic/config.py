@@ -63,6 +63,11 @@ class SyntheticConfig:
     internal_rate_hz: float = 1000.0
     contrast_threshold_pos: float = 0.2
     contrast_threshold_neg: float = 0.2
+    # Sensor randomisation: both thresholds x a factor drawn per sequence, log-uniform in [1, m], after the preset
+    # and its variant are resolved (m = contrast_threshold_scale_max). Real sensors run with other biases than
+    # the presets' (thresholds ~0.2-1 in log intensity), and a higher threshold silences a target's low-contrast
+    # parts, not all of it evenly. 1 = off (no random draw: sequences are those of earlier versions).
+    contrast_threshold_scale_max: float = 1.0
     threshold_sigma: float = 0.03
     refractory_s: float = 1e-4
     shot_noise_rate_hz: float = 0.1
@@ -155,14 +160,30 @@ class SyntheticConfig:
         return replace(self, **values)
 
     def resolve(self, rng: np.random.Generator) -> SyntheticConfig:
-        """Draw what the preset leaves to the seed (``photoreal_probability``, ``mix_attributes``) with ``rng``."""
+        """Draw what the preset leaves to the seed with ``rng``.
+
+        That is ``photoreal_probability``, ``mix_attributes`` and ``contrast_threshold_scale_max``.
+        """
+        config = self._resolve_scene(rng)
+        if config.contrast_threshold_scale_max <= 1.0:
+            return config
+        scale = float(np.exp(rng.uniform(0.0, np.log(config.contrast_threshold_scale_max))))
+        return replace(
+            config,
+            contrast_threshold_pos=config.contrast_threshold_pos * scale,
+            contrast_threshold_neg=config.contrast_threshold_neg * scale,
+            contrast_threshold_scale_max=1.0,
+        )
+
+    def _resolve_scene(self, rng: np.random.Generator) -> SyntheticConfig:
+        """The shapes-or-photoreal draw and the attribute draws of :meth:`resolve`."""
         if self.photoreal_probability > 0:
             if rng.random() < self.photoreal_probability:
                 variant = PHOTOREAL_VARIANTS[int(rng.integers(len(PHOTOREAL_VARIANTS)))]
                 # The variant's settings on top of this config (its size, duration and target size stay).
                 values = {k: v for k, v in PRESETS[variant].items() if k != "target_size_px"}
                 return replace(self, **values, photoreal_probability=0.0)
-            return replace(self, photoreal_probability=0.0, mix_attributes=True).resolve(rng)
+            return replace(self, photoreal_probability=0.0, mix_attributes=True)._resolve_scene(rng)
         if not self.mix_attributes:
             return self
         flags = {name: bool(rng.random() < self.attribute_probability) for name in sorted(ATTRIBUTE_BUNDLES)}
@@ -233,6 +254,7 @@ class SyntheticConfig:
         need(0 < lo <= hi, f"target_size_px must be 0 < min <= max, got {self.target_size_px}")
         need(hi < min(self.width, self.height), "target_size_px must be smaller than the sensor")
         need(1.0 <= self.target_stretch_max <= 10.0, "target_stretch_max must be in [1, 10]")
+        need(1.0 <= self.contrast_threshold_scale_max <= 10.0, "contrast_threshold_scale_max must be in [1, 10]")
         need(self.target_speed_px_s >= 0, "target_speed_px_s must be >= 0")
         need(self.keyframe_interval_s > 0, "keyframe_interval_s must be > 0")
         need(0 <= self.scale_amplitude < 0.9, "scale_amplitude must be in [0, 0.9)")
