@@ -1,11 +1,19 @@
-"""Event shading in the pair sampler: the student's events fade across the target, teacher inputs untouched."""
+"""Event thinning and shading in the pair sampler: the student's inputs made sparse, teacher inputs untouched."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from had_tracker.data.sampler import PairSampler, SamplerConfig, draw_shading, shade_events, shading_keep
+from had_tracker.data.sampler import (
+    PairSampler,
+    SamplerConfig,
+    draw_keep_fraction,
+    draw_shading,
+    shade_events,
+    shading_keep,
+    thin_events,
+)
 from had_tracker.events.container import Events
 from had_tracker.models.builder import ModelConfig
 from had_tracker.training.toy import moving_square_sequence
@@ -24,6 +32,53 @@ def _samples(toy, n: int = 6, **kw) -> list[dict[str, np.ndarray]]:
 def _events_in(tensor: np.ndarray) -> float:
     """Event count of a crop tensor: the inputs are log1p of (time-bilinear) counts."""
     return float(np.expm1(tensor).sum())
+
+
+def test_thinning_off_leaves_the_pairs_bit_identical(toy):
+    plain, off = _samples(toy), _samples(toy, event_thinning=0.0, event_keep_range=(0.1, 0.1))
+    for a, b in zip(plain, off, strict=True):
+        assert a.keys() == b.keys()
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_thinned_pairs_keep_the_drawn_fraction_of_the_students_events_only(toy):
+    plain = _samples(toy)
+    thin = _samples(toy, event_thinning=1.0, event_keep_range=(0.2, 0.2))
+    for key in ("template_events", "search_events", "search_bins"):
+        ratio = sum(_events_in(s[key]) for s in thin) / sum(_events_in(s[key]) for s in plain)
+        assert 0.15 < ratio < 0.25, (key, ratio)
+    for a, b in zip(plain, thin, strict=True):
+        np.testing.assert_array_equal(a["search_box"], b["search_box"])  # same crops and targets
+        for key in ("template_events_teacher", "search_events_teacher", "template_rgb", "search_rgb"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_keep_fractions_are_log_uniform_in_the_range_and_thinning_is_drawn_with_its_probability():
+    rng = np.random.default_rng(0)
+    cfg = SamplerConfig(event_thinning=0.5, event_keep_range=(0.01, 1.0))
+    keeps = np.array([draw_keep_fraction(cfg, rng) for _ in range(4000)])
+    thinned = keeps[keeps < 1.0]
+    assert 0.45 < len(thinned) / len(keeps) < 0.55
+    assert thinned.min() >= 0.01
+    assert abs(np.median(np.log10(thinned)) + 1.0) < 0.1  # log-uniform in [1e-2, 1]: median 1e-1
+
+
+def test_thin_events_keeps_each_event_independently():
+    n = 20000
+    events = Events.from_arrays(np.arange(n), np.zeros(n), np.zeros(n), np.ones(n), 4, 4)
+    kept = thin_events(events, 0.3, np.random.default_rng(1))
+    assert 0.28 * n < len(kept) < 0.32 * n
+    assert kept.is_time_ordered()
+    assert thin_events(events, 1.0, np.random.default_rng(1)) is events
+
+
+def test_bad_thinning_settings_raise():
+    with pytest.raises(ValueError, match="event_thinning"):
+        SamplerConfig(event_thinning=1.5)
+    with pytest.raises(ValueError, match="event_keep_range"):
+        SamplerConfig(event_thinning=0.5, event_keep_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match="event_keep_range"):
+        SamplerConfig(event_keep_range=(0.5, 0.2))
 
 
 def test_shading_off_leaves_the_pairs_bit_identical(toy):
