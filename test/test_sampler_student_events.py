@@ -34,21 +34,34 @@ def _events_in(tensor: np.ndarray) -> float:
     return float(np.expm1(tensor).sum())
 
 
-def test_thinning_off_leaves_the_pairs_bit_identical(toy):
-    plain, off = _samples(toy), _samples(toy, event_thinning=0.0, event_keep_range=(0.1, 0.1))
-    for a, b in zip(plain, off, strict=True):
+@pytest.mark.parametrize(
+    "off",
+    [
+        {"event_thinning": 0.0, "event_keep_range": (0.1, 0.1)},
+        {"event_shading": 0.0, "shading_floor_range": (0.1, 0.1)},
+    ],
+)
+def test_thinning_and_shading_off_leave_the_pairs_bit_identical(toy, off):
+    for a, b in zip(_samples(toy), _samples(toy, **off), strict=True):
         assert a.keys() == b.keys()
         assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_thinned_pairs_keep_the_drawn_fraction_of_the_students_events_only(toy):
-    plain = _samples(toy)
-    thin = _samples(toy, event_thinning=1.0, event_keep_range=(0.2, 0.2))
+@pytest.mark.parametrize(
+    ("on", "lo", "hi"),
+    [
+        ({"event_thinning": 1.0, "event_keep_range": (0.2, 0.2)}, 0.15, 0.25),  # the drawn fraction
+        # the ramp keeps ~half of a target's events, more of the lit side's surroundings
+        ({"event_shading": 1.0, "shading_floor_range": (0.05, 0.05)}, 0.2, 0.9),
+    ],
+)
+def test_thinned_and_shaded_pairs_drop_the_students_events_only(toy, on, lo, hi):
+    plain, sparse = _samples(toy), _samples(toy, **on)
     for key in ("template_events", "search_events", "search_bins"):
-        ratio = sum(_events_in(s[key]) for s in thin) / sum(_events_in(s[key]) for s in plain)
-        assert 0.15 < ratio < 0.25, (key, ratio)
-    for a, b in zip(plain, thin, strict=True):
-        np.testing.assert_array_equal(a["search_box"], b["search_box"])  # same crops and targets
+        ratio = sum(_events_in(s[key]) for s in sparse) / sum(_events_in(s[key]) for s in plain)
+        assert lo < ratio < hi, (key, ratio)
+    for a, b in zip(plain, sparse, strict=True):
+        np.testing.assert_array_equal(a["search_box"], b["search_box"])  # same crops and targets: the whole target
         for key in ("template_events_teacher", "search_events_teacher", "template_rgb", "search_rgb"):
             np.testing.assert_array_equal(a[key], b[key])
 
@@ -79,24 +92,6 @@ def test_bad_thinning_settings_raise():
         SamplerConfig(event_thinning=0.5, event_keep_range=(0.0, 1.0))
     with pytest.raises(ValueError, match="event_keep_range"):
         SamplerConfig(event_keep_range=(0.5, 0.2))
-
-
-def test_shading_off_leaves_the_pairs_bit_identical(toy):
-    plain, off = _samples(toy), _samples(toy, event_shading=0.0, shading_floor_range=(0.1, 0.1))
-    for a, b in zip(plain, off, strict=True):
-        assert all(np.array_equal(a[k], b[k]) for k in a)
-
-
-def test_shaded_pairs_thin_the_students_events_only(toy):
-    plain = _samples(toy)
-    shaded = _samples(toy, event_shading=1.0, shading_floor_range=(0.05, 0.05))
-    for key in ("template_events", "search_events", "search_bins"):
-        ratio = sum(_events_in(s[key]) for s in shaded) / sum(_events_in(s[key]) for s in plain)
-        assert 0.2 < ratio < 0.9, (key, ratio)  # the ramp keeps ~half of a target's events, more of the lit side
-    for a, b in zip(plain, shaded, strict=True):
-        np.testing.assert_array_equal(a["search_box"], b["search_box"])  # the label is still the whole target
-        for key in ("template_events_teacher", "search_events_teacher", "template_rgb", "search_rgb"):
-            np.testing.assert_array_equal(a[key], b[key])
 
 
 def test_the_keep_probability_ramps_across_the_box_along_the_direction():
