@@ -133,3 +133,5 @@ def test_bad_shading_settings_raise():
         SamplerConfig(event_shading=-0.1)
     with pytest.raises(ValueError, match="shading_floor_range"):
         SamplerConfig(event_shading=0.5, shading_floor_range=(0.0, 0.5))
+    with pytest.raises(ValueError, match=r"shading_floor_range=\(0.1, 0.2, 0.3\)"):  # not a (lo, hi) pair
+        SamplerConfig(event_shading=0.5, shading_floor_range=(0.1, 0.2, 0.3))

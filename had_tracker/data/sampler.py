@@ -76,16 +76,21 @@ class SamplerConfig:
         lo, hi = (float(v) for v in self.wide_search_factor)
         if not 1.0 <= lo <= hi:
             raise ValueError("sampler: wide_search_factor must be (lo, hi) with 1 <= lo <= hi")
-        keep_lo, keep_hi = (float(v) for v in self.event_keep_range)
-        if not 0.0 <= self.event_thinning <= 1.0 or not 0.0 < keep_lo <= keep_hi <= 1.0:
-            raise ValueError(
-                "sampler: event_thinning must be in [0, 1], event_keep_range (lo, hi) with 0 < lo <= hi <= 1"
-            )
-        floor_lo, floor_hi = (float(v) for v in self.shading_floor_range)
-        if not 0.0 <= self.event_shading <= 1.0 or not 0.0 < floor_lo <= floor_hi <= 1.0:
-            raise ValueError(
-                "sampler: event_shading must be in [0, 1], shading_floor_range (lo, hi) with 0 < lo <= hi <= 1"
-            )
+        _check_share_and_range("event_thinning", self.event_thinning, "event_keep_range", self.event_keep_range)
+        _check_share_and_range("event_shading", self.event_shading, "shading_floor_range", self.shading_floor_range)
+
+
+def _check_share_and_range(share_name: str, share: float, range_name: str, bounds: Sequence[float]) -> None:
+    """A probability in [0, 1] and a ``(lo, hi)`` range with ``0 < lo <= hi <= 1``, or a ValueError naming both."""
+    message = f"sampler: {share_name} must be in [0, 1], {range_name} (lo, hi) with 0 < lo <= hi <= 1"
+    if len(bounds) != 2 or not 0.0 <= share <= 1.0 or not 0.0 < float(bounds[0]) <= float(bounds[1]) <= 1.0:
+        raise ValueError(f"{message}, got {share_name}={share}, {range_name}={tuple(bounds)}")
+
+
+def _log_uniform(rng: np.random.Generator, bounds: Sequence[float]) -> float:
+    """A draw log-uniform in ``[lo, hi]``."""
+    lo, hi = (float(v) for v in bounds)
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -111,8 +116,7 @@ def draw_keep_fraction(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> 
     """A pair's event keep fraction: 1, or with probability ``event_thinning`` log-uniform in ``event_keep_range``."""
     if rng.random() >= sampler_cfg.event_thinning:
         return 1.0
-    lo, hi = (float(v) for v in sampler_cfg.event_keep_range)
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    return _log_uniform(rng, sampler_cfg.event_keep_range)
 
 
 def draw_shading(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> tuple[float, float] | None:
@@ -122,8 +126,8 @@ def draw_shading(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> tuple[
     """
     if rng.random() >= sampler_cfg.event_shading:
         return None
-    lo, hi = (float(v) for v in sampler_cfg.shading_floor_range)
-    return float(rng.uniform(0.0, 2.0 * np.pi)), float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    angle = float(rng.uniform(0.0, 2.0 * np.pi))
+    return angle, _log_uniform(rng, sampler_cfg.shading_floor_range)
 
 
 def shading_keep(x: np.ndarray, y: np.ndarray, box_xywh: np.ndarray, angle: float, floor: float) -> np.ndarray:
@@ -238,7 +242,7 @@ class PairSampler:
         window = c.events.window_ms
         (tt0, tt1), (ts0, ts1) = event_windows(seq, t_idx, window)
         (st0, st1), (ss0, ss1) = event_windows(search_seq, s_idx, window)
-        # Drawn last, and only when on: with event_thinning 0 every earlier recipe's pairs stay bit-identical.
+        # Drawn last, and only when on: with thinning and shading off every earlier recipe's pairs stay bit-identical.
         keep = draw_keep_fraction(sc, rng) if sc.event_thinning > 0 else 1.0
         shading = draw_shading(sc, rng) if sc.event_shading > 0 else None
         template_window = thin_events(seq.events.slice_time(ts0, ts1), keep, rng)
