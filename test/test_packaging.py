@@ -67,6 +67,23 @@ def test_setup_cfg_puts_scripts_where_ros2_run_looks():
     assert (REPO_ROOT / "resource" / "had_tracker").exists()
 
 
+def test_colcon_build_writes_node_scripts_that_start_the_python_on_path(tmp_path):
+    """colcon runs setup.py under its own interpreter (/usr/bin/python3 for the apt colcon); without
+    ``build_scripts.executable`` the installed nodes would start that one, which cannot see a venv's torch."""
+    pytest.importorskip("colcon_ros", reason="colcon-ros is not installed (pip install '.[test]')")
+    import sys
+
+    command = [sys.executable, "-m", "colcon", "--log-base", str(tmp_path / "log"), "build", "--base-paths", ".",
+               "--packages-select", "had_tracker", "--build-base", str(tmp_path / "build"),
+               "--install-base", str(tmp_path / "install")]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    scripts = tmp_path / "install" / "had_tracker" / "lib" / "had_tracker"
+    for name in ("tracker_node", "synchronizer_node", "replay_evaluator", "tracker_pipeline"):
+        first_line = (scripts / name).read_text().splitlines()[0]
+        assert first_line == "#!/usr/bin/env python3", (name, first_line)
+
+
 def test_ruff_lint_is_clean():
     """ruff covers what ament_flake8 and ament_pep257 check (see ruff.toml)."""
     ruff = shutil.which("ruff")

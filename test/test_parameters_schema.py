@@ -52,6 +52,34 @@ def test_every_yaml_entry_has_a_comment():
         assert lines[i - 1].strip().startswith("#"), f"config/tracker.yaml line {i + 1} has no comment: {line!r}"
 
 
+def _yaml_comments_by_name() -> dict[str, str]:
+    """Each parameter of config/tracker.yaml -> the comment lines right above it, joined."""
+    out, path, comment = {}, [], []
+    for line in CONFIG.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("#").strip())
+            continue
+        match = re.match(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*):(.*)$", line)
+        if match:
+            depth = len(match.group(1)) // 2 - 2  # below "/**:" and "ros__parameters:"
+            path = [*path[: max(depth, 0)], match.group(2)]
+            if match.group(3).strip():
+                out[".".join(path)] = " ".join(comment)
+        comment = []
+    return out
+
+
+def test_yaml_comments_state_the_schema_limits():
+    comments = _yaml_comments_by_name()
+    specs = {s.name: s for s in schema.SCHEMA}
+    assert set(comments) == set(specs)
+    for name, text in comments.items():
+        limits = specs[name].constraints
+        if limits:
+            assert text.endswith(f"[{limits}]"), f"config/tracker.yaml, {name}: comment should end [{limits}]: {text!r}"
+
+
 def test_defaults_validate_and_sit_inside_their_ranges():
     for spec in schema.SCHEMA:
         assert spec.validate(spec.default) == spec.default

@@ -315,6 +315,11 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
                 executor.spin_once(timeout_sec=0.2)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        except RuntimeError:
+            # a signal can shut the context down between rclpy.ok() and the wait set's creation ("failed to
+            # initialize wait set: context is not valid", ros2/rclpy#1166): a normal stop, not an error
+            if rclpy.ok():
+                raise
         return 0
     finally:
         if executor is not None:
