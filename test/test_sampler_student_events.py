@@ -1,4 +1,4 @@
-"""Event thinning and shading in the pair sampler: the student's inputs made sparse, teacher inputs untouched."""
+"""Event thinning, shading and window jitter in the pair sampler: the student's inputs change, the teacher's do not."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from had_tracker.data.sampler import (
     SamplerConfig,
     draw_keep_fraction,
     draw_shading,
+    draw_window_lengths,
     shade_events,
     shading_keep,
     thin_events,
@@ -39,9 +40,10 @@ def _events_in(tensor: np.ndarray) -> float:
     [
         {"event_thinning": 0.0, "event_keep_range": (0.1, 0.1)},
         {"event_shading": 0.0, "shading_floor_range": (0.1, 0.1)},
+        {"window_jitter": 0.0, "window_ms_range": (5.0, 5.0)},
     ],
 )
-def test_thinning_and_shading_off_leave_the_pairs_bit_identical(toy, off):
+def test_thinning_shading_and_window_jitter_off_leave_the_pairs_bit_identical(toy, off):
     for a, b in zip(_samples(toy), _samples(toy, **off), strict=True):
         assert a.keys() == b.keys()
         assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -135,3 +137,36 @@ def test_bad_shading_settings_raise():
         SamplerConfig(event_shading=0.5, shading_floor_range=(0.0, 0.5))
     with pytest.raises(ValueError, match=r"shading_floor_range=\(0.1, 0.2, 0.3\)"):  # not a (lo, hi) pair
         SamplerConfig(event_shading=0.5, shading_floor_range=(0.1, 0.2, 0.3))
+
+
+@pytest.mark.parametrize(("length_ms", "lo", "hi"), [(5.0, 0.1, 0.5), (60.0, 1.5, 4.0)])
+def test_jittered_windows_change_the_students_time_support_only(toy, length_ms, lo, hi):
+    """The toy square makes events at a steady rate: a 5 ms (60 ms) window holds ~1/4 (up to 3x) of the 20 ms one's."""
+    plain, jittered = _samples(toy), _samples(toy, window_jitter=1.0, window_ms_range=(length_ms, length_ms))
+    for key in ("template_events", "search_events", "search_bins"):
+        ratio = sum(_events_in(s[key]) for s in jittered) / sum(_events_in(s[key]) for s in plain)
+        assert lo < ratio < hi, (key, ratio)
+    for a, b in zip(plain, jittered, strict=True):
+        np.testing.assert_array_equal(a["search_box"], b["search_box"])
+        for key in ("template_events_teacher", "search_events_teacher", "template_rgb", "search_rgb"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_window_lengths_are_drawn_with_their_probability_log_uniform_and_independently():
+    rng = np.random.default_rng(0)
+    cfg = SamplerConfig(window_jitter=0.5, window_ms_range=(1.0, 100.0))
+    draws = [draw_window_lengths(cfg, rng) for _ in range(4000)]
+    drawn = np.array([d for d in draws if d is not None], dtype=np.float64) / 1e6  # ms
+    assert 0.45 < len(drawn) / len(draws) < 0.55
+    assert drawn.min() >= 1.0 and drawn.max() <= 100.0
+    assert np.all(np.abs(np.median(np.log10(drawn), axis=0) - 1.0) < 0.1)  # log-uniform in [1, 100]: median 10
+    assert abs(np.corrcoef(np.log(drawn).T)[0, 1]) < 0.1  # template and search drawn independently
+
+
+def test_bad_window_jitter_settings_raise():
+    with pytest.raises(ValueError, match="window_jitter"):
+        SamplerConfig(window_jitter=2.0)
+    with pytest.raises(ValueError, match="window_ms_range"):
+        SamplerConfig(window_jitter=0.5, window_ms_range=(0.0, 10.0))
+    with pytest.raises(ValueError, match="window_ms_range"):
+        SamplerConfig(window_ms_range=(40.0, 10.0))

@@ -31,6 +31,12 @@ uniformly; beyond the box it stays at 1 or ``floor``. ``floor`` is drawn log-uni
 ``shading_floor_range``; the direction and the floor are the pair's (template and search lit alike), each
 window's ramp is placed on its own frame's target box. The box labels stay the whole target, so the network
 learns to cover the sparse side too. The teacher's inputs are not shaded.
+
+Window jitter (the tracker's input window is not always the model's ``window_ms``: it shortens it where a crop
+holds too many events, ``tracker.max_input_events``, and real targets move at other speeds than the training
+data's): with probability ``window_jitter`` the student's template window and, independently, its search window
+get a length drawn log-uniformly in ``window_ms_range`` (each still ending at its frame time). The teacher's
+windows keep theirs.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ class SamplerConfig:
     event_keep_range: tuple[float, float] = (0.05, 1.0)  # keep fraction of a thinned pair, drawn log-uniformly
     event_shading: float = 0.0  # probability that the student's events of a pair fade across the target
     shading_floor_range: tuple[float, float] = (0.05, 0.5)  # keep factor on the dim side, drawn log-uniformly
+    window_jitter: float = 0.0  # probability that the student's window lengths of a pair are drawn
+    window_ms_range: tuple[float, float] = (10.0, 40.0)  # their lengths [ms], each drawn log-uniformly
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or min(self.search_center_jitter, self.search_scale_jitter) < 0:
@@ -78,6 +86,12 @@ class SamplerConfig:
             raise ValueError("sampler: wide_search_factor must be (lo, hi) with 1 <= lo <= hi")
         _check_share_and_range("event_thinning", self.event_thinning, "event_keep_range", self.event_keep_range)
         _check_share_and_range("event_shading", self.event_shading, "shading_floor_range", self.shading_floor_range)
+        bounds = tuple(self.window_ms_range)
+        if not 0.0 <= self.window_jitter <= 1.0 or len(bounds) != 2 or not 0.0 < float(bounds[0]) <= float(bounds[1]):
+            raise ValueError(
+                "sampler: window_jitter must be in [0, 1], window_ms_range (lo, hi) with 0 < lo <= hi, got "
+                f"window_jitter={self.window_jitter}, window_ms_range={bounds}"
+            )
 
 
 def _check_share_and_range(share_name: str, share: float, range_name: str, bounds: Sequence[float]) -> None:
@@ -128,6 +142,16 @@ def draw_shading(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> tuple[
         return None
     angle = float(rng.uniform(0.0, 2.0 * np.pi))
     return angle, _log_uniform(rng, sampler_cfg.shading_floor_range)
+
+
+def draw_window_lengths(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> tuple[int, int] | None:
+    """A pair's student window lengths ``(template_ns, search_ns)``, or None (the model's window).
+
+    Drawn with probability ``window_jitter``; each length log-uniform in ``window_ms_range``, independently.
+    """
+    if rng.random() >= sampler_cfg.window_jitter:
+        return None
+    return tuple(int(_log_uniform(rng, sampler_cfg.window_ms_range) * 1e6) for _ in range(2))
 
 
 def shading_keep(x: np.ndarray, y: np.ndarray, box_xywh: np.ndarray, angle: float, floor: float) -> np.ndarray:
@@ -242,9 +266,12 @@ class PairSampler:
         window = c.events.window_ms
         (tt0, tt1), (ts0, ts1) = event_windows(seq, t_idx, window)
         (st0, st1), (ss0, ss1) = event_windows(search_seq, s_idx, window)
-        # Drawn last, and only when on: with thinning and shading off every earlier recipe's pairs stay bit-identical.
+        # Drawn last, and only when on: with thinning, shading and window jitter off, earlier pairs stay bit-identical.
         keep = draw_keep_fraction(sc, rng) if sc.event_thinning > 0 else 1.0
         shading = draw_shading(sc, rng) if sc.event_shading > 0 else None
+        lengths = draw_window_lengths(sc, rng) if sc.window_jitter > 0 else None
+        if lengths is not None:
+            ts0, ss0 = ts1 - lengths[0], ss1 - lengths[1]
         template_window = thin_events(seq.events.slice_time(ts0, ts1), keep, rng)
         search_window = thin_events(search_seq.events.slice_time(ss0, ss1), keep, rng)
         if shading is not None:
