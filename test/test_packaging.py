@@ -16,7 +16,7 @@ COLCON_LIST = ["colcon", "list", "--base-paths", ".", "had_msgs"]
 REQUIRED_EXEC_DEPENDS = {
     "rclpy", "launch", "launch_ros", "std_msgs", "sensor_msgs", "geometry_msgs", "vision_msgs",
     "visualization_msgs", "cv_bridge", "event_camera_msgs", "had_msgs", "python3-numpy", "python3-opencv",
-    "python3-yaml",
+    "python3-yaml", "ros2bag", "rosbag2_storage_mcap",
 }  # fmt: skip
 REQUIRED_TEST_DEPENDS = {
     "ament_copyright", "ament_flake8", "ament_pep257", "python3-pytest", "launch_testing", "launch_testing_ros",
