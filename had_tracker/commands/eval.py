@@ -74,6 +74,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", help="also write compare_success.png / compare_precision.png here")
     compare.set_defaults(func=_compare)
 
+    paired = sub.add_parser(
+        "paired",
+        help="paired per-sequence comparison of recipes (several seeds each) on the same sequences: mean +- SD, "
+        "bootstrap 95%% CIs against a baseline",
+    )
+    paired.add_argument(
+        "--base", nargs="+", required=True, metavar="REPORT", help="the baseline's reports (one per seed)"
+    )
+    paired.add_argument(
+        "--candidate",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="REPORT",
+        help="one candidate's reports (one per seed); repeat the option for more candidates",
+    )
+    paired.add_argument("--labels", help="comma-separated row labels: the baseline's, then each candidate's")
+    paired.add_argument("--metric", default="success_auc", help="per-sequence metric (default success_auc)")
+    paired.add_argument("--tracker", help="tracker name, where a report holds several")
+    paired.add_argument("--boot", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    paired.set_defaults(func=_paired)
+
 
 def _metrics(args: argparse.Namespace) -> int:
     from had_tracker.evaluation.metrics import evaluate_sequence, headline, load_boxes, load_flags, summarize
@@ -153,5 +175,14 @@ def _compare(args: argparse.Namespace) -> int:
     from had_tracker.evaluation.compare import compare_reports
 
     table, _ = compare_reports(args.reports, args.out)
+    print(table, end="")
+    return 0
+
+
+def _paired(args: argparse.Namespace) -> int:
+    from had_tracker.evaluation.paired import paired_table
+
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    table, _ = paired_table(args.base, args.candidate, labels, args.metric, args.tracker, args.boot)
     print(table, end="")
     return 0
