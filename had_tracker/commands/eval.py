@@ -91,7 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="one candidate's reports (one per seed); repeat the option for more candidates",
     )
     paired.add_argument("--labels", help="comma-separated row labels: the baseline's, then each candidate's")
-    paired.add_argument("--metric", default="success_auc", help="per-sequence metric (default success_auc)")
+    paired.add_argument(
+        "--metric",
+        default="success_auc",
+        choices=("success_auc", "precision_20", "norm_precision_20", "op50", "op75", "mean_iou"),
+        help="per-sequence metric (default success_auc)",
+    )
     paired.add_argument("--tracker", help="tracker name, where a report holds several")
     paired.add_argument("--boot", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     paired.set_defaults(func=_paired)

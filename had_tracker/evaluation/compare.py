@@ -24,7 +24,8 @@ COLUMNS = (
 )
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_report(path: Path) -> dict[str, Any]:
+    """A report (``report.json`` or the folder holding it) as a dict; a clear ConfigError when absent or invalid."""
     if path.is_dir():
         path = path / "report.json"
     if not path.is_file():
@@ -44,7 +45,7 @@ def compare_reports(paths: Sequence[str | Path], out_dir: str | Path | None = No
     conventions = set()
     curves: dict[str, dict] = {}
     for p in paths:
-        report = _load(Path(p))
+        report = load_report(Path(p))
         conventions.add(report.get("convention"))
         for name, entry in report.get("trackers", {}).items():
             overall = entry.get("overall") or {}

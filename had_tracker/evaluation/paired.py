@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from had_tracker.errors import ConfigError
-from had_tracker.evaluation.compare import _load
+from had_tracker.evaluation.compare import load_report
 from had_tracker.training.protocol import mean_sd, paired_bootstrap_ci
 
 METRICS = ("success_auc", "precision_20", "norm_precision_20", "op50", "op75", "mean_iou")
@@ -25,7 +25,7 @@ def per_sequence(path: str | Path, metric: str = "success_auc", tracker: str | N
     """``{sequence name: metric}`` of one report (``report.json`` or its folder); ``tracker`` picks one of several."""
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    report = _load(Path(path))
+    report = load_report(Path(path))
     trackers = report.get("trackers") or {}
     if tracker is None:
         if len(trackers) != 1:
