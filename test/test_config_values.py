@@ -85,7 +85,7 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path, capsys):
 def test_shipped_configs_still_load():
     for name in ("cpu-tiny-student", "cpu-tiny-teacher"):
         TrainConfig.from_yaml(name)
-    for name in ("cpu-tiny", "gpu-base"):
+    for name in ("cpu-tiny", "cpu-small", "gpu-base"):
         ModelConfig.from_yaml(name, "student")
     SyncConfig.from_yaml(str(REPO_ROOT / "config" / "sync.yaml"))
     TrackerConfig.from_yaml(str(REPO_ROOT / "config" / "tracking.yaml"))

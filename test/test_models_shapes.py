@@ -12,7 +12,7 @@ from had_tracker.errors import ConfigError
 from had_tracker.models.builder import ModelConfig, build_model
 from had_tracker.models.heads import decode_boxes
 
-PRESETS = ("cpu-tiny", "gpu-base")
+PRESETS = ("cpu-tiny", "cpu-small", "gpu-base")
 
 
 def _inputs(cfg: ModelConfig, batch: int) -> dict[str, torch.Tensor]:
