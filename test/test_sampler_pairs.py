@@ -113,3 +113,36 @@ def test_sequences_without_raw_events_are_refused(toy):
     )
     with pytest.raises(ConfigError, match="no raw events"):
         PairSampler([frames_only], CFG)
+
+
+def _events_cut_after(seq: TrackingSequence, frame: int) -> TrackingSequence:
+    """``seq`` with its event stream ending at frame ``frame``'s time (as the engine's ``max_events`` cap cuts it)."""
+    from dataclasses import replace
+
+    events = seq.events
+    return replace(seq, events=events[np.asarray(events.t) <= int(seq.frame_t_ns[frame])])
+
+
+def test_frames_after_the_event_stream_ends_are_not_drawn(toy, caplog):
+    cut = _events_cut_after(toy, 5)
+    window_ns = int(CFG.events.window_ms * 1e6)
+    expected = int((np.asarray(toy.frame_t_ns) - window_ns > int(cut.events.t[-1])).sum())
+    assert 0 < expected < len(toy) - 2
+    with caplog.at_level("WARNING", logger="had_tracker.data.sampler"):
+        sampler = PairSampler([cut], CFG, NO_JITTER, seed=0, with_teacher_inputs=False)
+    assert sampler.frames_after_events == expected
+    assert "after the end of their event stream" in caplog.text and toy.name in caplog.text
+    for i in range(60):  # every pair's student windows hold events (no target box over an empty window)
+        sample = sampler[i]
+        assert sample["template_events"].any() and sample["search_events"].any()
+
+
+def test_a_sequence_with_its_whole_stream_present_loses_no_frame(toy):
+    sampler = PairSampler([toy], CFG, NO_JITTER, seed=0, with_teacher_inputs=False)
+    assert sampler.frames_after_events == 0
+    assert len(sampler.sequences[0][1]) == int((~np.asarray(toy.absent, bool)).sum())
+
+
+def test_a_sequence_whose_events_end_before_its_second_frame_is_refused(toy):
+    with pytest.raises(ConfigError, match="events are recorded"):
+        PairSampler([_events_cut_after(toy, 0)], CFG, NO_JITTER)

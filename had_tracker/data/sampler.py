@@ -37,10 +37,15 @@ holds too many events, ``tracker.max_input_events``, and real targets move at ot
 data's): with probability ``window_jitter`` the student's template window and, independently, its search window
 get a length drawn log-uniformly in ``window_ms_range`` (each still ending at its frame time). The teacher's
 windows keep theirs.
+
+Frames after the end of a sequence's event stream (an event simulation cut by its ``max_events`` cap, a recording
+whose events stop before its labels) are not drawn: their windows hold no events, and a pair made from them would
+teach the network a box where nothing is seen. They are counted (``frames_after_events``) and logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +57,8 @@ from had_tracker.events.container import Events
 from had_tracker.geometry import CropWindow
 from had_tracker.models.config import ModelConfig
 from had_tracker.models.inputs import event_tensor, event_tensor_bins, rgb_tensor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,18 @@ def event_windows(sequence: TrackingSequence, frame: int, window_ms: float) -> t
     teacher = (mid - length // 2, mid - length // 2 + length)
     t = int(sequence.frame_t_ns[frame])
     return teacher, (t - length, t)
+
+
+def frames_with_events(sequence: TrackingSequence, window_ms: float) -> np.ndarray:
+    """True for the frames whose student window (``window_ms`` ending at the frame time) starts before the last event.
+
+    False for every frame after the end of the event stream, and for all frames of a sequence without events.
+    """
+    events = sequence.events
+    if events is None or not len(events):
+        return np.zeros(len(sequence), dtype=bool)
+    last_ns = int(events.t[-1])
+    return np.asarray(sequence.frame_t_ns, dtype=np.int64) - int(window_ms * 1e6) <= last_ns
 
 
 def draw_keep_fraction(sampler_cfg: SamplerConfig, rng: np.random.Generator) -> float:
@@ -204,14 +223,28 @@ class PairSampler:
         self.with_teacher_inputs = with_teacher_inputs
         self.with_bins = with_bins
         self.sequences = []
+        self.frames_after_events = 0  # frames past the end of their sequence's event stream: never drawn
+        cut: list[str] = []
         for seq in sequences:
             if seq.events is None:
                 raise ConfigError(f"sequence {seq.name!r} has no raw events; the pair sampler needs them")
-            visible = np.flatnonzero(~np.asarray(seq.absent, dtype=bool))
+            covered = frames_with_events(seq, cfg.events.window_ms)
+            if not covered.all():
+                self.frames_after_events += int((~covered).sum())
+                cut.append(f"{seq.name} ({int((~covered).sum())} of {len(seq)})")
+            visible = np.flatnonzero(~np.asarray(seq.absent, dtype=bool) & covered)
             if len(visible) >= 2:
                 self.sequences.append((seq, visible))
+        if cut:
+            log.warning(
+                "%d frames lie after the end of their event stream and are not used for pairs: %s",
+                self.frames_after_events,
+                ", ".join(cut),
+            )
         if not self.sequences:
-            raise ConfigError("no sequence with at least two frames where the target is visible")
+            raise ConfigError(
+                "no sequence with at least two frames where the target is visible and events are recorded"
+            )
         lengths = np.array([len(v) for _, v in self.sequences], dtype=np.float64)
         self.weights = lengths / lengths.sum()
 
