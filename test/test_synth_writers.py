@@ -145,3 +145,21 @@ def test_shipped_example_config_is_valid_and_gives_a_separate_rgb_camera(tmp_pat
     assert cfg.rgb_size == (480, 360) and cfg.event_to_rgb_offset_ns == 10_000_000_000
     seq = generate_sequence(cfg, seed=1).aligned()
     assert (seq.width, seq.height) == (480, 360) and len(seq.events) > 0
+
+
+def test_a_sequence_cut_by_the_event_cap_reads_back_with_a_warning(tmp_path, caplog):
+    cfg = SyntheticConfig.from_preset("distractors", **{**TINY, "max_events": 3000})
+    recording = generate_sequence(cfg, seed=21)
+    write_folder(recording, tmp_path)
+    with caplog.at_level("WARNING", logger="had_tracker.data.datasets.readers"):
+        (seq,) = load_dataset(tmp_path, "synthetic")
+    assert len(seq.events) == 3000 and seq.meta["dropped_events"] > 0
+    assert "max_events cap dropped" in caplog.text and recording.name in caplog.text
+    assert int(seq.events.t[-1]) < int(seq.frame_t_ns[-1])  # the tail of the stream is missing
+
+
+def test_a_whole_stream_reads_back_without_the_cap_warning(recording, tmp_path, caplog):
+    write_folder(recording, tmp_path)
+    with caplog.at_level("WARNING", logger="had_tracker.data.datasets.readers"):
+        (seq,) = load_dataset(tmp_path, "synthetic")
+    assert seq.meta["dropped_events"] == 0 and "max_events" not in caplog.text

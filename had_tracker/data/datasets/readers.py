@@ -290,6 +290,16 @@ def read_synthetic_folder(seq_dir: Path) -> TrackingSequence:
         hr = np.array([[float(v) for v in r[1:6]] for r in rows], np.float64).reshape(-1, 5)
         hr_boxes, hr_absent = hr[:, :4], hr[:, 4] == 0
     width, height = _image_size(frames)
+    dropped = int(meta.get("stats", {}).get("dropped_buffer", 0) or 0)
+    if dropped:
+        log.warning(
+            "%s: the engine's max_events cap dropped %d events; its event stream ends at %.3f s of %.3f s, the frames "
+            "after it have boxes and no events (leave it out of an evaluation, or regenerate with a larger max_events)",
+            seq_dir,
+            dropped,
+            (int(events.t[-1]) - int(times[0, 0])) / 1e9 if len(events) else 0.0,
+            (int(times[-1, 0]) - int(times[0, 0])) / 1e9,
+        )
     return TrackingSequence(
         name=name,
         frames=frames,
@@ -310,6 +320,7 @@ def read_synthetic_folder(seq_dir: Path) -> TrackingSequence:
             **{k: meta[k] for k in ("seed", "event_to_rgb_offset_ns") if k in meta},
             "source": "synthetic",
             "path": str(seq_dir),
+            "dropped_events": dropped,
         },
     )
 
