@@ -19,6 +19,10 @@ for c in "$@"; do
 done
 cd "$(dirname "$0")/.."
 cli=(python -m had_tracker.cli)
+python -c "import had_tracker.cli" 2> /dev/null || {
+  echo "had_tracker is not importable by $(command -v python || echo "python (none on PATH)"): activate the project's venv (. .venv/bin/activate)" >&2
+  exit 2
+}
 tracker_args=()
 [ -n "${TRACKER_CONFIG:-}" ] && tracker_args=(--tracker-config "$(realpath "$TRACKER_CONFIG")")
 mkdir -p "$OUT/data"
@@ -37,7 +41,8 @@ make_set val_el 21000 mixed-real stretch.yaml
 make_set val_sp 22000 photoreal sparse.yaml
 
 real=1
-python - <<'EOF' || real=0
+rc=0
+python - <<'EOF' || rc=$?
 import pathlib, sys
 from had_tracker.data.labels.label_file import read_label_file
 from had_tracker.data.labels.recordings import default_data_root
@@ -45,8 +50,13 @@ from had_tracker.data.labels.recordings import default_data_root
 for label in sorted(pathlib.Path("data/labels").glob("*.json")):
     if not (default_data_root() / read_label_file(label)["recording"]).exists():
         print(f"note: {label.name}'s recording is not under {default_data_root()}; real rows skipped", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(3)
 EOF
+case "$rc" in
+  0) ;;
+  3) real=0 ;;
+  *) echo "checking the real recordings failed (exit $rc)" >&2; exit "$rc" ;;
+esac
 
 evaluate() {  # name [ckpt]
   local name="$1" model_args=()

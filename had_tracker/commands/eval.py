@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from had_tracker.evaluation.paired import METRICS as PAIRED_METRICS
+
 CONVENTION_HELP = "metric convention: pytracking (default; OSTrack/HDETrack/HAD), got10k, or otb (VisEvent/COESOT)"
 
 
@@ -94,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     paired.add_argument(
         "--metric",
         default="success_auc",
-        choices=("success_auc", "precision_20", "norm_precision_20", "op50", "op75", "mean_iou"),
+        choices=PAIRED_METRICS,
         help="per-sequence metric (default success_auc)",
     )
     paired.add_argument("--tracker", help="tracker name, where a report holds several")

@@ -229,9 +229,10 @@ class PairSampler:
             if seq.events is None:
                 raise ConfigError(f"sequence {seq.name!r} has no raw events; the pair sampler needs them")
             covered = frames_with_events(seq, cfg.events.window_ms)
-            if not covered.all():
-                self.frames_after_events += int((~covered).sum())
-                cut.append(f"{seq.name} ({int((~covered).sum())} of {len(seq)})")
+            n_after = int((~covered).sum())
+            if n_after:
+                self.frames_after_events += n_after
+                cut.append(f"{seq.name} ({n_after} of {len(seq)})")
             visible = np.flatnonzero(~np.asarray(seq.absent, dtype=bool) & covered)
             if len(visible) >= 2:
                 self.sequences.append((seq, visible))

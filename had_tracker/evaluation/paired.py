@@ -97,6 +97,6 @@ def paired_table(
             mark = " *" if r["excludes_zero"] else ""
             delta = f"{r['diff']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]{mark}"
         lines.append(f"| {r['label']} | {r['seeds']} | {r['mean']:.1f} ± {r['sd']:.1f} | {delta} |")
-    lines.append("")
-    lines.append("\\* the CI excludes 0")
+    if any(r.get("excludes_zero") for r in rows):
+        lines += ["", "\\* the CI excludes 0"]
     return "\n".join(lines) + "\n", rows
