@@ -204,6 +204,15 @@ def test_presets_form_the_ablation_ladder():
     assert enabled["had"] == set(TERMS) and DistillConfig.from_yaml("had").asymmetric.enabled
 
 
+def test_target_cell_presets_differ_from_their_rung_only_in_where_the_box_terms_read():
+    for variant, base in (("none-target", "none"), ("response-target", "response")):
+        v, b = DistillConfig.from_yaml(variant).to_dict(), DistillConfig.from_yaml(base).to_dict()
+        assert v["task"]["box_at"] == "target" and b["task"]["box_at"] == "peak"
+        assert {k: x for k, x in v.items() if k not in ("name", "task")} == {
+            k: x for k, x in b.items() if k not in ("name", "task")
+        }
+
+
 def _minimise_response(per_cell, steps: int = 1500, seed: int = 0):
     """Minimise sum_cells w * per_cell(p_t, log_p_s) over free student logits, w = HAD's asymmetric weights."""
     import torch.nn.functional as nnf

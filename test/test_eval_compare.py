@@ -9,11 +9,11 @@ from had_tracker.evaluation.metrics import evaluate_sequence, headline, summariz
 from had_tracker.evaluation.report import new_report, write_report
 
 
-def write(tmp_path, name, auc_shift, convention="pytracking"):
+def write(tmp_path, name, auc_shift, convention="pytracking", source=None):
     gt = [[10, 10, 20, 20]] * 4
     pred = [[10, 10, 20, 20], [10 + auc_shift, 10, 20, 20], [10, 10, 20, 20], [10, 10, 20, 20]]
     summary = summarize([evaluate_sequence(pred, gt)], "pytracking")
-    report = new_report(name, convention, {})
+    report = new_report(name, convention, source or {})
     report["trackers"][name] = {
         "overall": headline(summary),
         "curves": {k: v for k, v in summary.items() if isinstance(v, list)},
@@ -31,6 +31,14 @@ def test_compare_orders_rows_by_success_and_draws_plots(tmp_path, capsys):
     assert rows[0]["fps"] == 50.0 and (tmp_path / "plots" / "compare_success.png").exists()
     assert main(["eval", "compare", str(a), str(b)]) == 0
     assert "| better |" in capsys.readouterr().out
+
+
+def test_compare_labels_windowed_and_repeated_runs(tmp_path):
+    a = write(tmp_path, "MIL", 2, source={"repeats": 10})
+    b = write(tmp_path, "student", 2, source={"window_hz": 200.0})
+    c = write(tmp_path, "KCF", 2, source={"window_hz": 200.0, "repeats": 1})
+    _, rows = compare_reports([a, b, c])
+    assert [r["tracker"] for r in rows] == ["MIL [mean of 10 runs]", "student [200 Hz]", "KCF [200 Hz]"]
 
 
 def test_compare_refuses_mixed_conventions_and_missing_reports(tmp_path):

@@ -67,6 +67,53 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
     assert data["files"]["success_plot"] == "success.png" and (tmp_path / "pool" / "success.png").exists()
 
 
+class RandomJitterTracker(EventCentroidTracker):
+    """The centroid tracker plus a random offset drawn per run: a stand-in for a stochastic tracker (MIL)."""
+
+    def initialize(self, sample, box_xywh, target_id=0):
+        self.offset = np.random.default_rng().uniform(-6, 6, 2)
+        return super().initialize(sample, box_xywh, target_id)
+
+    def update(self, sample):
+        result = super().update(sample)
+        result.box_xywh[:2] += self.offset
+        return result
+
+
+class FrameTracker(EventCentroidTracker):
+    """The centroid tracker declared an RGB tracker: it must keep one update per frame."""
+
+    modality = "rgb"
+
+
+def test_repeats_score_each_sequence_by_the_mean_of_its_runs(tmp_path):
+    report = evaluate_sequences(
+        three_sequences, RandomJitterTracker, tmp_path, "R", workers=1, progress=False, repeats=4
+    )
+    rows = report["trackers"]["R"]["per_sequence"]
+    for row in rows:
+        runs = row["success_auc_runs"]
+        assert len(runs) == 4 and len(set(runs)) > 1  # four different draws
+        assert row["success_auc"] == pytest.approx(np.mean(runs))
+        assert row["success_auc_sd"] == pytest.approx(np.std(runs, ddof=1))
+    assert report["trackers"]["R"]["overall"]["success_auc"] == pytest.approx(np.mean([r["success_auc"] for r in rows]))
+    single = evaluate_sequences(three_sequences, EventCentroidTracker, tmp_path / "one", "C", workers=1, progress=False)
+    assert "success_auc_runs" not in single["trackers"]["C"]["per_sequence"][0]
+
+
+def test_window_rate_steps_event_trackers_between_frames_and_rgb_trackers_per_frame(tmp_path):
+    for name, factory in (("ev", EventCentroidTracker), ("rgb", FrameTracker)):
+        report = evaluate_sequences(
+            three_sequences, factory, tmp_path / name, name, workers=1, progress=False, window_ns=2_500_000
+        )
+        assert report["trackers"][name]["overall"]["n_frames"] == 46  # scored at the same ground-truth frames
+    lines = (tmp_path / "ev" / "predictions" / "square_1.txt").read_text().splitlines()
+    assert len(lines) == 1 + 4 * 15  # the start frame, then four 2.5 ms windows per 10 ms interval
+    times = np.array([int(line.split(",")[0]) for line in lines])
+    assert np.all(np.diff(times) == 2_500_000)
+    assert len((tmp_path / "rgb" / "predictions" / "square_1.txt").read_text().splitlines()) == 16
+
+
 def repeated_stamp_sequences():
     """One moving square whose frames 5 and 6 share a stamp (a reader that repeats a time)."""
     seq = moving_square_sequence()
@@ -93,6 +140,10 @@ def test_dataset_command_errors(tmp_path, capsys):
         evaluate_dataset(tmp_path, "lasot", tmp_path / "out", tracker="mil")
     with pytest.raises(ConfigError, match="unknown baseline"):
         evaluate_dataset(tmp_path, "fe108", tmp_path / "out", tracker="siamrpn")
+    with pytest.raises(ConfigError, match="--window-hz"):
+        evaluate_dataset(tmp_path, "fe108", tmp_path / "out", tracker="mil", window_hz=0.0)
+    with pytest.raises(ConfigError, match="--repeats"):
+        evaluate_dataset(tmp_path, "fe108", tmp_path / "out", tracker="mil", repeats=0)
     code = main(["eval", "dataset", "--root", str(tmp_path / "missing"), "--format", "fe108", "--out", str(tmp_path)])
     assert code == 2 and "does not exist" in capsys.readouterr().err
 

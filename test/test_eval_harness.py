@@ -80,6 +80,32 @@ def test_sequence_samples_cut_events_between_frames():
     assert samples[3].window_start_ns == seq.frame_t_ns[2] and samples[3].window_end_ns == seq.frame_t_ns[3]
 
 
+def test_sequence_samples_at_an_event_window_rate_cut_each_frame_interval():
+    seq = moving_square_sequence()  # frames every 10 ms
+    whole = list(sequence_samples(seq))
+    start = 3
+    samples = list(sequence_samples(seq, window_ns=4_000_000, start=start))
+    # the start frame whole (as without window_ns), then 3 windows per 10 ms interval, the last at the frame
+    assert samples[0].window_end_ns == whole[start].window_end_ns and len(samples[0].events) == len(whole[start].events)
+    assert samples[0].image is not None and samples[0].seq == start
+    assert len(samples) == 1 + 3 * (N - 1 - start)
+    later = samples[1:]
+    assert all(b.window_start_ns == a.window_end_ns for a, b in zip(samples, later, strict=False))
+    assert all(s.window_end_ns - s.window_start_ns <= 4_000_000 for s in later)
+    with_image = [s for s in later if s.image is not None]
+    assert [s.window_end_ns for s in with_image] == list(seq.frame_t_ns[start + 1 :])
+    assert all(s.image_stamp_ns == s.window_end_ns for s in with_image)
+    assert sum(len(s.events) for s in samples) == sum(len(s.events) for s in whole[start:])
+    assert [s.seq for s in samples] == list(range(start, start + len(samples)))
+    # without window_ns, start is the same as skipping the first frames
+    plain = list(sequence_samples(seq, start=start))
+    assert [(s.seq, s.window_start_ns, len(s.events)) for s in plain] == [
+        (s.seq, s.window_start_ns, len(s.events)) for s in whole[start:]
+    ]
+    with pytest.raises(ValueError, match="window_ns"):
+        next(sequence_samples(seq, window_ns=0))
+
+
 def _mil_and_still_on_the_square() -> tuple[float, float, int, dict]:
     seq = moving_square_sequence()
     mil = run_tracker(OpenCVBaseline("mil", "rgb"), sequence_samples(seq), seq.gt_boxes[0], name="MIL")

@@ -64,6 +64,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config/tracking.yaml; default: those defaults)",
     )
     dataset.add_argument(
+        "--window-hz",
+        type=float,
+        metavar="HZ",
+        help="event trackers (the student, *-events baselines) update at this rate between frames, as the live "
+        "node does (sync.rate_hz, 200); default: once per frame. RGB trackers always update per frame",
+    )
+    dataset.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run each sequence K times with a fresh tracker and score the runs' mean, keeping every run's SR "
+        "(for stochastic trackers: OpenCV's MIL is one random draw per run; default 1)",
+    )
+    dataset.add_argument(
         "--convention", default="pytracking", choices=("pytracking", "got10k", "otb"), help=CONVENTION_HELP
     )
     dataset.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
@@ -173,6 +188,8 @@ def _dataset(args: argparse.Namespace) -> int:
         workers=args.workers,
         limit=args.limit,
         split=args.split,
+        window_hz=args.window_hz,
+        repeats=args.repeats,
     )
     print(json.dumps(report["overall"], indent=2))
     return 0

@@ -36,6 +36,16 @@ def load_report(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a valid report (JSON error: {exc})") from None
 
 
+def _run_note(source: dict[str, Any]) -> str:
+    """How an `eval dataset` run differs from one update per frame and one run: `` @ 200 Hz, mean of 10 runs``."""
+    notes = []
+    if source.get("window_hz"):
+        notes.append(f"{float(source['window_hz']):g} Hz")
+    if int(source.get("repeats") or 1) > 1:
+        notes.append(f"mean of {int(source['repeats'])} runs")
+    return f" [{', '.join(notes)}]" if notes else ""
+
+
 def compare_reports(paths: Sequence[str | Path], out_dir: str | Path | None = None) -> tuple[str, list[dict]]:
     """A Markdown table of every tracker in ``paths`` (report.json files or their folders), and the rows.
 
@@ -50,7 +60,8 @@ def compare_reports(paths: Sequence[str | Path], out_dir: str | Path | None = No
         for name, entry in report.get("trackers", {}).items():
             overall = entry.get("overall") or {}
             timing = entry.get("timing") or {}
-            label = name if name not in curves else f"{name} ({Path(p).name})"
+            label = name + _run_note(report.get("source") or {})
+            label = label if label not in curves else f"{label} ({Path(p).name})"
             rows.append(
                 {
                     "tracker": label,

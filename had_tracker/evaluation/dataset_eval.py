@@ -15,7 +15,6 @@ Outputs in ``out_dir``: ``predictions/<sequence>.txt`` (``t_ns,x,y,w,h`` per fra
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import multiprocessing
 import re
@@ -101,7 +100,9 @@ def make_tracker(name: str, model: str | None = None, tracker_config: str | None
     return OpenCVBaseline(*parse_baseline_name(name))
 
 
-def _init_worker(loader: Callable[[], Sequence[Any]], tracker_factory: Callable[[], Any], pooled: bool) -> None:
+def _init_worker(
+    loader: Callable[[], Sequence[Any]], tracker_factory: Callable[[], Any], pooled: bool, window_ns: int | None = None
+) -> None:
     if pooled:  # one thread per worker process: the pool is the parallelism
         import cv2
 
@@ -109,15 +110,43 @@ def _init_worker(loader: Callable[[], Sequence[Any]], tracker_factory: Callable[
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(1)
     _WORKER["loader"], _WORKER["factory"], _WORKER["dataset"] = loader, tracker_factory, None
+    _WORKER["window_ns"] = window_ns
 
 
-def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
-    from had_tracker.evaluation.harness import run_tracker, sequence_samples
-    from had_tracker.evaluation.motion_bias import motion_bias
+def _mean_result(results: list[SequenceResult]) -> SequenceResult:
+    """One sequence's result over repeated runs: curves averaged (so SR etc. are the runs' means)."""
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    ious = [r.mean_iou for r in results if np.isfinite(r.mean_iou)]
+    return SequenceResult(
+        name=first.name,
+        success_curve=np.mean([r.success_curve for r in results], axis=0),
+        precision_curve=np.mean([r.precision_curve for r in results], axis=0),
+        norm_precision_curve=np.mean([r.norm_precision_curve for r in results], axis=0),
+        n_frames=first.n_frames,
+        n_valid=first.n_valid,
+        mean_iou=float(np.mean(ious)) if ious else float("nan"),
+        attributes=first.attributes,
+    )
 
+
+def _evaluate_index(index: int, convention: str, repeats: int = 1) -> dict[str, Any]:
     if _WORKER.get("dataset") is None:
         _WORKER["dataset"] = _WORKER["loader"]()
     seq = _WORKER["dataset"][index]
+    runs = [_run_sequence(seq, convention) for _ in range(max(int(repeats), 1))]
+    out = {"index": index, **runs[0], "result": _mean_result([r["result"] for r in runs])}
+    if len(runs) > 1:  # predictions, timing and motion bias stay the first run's
+        out["repeats"] = [r["result"].success_auc for r in runs]
+    return out
+
+
+def _run_sequence(seq: Any, convention: str) -> dict[str, Any]:
+    """One run of a fresh tracker over ``seq``: its result, log and motion bias."""
+    from had_tracker.evaluation.harness import run_tracker, sequence_samples
+    from had_tracker.evaluation.motion_bias import motion_bias
+
     tracker = _WORKER["factory"]()
     if seq.events is None and seq.event_frames is not None and getattr(tracker, "modality", "events") != "rgb":
         from had_tracker.data.datasets.event_images import with_pseudo_events
@@ -136,7 +165,9 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
     if not startable.any():
         raise ConfigError(f"sequence {seq.name!r} has no frame with a present, valid ground-truth box to start from")
     first = int(np.argmax(startable))
-    samples = itertools.islice(sequence_samples(seq), first, None)
+    # event trackers step at the event window rate when one is set (as the live node); RGB trackers per frame
+    window_ns = _WORKER.get("window_ns") if getattr(tracker, "modality", "events") != "rgb" else None
+    samples = sequence_samples(seq, window_ns=window_ns, start=first)
     track_log = run_tracker(tracker, samples, gt[first], name=seq.name)
     t = np.asarray(seq.frame_t_ns, np.int64)
     pred = track_log.boxes_at(t[first:])  # the estimate in force at each ground-truth frame
@@ -147,7 +178,6 @@ def _evaluate_index(index: int, convention: str) -> dict[str, Any]:
         log.warning("sequence %r: no motion bias (%s)", seq.name, exc)
         bias = {"motion_bias_px": None, "motion_bias_ms": None, "motion_bias_frames": 0}
     return {
-        "index": index,
         "name": seq.name,
         "first_frame": first,
         "result": result,
@@ -168,8 +198,15 @@ def evaluate_sequences(
     limit: int | None = None,
     source: dict[str, Any] | None = None,
     progress: bool = True,
+    window_ns: int | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Run ``tracker_factory()`` on every sequence of ``loader()`` (picklable callables) and write the report.
+
+    ``window_ns``: event trackers step through each frame interval in windows of at most this length (the live
+    node's 200 Hz is 5 ms); None = one window per frame. RGB trackers always step per frame. ``repeats``: each sequence is run this many
+    times with a fresh tracker and scored by the runs' mean (curves averaged; OpenCV's MIL draws random samples
+    from a generator that cannot be seeded from Python, so one run is one draw); the report keeps each run's SR.
 
     ``workers <= 1`` runs in this process (no pool). Returns the report dict (``report["overall"]`` holds
     the headline numbers).
@@ -187,9 +224,9 @@ def evaluate_sequences(
     outputs: list[dict[str, Any]] = []
     bar = tqdm(total=len(indices), desc=f"eval {tracker_name}", unit="seq", disable=not progress)
     if workers <= 1:
-        _init_worker(loader, tracker_factory, False)
+        _init_worker(loader, tracker_factory, False, window_ns)
         for i in indices:
-            outputs.append(_evaluate_index(i, convention))
+            outputs.append(_evaluate_index(i, convention, repeats))
             bar.update()
     else:
         # spawn, not fork: a forked child of a process whose torch/OpenMP thread pool is running deadlocks
@@ -198,9 +235,9 @@ def evaluate_sequences(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(loader, tracker_factory, True),
+            initargs=(loader, tracker_factory, True, window_ns),
         ) as pool:
-            futures = [pool.submit(_evaluate_index, i, convention) for i in indices]
+            futures = [pool.submit(_evaluate_index, i, convention, repeats) for i in indices]
             for fut in as_completed(futures):
                 outputs.append(fut.result())
                 bar.update()
@@ -237,6 +274,11 @@ def evaluate_sequences(
                 **o["motion_bias"],
                 "fps": o["timing"].get("fps"),
                 "first_frame": o["first_frame"],
+                **(
+                    {"success_auc_runs": o["repeats"], "success_auc_sd": float(np.std(o["repeats"], ddof=1))}
+                    if "repeats" in o
+                    else {}
+                ),
             }
             for r, o in zip(results, outputs, strict=True)
         ],
@@ -274,8 +316,18 @@ def evaluate_dataset(
     limit: int | None = None,
     split: str | None = None,
     tracker_config: str | None = None,
+    window_hz: float | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
-    """``had-tracker eval dataset``: load ``root`` as ``fmt`` with the dataset readers and evaluate ``tracker``."""
+    """``had-tracker eval dataset``: load ``root`` as ``fmt`` with the dataset readers and evaluate ``tracker``.
+
+    ``window_hz``: event trackers update at this rate between frames; ``repeats``: runs per sequence, scored by
+    their mean (see :func:`evaluate_sequences`).
+    """
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {repeats}")
+    if window_hz is not None and not window_hz > 0:
+        raise ConfigError(f"--window-hz must be > 0, got {window_hz}")
     if fmt not in FORMATS:
         raise ConfigError(f"unknown dataset format {fmt!r}; choose one of {FORMATS}")
     if not Path(root).exists():
@@ -291,6 +343,16 @@ def evaluate_dataset(
     source = {"root": str(root), "format": fmt, "tracker": tracker}
     if tracker_config:
         source["tracker_config"] = str(tracker_config)
+    window_ns = None if window_hz is None else max(round(1e9 / window_hz), 1)
+    if window_ns is not None and getattr(probe, "modality", "events") == "rgb":
+        log.warning("--window-hz does not apply to %s, an RGB frame tracker: it updates once per frame", name)
+        window_ns = None
+    if window_ns is not None:
+        source["window_hz"] = float(window_hz)
+    if repeats > 1:
+        source["repeats"] = int(repeats)
     if model:
         source["model"] = str(model)
-    return evaluate_sequences(loader, factory, out_dir, name, convention, workers, limit, source)
+    return evaluate_sequences(
+        loader, factory, out_dir, name, convention, workers, limit, source, window_ns=window_ns, repeats=repeats
+    )

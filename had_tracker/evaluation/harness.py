@@ -9,6 +9,7 @@ report comes from the same code.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -142,11 +143,15 @@ def run_tracker(
     return log
 
 
-def sequence_samples(sequence: Any, first_window_ns: int | None = None) -> Iterator[Any]:
-    """One :class:`AlignedSample` per frame of a :class:`TrackingSequence`: events since the previous frame.
+def sequence_samples(
+    sequence: Any, first_window_ns: int | None = None, window_ns: int | None = None, start: int = 0
+) -> Iterator[Any]:
+    """:class:`AlignedSample` s of a :class:`TrackingSequence` from frame ``start`` on: events since the previous frame.
 
-    Frame 0 gets the ``first_window_ns`` before it (default: the first frame interval); each sample carries
-    its RGB frame.
+    Frame ``start`` gets the events since the frame before it (frame 0: the ``first_window_ns`` before it, default
+    the first frame interval); each sample carries its RGB frame. With ``window_ns``, every later frame interval
+    is cut into equal windows of at most ``window_ns`` (as the live node's ``sync.rate_hz`` does), the last one
+    ending at the frame and carrying its image, the others without one.
 
     Sequences are already aligned (output frame, RGB clock), so no Synchronizer is involved.
     """
@@ -154,24 +159,30 @@ def sequence_samples(sequence: Any, first_window_ns: int | None = None) -> Itera
     from had_tracker.sync.synchronizer import AlignedSample
 
     t = np.asarray(sequence.frame_t_ns, np.int64)
+    if window_ns is not None and window_ns <= 0:
+        raise ValueError(f"window_ns must be > 0, got {window_ns}")
     if first_window_ns is None:
         first_window_ns = int(t[1] - t[0]) if len(t) > 1 else 10_000_000
     events = sequence.events
-    for i in range(len(t)):
-        start = int(t[i - 1]) if i else int(t[0]) - int(first_window_ns)
+    index = start  # = the frame index without window_ns
+    for i in range(start, len(t)):
+        frame_start = int(t[i - 1]) if i else int(t[0]) - int(first_window_ns)
         end = int(t[i])
-        if events is not None:
-            window = events.slice_time(start, end)
-        else:
-            window = Events.empty(sequence.width, sequence.height)
-        yield AlignedSample(
-            seq=i,
-            window_start_ns=start,
-            window_end_ns=end,
-            events=window,
-            image=np.asarray(sequence.frames[i]),
-            image_stamp_ns=end,
-        )
+        parts = 1 if window_ns is None or i == start else max(math.ceil((end - frame_start) / window_ns), 1)
+        edges = np.linspace(frame_start, end, parts + 1).round().astype(np.int64)
+        for k in range(parts):
+            a, b = int(edges[k]), int(edges[k + 1])
+            last = k == parts - 1
+            window = events.slice_time(a, b) if events is not None else Events.empty(sequence.width, sequence.height)
+            yield AlignedSample(
+                seq=index,
+                window_start_ns=a,
+                window_end_ns=b,
+                events=window,
+                image=np.asarray(sequence.frames[i]) if last else None,
+                image_stamp_ns=end if last else None,
+            )
+            index += 1
 
 
 def score_log(
