@@ -1,4 +1,7 @@
-"""Real recordings for labelling and evaluation: an aedat4 file (events + APS frames) or a rosbag2 bag (events).
+"""Real recordings for labelling and evaluation.
+
+An aedat4 file (events + APS frames), a rosbag2 bag, a Prophesee RAW file (EVT 3.0) or an ``.npz`` of ``t`` (ns),
+``x``, ``y``, ``p``, ``width``, ``height`` as ``had-tracker events dump`` writes it (the way in for any other format).
 
 Recordings stay where they are (``../shared/data`` by default, ``HAD_TRACKER_REAL_DATA`` or an explicit
 root otherwise); label files name them relative to that root and pin their sha256.
@@ -7,6 +10,7 @@ root otherwise); label files name them relative to that root and pin their sha25
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -20,6 +24,7 @@ from had_tracker.errors import BagError
 from had_tracker.events.container import Events
 
 ENV_ROOTS = ("HAD_TRACKER_REAL_DATA", "HAD_TRACKER_TEST_DATA")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,7 +32,7 @@ class Recording:
     """Decoded events (ns, sensor clock) and, for aedat4, the grey APS frames with their exposure windows."""
 
     path: Path
-    kind: str  # "aedat4" | "bag"
+    kind: str  # "aedat4" | "bag" | "raw" | "npz"
     events: Events
     frames: np.ndarray | None = None  # (N, H, W) uint8 grey
     exposure_start_ns: np.ndarray | None = None
@@ -78,12 +83,24 @@ def storage_file(path: Path) -> Path:
 
 
 def load_recording(path: str | Path) -> Recording:
-    """Read an ``.aedat4`` file or a rosbag2 bag folder (or its .mcap/.db3 file) into a :class:`Recording`."""
+    """Read a recording into a :class:`Recording`.
+
+    ``.aedat4``; a Prophesee ``.raw`` (EVT 3.0, geometry from its header); an ``.npz`` with ``t`` (ns), ``x``, ``y``,
+    ``p``, ``width``, ``height`` (``had-tracker events dump``); otherwise a rosbag2 bag folder (or its .mcap/.db3).
+    """
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no recording at {path}")
-    if path.suffix == ".aedat4":
+    suffix = path.suffix.lower()
+    if suffix == ".aedat4":
         return _load_aedat4(path)
+    if suffix == ".raw":
+        from had_tracker.events.raw_file import read_raw
+
+        decoded, _, _ = read_raw(path)
+        return Recording(path, "raw", _time_ordered(decoded.events, path))
+    if suffix == ".npz":
+        return Recording(path, "npz", _load_npz(path))
     return Recording(path, "bag", _load_bag_events(path.parent if path.is_file() else path))
 
 
@@ -103,6 +120,37 @@ def _load_aedat4(path: Path) -> Recording:
     if stack is None:
         return Recording(path, "aedat4", events)
     return Recording(path, "aedat4", events, stack, starts, ends)
+
+
+def _load_npz(path: Path) -> Events:
+    with np.load(path) as data:
+        missing = [k for k in ("t", "x", "y", "p", "width", "height") if k not in data.files]
+        if missing:
+            raise DatasetError(f"{path}: an event .npz needs t (ns), x, y, p, width, height; missing {missing}")
+        arrays = {k: data[k] for k in ("t", "x", "y", "p")}
+        width, height = int(data["width"]), int(data["height"])
+    if width <= 0 or height <= 0:
+        raise DatasetError(f"{path}: width and height must be > 0, got {width}x{height}")
+    n = {len(a) for a in arrays.values()}
+    if len(n) != 1:
+        raise DatasetError(f"{path}: t, x, y, p have different lengths {sorted(n)}")
+    if len(arrays["t"]) and (
+        arrays["x"].min() < 0 or arrays["y"].min() < 0 or arrays["x"].max() >= width or arrays["y"].max() >= height
+    ):
+        raise DatasetError(f"{path}: event coordinates outside the {width}x{height} sensor")
+    events = Events.from_arrays(arrays["t"], arrays["x"], arrays["y"], arrays["p"], width, height)
+    return _time_ordered(events, path)
+
+
+def _time_ordered(events: Events, path: Path) -> Events:
+    """``events`` sorted by time (stable) when they are not; logged, since readers slice by time."""
+    if len(events) > 1 and np.any(np.diff(events.t) < 0):
+        log.warning("%s: event times decrease in places; sorted by time", path)
+        order = np.argsort(events.t, kind="stable")
+        events = Events.from_arrays(
+            events.t[order], events.x[order], events.y[order], events.p[order], events.width, events.height
+        )
+    return events
 
 
 def _load_bag_events(bag: Path) -> Events:
