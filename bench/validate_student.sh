@@ -7,7 +7,9 @@
 # validation mean (mixed-real and elongated) and its real mean. A student replaces the shipped one only with a score
 # at least 1 point higher and the shipped-network behaviour tests passing (copy it over
 # had_tracker/resources/weights/student_cpu_tiny.pt in a scratch checkout, then pytest test/test_tracking_shipped.py).
-# Usage: bench/validate_student.sh OUT CKPT [CKPT ...]   (env TRACKER_CONFIG=YAML: tracker settings for all runs)
+# Usage: bench/validate_student.sh OUT CKPT [CKPT ...]   (env TRACKER_CONFIG=YAML: tracker settings for all runs;
+# WINDOW_HZ=200: every student updates at the live node's window rate between frames, ~8x the evaluation time;
+# use a fresh OUT, since finished reports are reused)
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 OUT CKPT [CKPT ...]" >&2; exit 2; }
 OUT="$(realpath -m "$1")"
@@ -25,6 +27,7 @@ python -c "import had_tracker.cli" 2> /dev/null || {
 }
 tracker_args=()
 [ -n "${TRACKER_CONFIG:-}" ] && tracker_args=(--tracker-config "$(realpath "$TRACKER_CONFIG")")
+[ -n "${WINDOW_HZ:-}" ] && tracker_args+=(--window-hz "$WINDOW_HZ")
 mkdir -p "$OUT/data"
 printf 'target_stretch_max: 3.0\n' > "$OUT/data/stretch.yaml"
 printf 'target_stretch_max: 3.0\ncontrast_threshold_pos: 0.6\ncontrast_threshold_neg: 0.6\n' > "$OUT/data/sparse.yaml"
