@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("label", help="label a target in a real recording (seeded event blob)")
     sub = parser.add_subparsers(dest="label_command", metavar="SUBCOMMAND", required=True)
     blob = sub.add_parser("blob", help="follow a hand-seeded event-density blob; write a label file + contact sheet")
-    blob.add_argument("--recording", required=True, help="recording path relative to --data-root (aedat4, rosbag2 bag, Prophesee .raw EVT 3.0, or an events .npz from `had-tracker events dump`)")
+    blob.add_argument(
+        "--recording",
+        required=True,
+        help="recording path relative to --data-root (aedat4, rosbag2 bag, Prophesee .raw EVT 3.0, or an events .npz from `had-tracker events dump`)",
+    )
     blob.add_argument("--data-root", help="real-data root (default $HAD_TRACKER_REAL_DATA or ../shared/data)")
     blob.add_argument("--name", required=True, help="sequence name")
     blob.add_argument("--target", default="", help="what the target is (free text, kept in the file)")
