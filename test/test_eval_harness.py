@@ -106,6 +106,19 @@ def test_sequence_samples_at_an_event_window_rate_cut_each_frame_interval():
         next(sequence_samples(seq, window_ns=0))
 
 
+def test_event_rate_windows_end_exactly_at_frames_with_epoch_time_stamps():
+    """Host-clock stamps (~1.6e18 ns) are not exact in float64: the cut must be integer arithmetic."""
+    seq = moving_square_sequence()
+    offset = 1_589_163_148_725_216_123
+    seq.frame_t_ns = np.asarray(seq.frame_t_ns, np.int64) + offset
+    ev = seq.events
+    seq.events = Events.from_arrays(ev.t + offset, ev.x, ev.y, ev.p, ev.width, ev.height)
+    samples = list(sequence_samples(seq, window_ns=3_000_000))
+    assert [s.window_end_ns for s in samples if s.image is not None] == list(seq.frame_t_ns)
+    assert all(b.window_start_ns == a.window_end_ns for a, b in zip(samples, samples[1:], strict=False))
+    assert sum(len(s.events) for s in samples) == len(seq.events)
+
+
 def _mil_and_still_on_the_square() -> tuple[float, float, int, dict]:
     seq = moving_square_sequence()
     mil = run_tracker(OpenCVBaseline("mil", "rgb"), sequence_samples(seq), seq.gt_boxes[0], name="MIL")

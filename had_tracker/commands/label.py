@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     blob.add_argument(
         "--recording",
         required=True,
-        help="recording path relative to --data-root (aedat4, rosbag2 bag, Prophesee .raw EVT 3.0, or an events .npz from `had-tracker events dump`)",
+        help="recording path relative to --data-root: aedat4, rosbag2 bag, Prophesee .raw (EVT 3.0), or an events "
+        ".npz as `had-tracker events dump` writes it",
     )
     blob.add_argument("--data-root", help="real-data root (default $HAD_TRACKER_REAL_DATA or ../shared/data)")
     blob.add_argument("--name", required=True, help="sequence name")

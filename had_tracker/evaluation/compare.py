@@ -37,7 +37,7 @@ def load_report(path: Path) -> dict[str, Any]:
 
 
 def _run_note(source: dict[str, Any]) -> str:
-    """How an `eval dataset` run differs from one update per frame and one run: `` @ 200 Hz, mean of 10 runs``."""
+    """How an `eval dataset` run differs from one update per frame and one run, e.g. `` [200 Hz, mean of 10 runs]``."""
     notes = []
     if source.get("window_hz"):
         notes.append(f"{float(source['window_hz']):g} Hz")

@@ -204,9 +204,11 @@ def evaluate_sequences(
     """Run ``tracker_factory()`` on every sequence of ``loader()`` (picklable callables) and write the report.
 
     ``window_ns``: event trackers step through each frame interval in windows of at most this length (the live
-    node's 200 Hz is 5 ms); None = one window per frame. RGB trackers always step per frame. ``repeats``: each sequence is run this many
-    times with a fresh tracker and scored by the runs' mean (curves averaged; OpenCV's MIL draws random samples
-    from a generator that cannot be seeded from Python, so one run is one draw); the report keeps each run's SR.
+    node's 200 Hz is 5 ms); None = one window per frame. RGB trackers always step per frame.
+
+    ``repeats``: each sequence is run this many times with a fresh tracker and scored by the runs' mean (curves
+    averaged; OpenCV's MIL draws random samples from a generator that cannot be seeded from Python, so one run is
+    one draw); the report keeps each run's SR.
 
     ``workers <= 1`` runs in this process (no pool). Returns the report dict (``report["overall"]`` holds
     the headline numbers).

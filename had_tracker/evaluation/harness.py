@@ -146,7 +146,7 @@ def run_tracker(
 def sequence_samples(
     sequence: Any, first_window_ns: int | None = None, window_ns: int | None = None, start: int = 0
 ) -> Iterator[Any]:
-    """:class:`AlignedSample` s of a :class:`TrackingSequence` from frame ``start`` on: events since the previous frame.
+    """Aligned samples of a :class:`TrackingSequence` from frame ``start`` on: the events since the previous frame.
 
     Frame ``start`` gets the events since the frame before it (frame 0: the ``first_window_ns`` before it, default
     the first frame interval); each sample carries its RGB frame. With ``window_ns``, every later frame interval
@@ -169,7 +169,7 @@ def sequence_samples(
         frame_start = int(t[i - 1]) if i else int(t[0]) - int(first_window_ns)
         end = int(t[i])
         parts = 1 if window_ns is None or i == start else max(math.ceil((end - frame_start) / window_ns), 1)
-        edges = np.linspace(frame_start, end, parts + 1).round().astype(np.int64)
+        edges = frame_start + (np.arange(parts + 1, dtype=np.int64) * (end - frame_start)) // parts  # exact in int64
         for k in range(parts):
             a, b = int(edges[k]), int(edges[k + 1])
             last = k == parts - 1
