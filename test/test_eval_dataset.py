@@ -1,5 +1,6 @@
 """``eval dataset``: a tracker over several sequences in a process pool, per-attribute report."""
 
+import itertools
 import json
 
 import numpy as np
@@ -68,10 +69,12 @@ def test_pool_and_serial_runs_give_the_same_report(tmp_path):
 
 
 class RandomJitterTracker(EventCentroidTracker):
-    """The centroid tracker plus a random offset drawn per run: a stand-in for a stochastic tracker (MIL)."""
+    """The centroid tracker plus an offset drawn per run: a stand-in for a stochastic tracker (MIL)."""
+
+    runs = itertools.count()  # each run its own (seeded, so reproducible) draw
 
     def initialize(self, sample, box_xywh, target_id=0):
-        self.offset = np.random.default_rng().uniform(-6, 6, 2)
+        self.offset = np.random.default_rng(next(self.runs)).uniform(-6, 6, 2)
         return super().initialize(sample, box_xywh, target_id)
 
     def update(self, sample):
