@@ -134,37 +134,42 @@ def _mean_result(results: list[SequenceResult]) -> SequenceResult:
 def _evaluate_index(index: int, convention: str, repeats: int = 1) -> dict[str, Any]:
     if _WORKER.get("dataset") is None:
         _WORKER["dataset"] = _WORKER["loader"]()
-    seq = _WORKER["dataset"][index]
-    runs = [_run_sequence(seq, convention) for _ in range(max(int(repeats), 1))]
+    trackers = [_WORKER["factory"]() for _ in range(max(int(repeats), 1))]  # a fresh tracker per run
+    seq, first = _prepared(_WORKER["dataset"][index], getattr(trackers[0], "modality", "events"))
+    runs = [_run_sequence(seq, tracker, first, convention) for tracker in trackers]
     out = {"index": index, **runs[0], "result": _mean_result([r["result"] for r in runs])}
     if len(runs) > 1:  # predictions, timing and motion bias stay the first run's
         out["repeats"] = [r["result"].success_auc for r in runs]
     return out
 
 
-def _run_sequence(seq: Any, convention: str) -> dict[str, Any]:
-    """One run of a fresh tracker over ``seq``: its result, log and motion bias."""
-    from had_tracker.evaluation.harness import run_tracker, sequence_samples
-    from had_tracker.evaluation.motion_bias import motion_bias
-
-    tracker = _WORKER["factory"]()
-    if seq.events is None and seq.event_frames is not None and getattr(tracker, "modality", "events") != "rgb":
+def _prepared(seq: Any, modality: str) -> tuple[Any, int]:
+    """``seq`` ready for a tracker of ``modality`` (pseudo-events where only event images ship) and its start frame."""
+    if seq.events is None and seq.event_frames is not None and modality != "rgb":
         from had_tracker.data.datasets.event_images import with_pseudo_events
 
         seq = with_pseudo_events(seq)  # only event images ship: documented pseudo-events from them
-    if seq.events is None and getattr(tracker, "modality", "events") != "rgb":
+    if seq.events is None and modality != "rgb":
         raise ConfigError(
             f"sequence {seq.name!r} has no raw events (only event images): evaluate it with an RGB baseline, "
             "or provide the raw events (e.g. FE108 events.aedat4 with dv_processing installed)"
         )
-    if seq.meta.get("rgb") is False and getattr(tracker, "modality", "events") == "rgb":
+    if seq.meta.get("rgb") is False and modality == "rgb":
         raise ConfigError(f"sequence {seq.name!r} has no RGB/APS frames: evaluate it with an event tracker")
     # The start frame: the first with the target present and a valid box (frame 0 in the benchmarks).
     gt, absent = np.asarray(seq.gt_boxes, np.float64), np.asarray(seq.absent, bool)
     startable = ~absent & (gt[:, 2] > 0) & (gt[:, 3] > 0) & np.isfinite(gt).all(axis=1)
     if not startable.any():
         raise ConfigError(f"sequence {seq.name!r} has no frame with a present, valid ground-truth box to start from")
-    first = int(np.argmax(startable))
+    return seq, int(np.argmax(startable))
+
+
+def _run_sequence(seq: Any, tracker: Any, first: int, convention: str) -> dict[str, Any]:
+    """One run of ``tracker`` (fresh) over ``seq`` from frame ``first``: its result, log and motion bias."""
+    from had_tracker.evaluation.harness import run_tracker, sequence_samples
+    from had_tracker.evaluation.motion_bias import motion_bias
+
+    gt, absent = np.asarray(seq.gt_boxes, np.float64), np.asarray(seq.absent, bool)
     # event trackers step at the event window rate when one is set (as the live node); RGB trackers per frame
     window_ns = _WORKER.get("window_ns") if getattr(tracker, "modality", "events") != "rgb" else None
     samples = sequence_samples(seq, window_ns=window_ns, start=first)
