@@ -65,6 +65,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     student.set_defaults(func=_train, kind="student")
 
+    ensemble = sub.add_parser(
+        "ensemble",
+        help="combine trained students (same model config, e.g. one recipe's seeds) into one checkpoint",
+        description="Write one checkpoint holding several students whose score, size and offset maps are averaged "
+        "(had_tracker/models/ensemble.py); the tracker, eval and export take it like a single student, at one "
+        "forward per member.",
+    )
+    ensemble.add_argument("checkpoints", nargs="+", help="student checkpoints (2 to 16, one model config)")
+    ensemble.add_argument("--out", required=True, help="the ensemble checkpoint to write")
+    ensemble.add_argument("--note", default="", help="free text stored in the checkpoint (how it was chosen)")
+    ensemble.set_defaults(func=_ensemble)
+
     ladder = sub.add_parser("ladder", help="teacher + the six-rung student ablation ladder, evaluated on held-out data")
     ladder.add_argument(
         "--out", required=True, help="output folder (runs already finished there are reused; results.md/json)"
@@ -159,6 +171,13 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(final)
+    return 0
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from had_tracker.models.ensemble import save_ensemble
+
+    print(save_ensemble(args.out, args.checkpoints, args.note))
     return 0
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from had_tracker.errors import CheckpointError
 from had_tracker.models.config import ArchConfig, EventReprConfig, ModelConfig
+from had_tracker.models.ensemble import StudentEnsemble, ensemble_members
 from had_tracker.models.student import Student
 from had_tracker.models.teacher import Teacher
 
@@ -178,6 +179,7 @@ def load_model(
 ) -> tuple[nn.Module, ModelConfig]:
     """Rebuild the network stored in a checkpoint (eval mode) and its config.
 
+    An ensemble checkpoint (``had_tracker.models.ensemble``) gives a :class:`StudentEnsemble` of its members.
     Raises CheckpointError for a missing, corrupt, truncated or foreign file, for a kind other than
     ``expected_kind`` (when given), and for weights that do not fit the embedded config.
     """
@@ -192,7 +194,8 @@ def load_model(
     if cfg.kind != kind:
         raise CheckpointError(f"checkpoint {ckpt_path}: kind {kind!r} disagrees with its config ({cfg.kind!r})")
     check_finite_weights(payload["model"], ckpt_path)
-    model = build_model(cfg)
+    members = ensemble_members(payload, ckpt_path)
+    model = StudentEnsemble(cfg, members) if members else build_model(cfg)
     try:
         model.load_state_dict(payload["model"], strict=True)
     except RuntimeError as exc:

@@ -143,8 +143,9 @@ def fuse_for_inference(model: nn.Module, decode_boxes: bool = True) -> nn.Module
     For inference only: the fused head has no batch norms to train. Outputs agree to float rounding;
     ``decode_boxes=False`` leaves out ``pred_boxes`` (see :class:`FusedCenterHead`).
     """
-    if isinstance(getattr(model, "head", None), CenterHead):
-        model.head = FusedCenterHead(model.head, decode_boxes)
+    for network in getattr(model, "members", None) or [model]:  # an ensemble: each member's head
+        if isinstance(getattr(network, "head", None), CenterHead):
+            network.head = FusedCenterHead(network.head, decode_boxes)
     return model
 
 

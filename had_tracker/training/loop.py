@@ -387,6 +387,8 @@ def _load_init_weights(path: Path, model: nn.Module, model_cfg: ModelConfig, kin
     payload = load_checkpoint(path)
     if payload["kind"] != kind:
         raise CheckpointError(f"--init {path} holds a {payload['kind']}, this run trains a {kind}")
+    if "ensemble" in payload:
+        raise CheckpointError(f"--init {path} is an ensemble of students; start from one of its members")
     saved, wanted = payload.get("model_config", {}), model_cfg.to_dict()
     if saved != wanted:
         diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
