@@ -1,6 +1,6 @@
 """Model benchmark: params, MACs and CPU latency (batch 1) of teacher and student per preset; training pairs/s.
 
-    python bench/models.py [--presets cpu-tiny gpu-base] [--threads 2] [--repeats 30] [--train-steps 4]
+    python bench/models.py [--presets cpu-tiny gpu-base] [--threads 2] [--repeats 30] [--train-steps 4] [--ensemble N]
 
 Goals for cpu-tiny: student forward <= 10 ms (batch 1, 2 threads), >= 4x faster than its teacher,
 <= 25 % of its parameters. Latency on a shared machine varies with load, so teacher and student run
@@ -8,7 +8,8 @@ interleaved, twice: call by call (each call follows one of the other network, wh
 displaced its own from the caches) and in blocks of 10 calls (warm caches, as a tracker runs its one
 network); the table shows median and min of ``--repeats`` calls each. Latency is that of the inference
 form the tracker runs (batch norms folded, fused center head, maps only: the tracker decodes its own
-peak); parameters and MACs are those of the trained network.
+peak); parameters and MACs are those of the trained network. ``--ensemble N`` adds a row for an ensemble of N
+students (``had_tracker.models.ensemble``), timed interleaved with the other two.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from had_tracker.distill.config import DistillConfig
 from had_tracker.distill.hierarchical import Distiller
 from had_tracker.models.builder import ModelConfig, build_model
 from had_tracker.models.complexity import count_macs, count_params, measure_latencies_ms
+from had_tracker.models.ensemble import StudentEnsemble
 from had_tracker.models.export import example_inputs
 from had_tracker.models.heads import fuse_for_inference
 from had_tracker.training.config import TrainConfig
@@ -35,20 +37,21 @@ from had_tracker.training.toy import moving_square_sequence
 BLOCK = 10  # consecutive calls per network in the warm-cache latency
 
 
-def model_rows(preset: str, threads: int, repeats: int) -> list[dict]:
+def model_rows(preset: str, threads: int, repeats: int, ensemble: int = 0) -> list[dict]:
     rows, runs = [], []
-    for kind in ("teacher", "student"):
-        cfg = ModelConfig.from_yaml(preset, kind)
+    for kind in ("teacher", "student") + (("ensemble",) if ensemble > 1 else ()):
+        cfg = ModelConfig.from_yaml(preset, "student" if kind == "ensemble" else kind)
         torch.manual_seed(0)
-        model = build_model(cfg).eval()
+        model = (StudentEnsemble(cfg, ensemble) if kind == "ensemble" else build_model(cfg)).eval()
         inputs = example_inputs(cfg, batch=1)
         # latency of the inference form the tracker runs (fused head, no box decoding); params/MACs of the trained model
         runs.append((fuse_for_inference(copy.deepcopy(model), decode_boxes=False), inputs))
         rows.append(
             {
                 "preset": preset,
-                "kind": kind,
-                "tokens": (2 if kind == "teacher" else 1) * (cfg.template_tokens + cfg.search_tokens),
+                "kind": f"ens x{ensemble}" if kind == "ensemble" else kind,
+                "tokens": (2 if kind == "teacher" else ensemble if kind == "ensemble" else 1)
+                * (cfg.template_tokens + cfg.search_tokens),
                 "params": count_params(model),
                 "macs": count_macs(model, inputs),
             }
@@ -105,6 +108,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--train-steps", type=int, default=4, help="0 skips the training throughput table")
+    parser.add_argument("--ensemble", type=int, default=0, help="also time an ensemble of N students (N >= 2)")
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
@@ -116,13 +120,13 @@ def main() -> None:
         f"{'median ms':>10} {'min ms':>8} {'median ms':>10} {'min ms':>8}"
     )
     for preset in args.presets:
-        rows = model_rows(preset, args.threads, args.repeats)
+        rows = model_rows(preset, args.threads, args.repeats, args.ensemble)
         for r in rows:
             print(
                 f"{r['preset']:<9} {r['kind']:<8} {r['tokens']:>6} {r['params']:>9,} {r['macs'] / 1e6:>7.1f} "
                 f"{r['median_alt']:>10.2f} {r['min_alt']:>8.2f} {r['median_blk']:>10.2f} {r['min_blk']:>8.2f}"
             )
-        t, s = rows
+        t, s = rows[:2]
         print(
             f"{'':<9} student/teacher: params {100 * s['params'] / t['params']:.1f} %, MACs {100 * s['macs'] / t['macs']:.1f} %; "
             f"speed-up call by call {t['median_alt'] / s['median_alt']:.1f}x (median), {t['min_alt'] / s['min_alt']:.1f}x (min); "
