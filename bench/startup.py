@@ -1,10 +1,11 @@
 """Tracker start-up: the first ``initialize`` with and without ``Tracker.warm_up()`` (which the nodes call).
 
-Run:  python bench/startup.py [--runs 2]
+Run:  python bench/startup.py [--runs 2] [--adapt-steps 0 20]
 
 Each run is a fresh process (the costs are first-call costs): load the shipped student, optionally warm up,
 then initialize on one synthetic window and update on the next. The numba on-disk cache is whatever the
-machine has (warm after any earlier run).
+machine has (warm after any earlier run). ``--adapt-steps``: the ``tracker.init_adapt_steps`` values to time (the
+initialisation's test-time adaptation; the first update after it also exports the adapted copy to onnxruntime).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def window(k):
     t = np.sort(rng.integers(t0, t0 + 5_000_000, 400))
     return AlignedSample(k, t0, t0 + 5_000_000, Events.from_arrays(t, x, y, rng.integers(0, 2, 400), 346, 260), None, None)
 
-tracker = Tracker(TrackerConfig())
+tracker = Tracker(TrackerConfig(init_adapt_steps=int(sys.argv[2])))
 t0 = time.perf_counter()
 if sys.argv[1] == "warm":
     tracker.warm_up()
@@ -47,16 +48,22 @@ print((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--adapt-steps", type=int, nargs="+", default=[20], help="tracker.init_adapt_steps values")
     args = parser.parse_args()
-    print("| start | warm_up ms | first initialize ms | first update ms |\n|---|---:|---:|---:|")
+    print("| start | adapt steps | warm_up ms | first initialize ms | first update ms |\n|---|---:|---:|---:|---:|")
     for _ in range(args.runs):
-        for mode in ("cold", "warm"):
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, mode], cwd=REPO, capture_output=True, text=True, check=True
-            )
-            warm, init, update = (float(v) for v in out.stdout.split())
-            label = "with Tracker.warm_up()" if mode == "warm" else "without"
-            print(f"| {label} | {warm:.0f} | {init:.1f} | {update:.1f} |")
+        for steps in args.adapt_steps:
+            for mode in ("cold", "warm"):
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, mode, str(steps)],
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                warm, init, update = (float(v) for v in out.stdout.split())
+                label = "with Tracker.warm_up()" if mode == "warm" else "without"
+                print(f"| {label} | {steps} | {warm:.0f} | {init:.1f} | {update:.1f} |")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ class TrackerNode(Node):
         self.params = declare_schema_parameters(self, schema.TRACKER)
         check_topic_names(self, self.params, TOPIC_PARAMETERS)
         config = TrackerConfig.from_dict(schema.tracker_config_dict(self.params))
-        tracker = Tracker(config, device=self.params["device"])
+        # a live node must not stall for the initialisation's test-time adaptation: it runs beside the tracking
+        tracker = Tracker(config, device=self.params["device"], adapt_in_background=True)
         # the first window would otherwise pay the kernels' cache load and torch's first-call set-up
         self.get_logger().info(f"warmed up the event kernels and the network in {tracker.warm_up():.2f} s")
         model = model_description(tracker, self.params["model"])  # after the warm-up: the runtime is settled

@@ -1,7 +1,10 @@
 """Single-object tracking runtime over aligned event windows: ``initialize(sample, box)`` / ``update(sample)``.
 
 One interface for the student (events only) and the teacher (RGB + events, used when a teacher checkpoint
-is given and the window carries, or recently carried, an RGB frame). Per update:
+is given and the window carries, or recently carried, an RGB frame). At initialisation, with
+``init_adapt_steps`` (20 by default), a copy of the loaded student is fine-tuned on the first window's own
+target (``had_tracker.tracking.adapt``) and tracks in its place; each initialisation starts again from the
+loaded student. Per update:
 
 1. the window is added to a short event history (the model's trained time support, ``window_ms``); at high
    event rates the input uses only the newest part of it, about ``max_input_events`` events in the crop
@@ -37,6 +40,7 @@ on a validation set (``had_tracker.training.ladder`` picks them on validation se
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -96,6 +100,7 @@ class TrackerConfig:
     template_update_threshold: float = 0.7  # min confidence for a template update
     max_image_age_ns: int = 200_000_000  # teacher: newest RGB frame older than this is not used
     history_max_events: int = 5_000_000  # bound of the event history
+    init_adapt_steps: int = 20  # test-time adaptation at initialisation (tracking/adapt.py): fine-tuning steps, 0 = off
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> TrackerConfig:
@@ -147,6 +152,7 @@ class TrackerConfig:
             ),
             (self.min_box_size > 0 and self.max_image_age_ns > 0, "min_box_size, max_image_age_ns must be > 0"),
             (self.history_max_events > 0 and self.num_threads >= 0, "history_max_events > 0, num_threads >= 0"),
+            (self.init_adapt_steps >= 0, "init_adapt_steps must be >= 0"),
             (self.student_runtime in STUDENT_RUNTIMES, f"student_runtime must be one of {', '.join(STUDENT_RUNTIMES)}"),
         ]
         for ok, message in checks:
@@ -170,6 +176,34 @@ class _Runner:
         self._threads = threads
         self.onnx: Any = None
         self._template_numpy: tuple[Any, np.ndarray] | None = None  # (template tensor, its numpy view) for onnx
+        self.base_model = model  # the loaded network; ``model`` may be a copy adapted to the current target
+        self._loaded: tuple[Any, Any, Any] | None = None  # (model, frozen, onnx) of the loaded one while adapted
+        self.task_weights: Any = None  # the checkpoint's task-loss settings (test-time adaptation), when loaded
+
+    def use_model(self, model: Any, onnx: Any = None) -> None:
+        """Run ``model`` (same config) from now on; its traced / exported forms are built on the next call.
+
+        ``onnx``: its onnxruntime session, where it was built already. The loaded network's forms are kept.
+        """
+        if self._loaded is None:
+            self._loaded = (self.model, self._frozen, self.onnx)
+        self.model, self._frozen, self.onnx, self._template_numpy = model, None, onnx, None
+
+    def restore_loaded(self) -> None:
+        """Run the loaded network again (with its traced / exported forms), after :meth:`use_model`."""
+        if self._loaded is not None:
+            (self.model, self._frozen, self.onnx), self._loaded = self._loaded, None
+            self._template_numpy = None
+
+    @property
+    def onnx_threads(self) -> int:
+        """The intra-op threads of this network's onnxruntime session."""
+        return self._threads
+
+    @property
+    def uses_onnx(self) -> bool:
+        """True when onnxruntime runs this (student) network."""
+        return self._use_onnx
 
     @property
     def runtime(self) -> str:
@@ -266,8 +300,17 @@ class Tracker:
         model_config: Any = None,
         teacher: Any = None,
         teacher_config: Any = None,
+        adapt_in_background: bool = False,
     ) -> None:
+        """A tracker of ``config``'s settings; the network from ``model`` or a checkpoint (the shipped student).
+
+        ``adapt_in_background``: the initialisation's adaptation (``init_adapt_steps``) runs on a worker thread
+        while the loaded student tracks, and its copy takes over at the first update after it is ready (a live
+        node must not stall for it); False: ``initialize`` waits for it (deterministic, as evaluation needs).
+        """
         self.config = config or TrackerConfig()
+        self._adapt_in_background = adapt_in_background
+        self._adapt_job: Any = None  # the pending background adaptation (a Future)
         self.config.validate()
         c = self.config
         self.device = device or c.device
@@ -311,6 +354,8 @@ class Tracker:
             "template_updates": 0,
             "unobserved_windows": 0,
             "unobserved_reacquired": 0,
+            "adaptations": 0,
+            "adaptation_failures": 0,
         }
 
     # ------------------------------------------------------------------ setup
@@ -324,10 +369,18 @@ class Tracker:
 
             path = checkpoint if checkpoint is not None else (default_student_checkpoint() if default else None)
             model, cfg = load_model(path, map_location=self.device)
+            unfused = copy.deepcopy(model) if self.config.init_adapt_steps else None  # adaptation trains this form
             # our own copy: the inference-only head, without box decoding (update() decodes its own peak)
             fuse_for_inference(model, decode_boxes=False)
             threads = self.config.num_threads or torch.get_num_threads()  # onnxruntime: as many as torch uses
-            return _Runner(model, cfg, self.device, self.config.freeze_student, self._student_runtime(), threads)
+            runner = _Runner(model, cfg, self.device, self.config.freeze_student, self._student_runtime(), threads)
+            if self.config.init_adapt_steps and not runner.is_teacher:
+                from had_tracker.distill.config import TaskConfig
+                from had_tracker.models.builder import load_checkpoint
+
+                task = load_checkpoint(path).get("distill_config", {}).get("task", {})
+                runner.task_weights, runner.base_model = TaskConfig(**task), unfused
+            return runner
         else:
             cfg = model_config if model_config is not None else getattr(model, "cfg", None)
             if cfg is None:
@@ -421,8 +474,10 @@ class Tracker:
         self._mode = "local"
         self._last_end_ns, self._ref_events, self._unobserved = None, 0.0, 0
         self._global_searches = 0
+        self._adapt_job = None  # a running adaptation finishes on its thread and is dropped
         for r in self._runners():
             r.template_events = r.template_rgb = None
+            r.restore_loaded()
 
     def push(self, sample: AlignedSample) -> None:
         """Record a window without tracking (keeps the history warm before ``initialize``)."""
@@ -454,6 +509,7 @@ class Tracker:
         t0 = time.perf_counter()
         built = self._build_templates(sample.window_end_ns)
         if built:
+            self._maybe_adapt(sample)
             self._start_tracking(sample.window_end_ns)
         return self._result(sample, time.perf_counter() - t0)
 
@@ -465,8 +521,10 @@ class Tracker:
         self.push(sample)
         self.stats["updates"] += 1
         self._updates += 1
+        self._take_adapted()
         if self.state == TrackState.INITIALIZING:
             if self._build_templates(sample.window_end_ns):
+                self._maybe_adapt(sample)
                 self._start_tracking(sample.window_end_ns)
             return self._result(sample, time.perf_counter() - t0)
         self._step(sample)
@@ -481,6 +539,48 @@ class Tracker:
         crop = CropWindow.around(self._box, cfg.search_factor, cfg.search_size)
         t0, t1 = self._input_window(end_ns, crop)
         self._ref_events = float(_count_in_crop(self.history.window(t0, t1, crop_region(crop)), crop))
+
+    def _maybe_adapt(self, sample: AlignedSample) -> None:
+        """Adapt when on (``init_adapt_steps``) and possible (a loaded student checkpoint, whose loss settings it uses)."""
+        if self.config.init_adapt_steps and self.student.task_weights is not None:
+            self._adapt(sample)
+
+    def _adapt(self, sample: AlignedSample) -> None:
+        """Fine-tune a copy of the loaded student on the initial window's target (``init_adapt_steps``)."""
+        from had_tracker.tracking.adapt import AdaptSettings, adapt_for_inference
+
+        r, end_ns = self.student, int(sample.window_end_ns)
+        t0, t1 = self._input_window(end_ns, CropWindow.around(self._box, r.cfg.search_factor, r.cfg.search_size))
+        width, height = sample.events.width or self.history.width, sample.events.height or self.history.height
+        args = (r.base_model, r.cfg, r.template_events, self.history.window(t0, t1), t0, t1, self._box.copy())
+        kwargs = {
+            "width": width,
+            "height": height,
+            "task_weights": r.task_weights,
+            "settings": AdaptSettings(steps=self.config.init_adapt_steps),
+            "onnx_threads": r.onnx_threads if r.uses_onnx else 0,
+        }
+        if self._adapt_in_background:
+            self._adapt_job = _adapt_executor().submit(adapt_for_inference, *args, **kwargs)
+        else:
+            self._adapt_job = None
+            r.use_model(*adapt_for_inference(*args, **kwargs))
+            self.stats["adaptations"] += 1
+
+    def _take_adapted(self) -> None:
+        """Background adaptation: its copy takes over once it is ready (failures logged, counted)."""
+        job = self._adapt_job
+        if job is None or not job.done():
+            return
+        self._adapt_job = None
+        try:
+            model, onnx = job.result()
+        except Exception as exc:  # noqa: BLE001 - the loaded student keeps tracking; the failure is reported
+            self.stats["adaptation_failures"] += 1
+            log.warning("test-time adaptation failed (%s: %s); the loaded student tracks", type(exc).__name__, exc)
+            return
+        self.student.use_model(model, onnx)
+        self.stats["adaptations"] += 1
 
     def _input_window(self, end_ns: int, crop: CropWindow) -> tuple[int, int]:
         """The model input's time window ending at ``end_ns`` for ``crop``.
@@ -689,6 +789,19 @@ class Tracker:
             search_mode=self._mode,
             unobserved=self._unobserved > 0,
         )
+
+
+_ADAPT_EXECUTOR: Any = None
+
+
+def _adapt_executor() -> Any:
+    """One worker thread for background adaptation, shared by the process's trackers (created on first use)."""
+    global _ADAPT_EXECUTOR
+    if _ADAPT_EXECUTOR is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _ADAPT_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="had_adapt")
+    return _ADAPT_EXECUTOR
 
 
 def crop_region(crop: CropWindow, margin_px: float = 1.0) -> tuple[int, int, int, int]:
