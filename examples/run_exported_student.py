@@ -6,7 +6,9 @@ around it is the tracker's: the Synchronizer cuts the bag's events into windows,
 last box, ``had_tracker.models.inputs.event_tensor`` builds the voxel-grid inputs, and
 ``had_tracker.tracking.postprocess.decode_peak`` decodes the output maps to an image-pixel box (see
 docs/export.md for the inputs and outputs, to run them without this package). The boxes are those of
-``had-tracker replay`` with the original checkpoint, up to float rounding.
+``had-tracker replay`` with the original checkpoint and ``tracker.init_adapt_steps: 0``, up to float rounding: an
+exported graph is fixed, so the tracker's test-time adaptation at initialisation (a fine-tuned copy of the
+checkpoint's network) does not apply to it.
 
     had-tracker export --out student.ts.pt                 # or --format onnx
     python examples/run_exported_student.py student.ts.pt BAG --out exported_run [--init-box x,y,w,h]

@@ -351,10 +351,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
           value_range=(1, 10**11)),
     _spec("tracker.history_max_events", "int", 5_000_000, "bound of the tracker's event history (oldest windows "
           "dropped, counted)", T, value_range=(1, 10**9)),
-    _spec("tracker.init_adapt_steps", "int", 20, "test-time adaptation: at each initialisation a copy of the "
+    _spec("tracker.init_adapt_steps", "int", 0, "test-time adaptation: at each initialisation a copy of the "
           "student is fine-tuned for this many steps (batch 8) on search crops of the first window around the given "
           "box and negative crops elsewhere (~2 s of one CPU core for 20 steps); the node runs it beside the "
-          "tracking, the loaded student tracking until the copy is ready; 0 = off", T,
+          "tracking, the loaded student tracking until the copy is ready; 0 = off (not shown to help)", T,
           value_range=(0, 10_000)),
     # --- both nodes ------------------------------------------------------------------------------------------------
     _spec("diagnostics_period_s", "double", 1.0, "period of /diagnostics messages (input rates, drops, latency)",

@@ -2,7 +2,7 @@
 
 One interface for the student (events only) and the teacher (RGB + events, used when a teacher checkpoint
 is given and the window carries, or recently carried, an RGB frame). At initialisation, with
-``init_adapt_steps`` (20 by default), a copy of the loaded student is fine-tuned on the first window's own
+``init_adapt_steps`` > 0 (off by default: not shown to help, README "Measured, not shipped"), a copy of the loaded student is fine-tuned on the first window's own
 target (``had_tracker.tracking.adapt``) and tracks in its place; each initialisation starts again from the
 loaded student. Per update:
 
@@ -100,7 +100,7 @@ class TrackerConfig:
     template_update_threshold: float = 0.7  # min confidence for a template update
     max_image_age_ns: int = 200_000_000  # teacher: newest RGB frame older than this is not used
     history_max_events: int = 5_000_000  # bound of the event history
-    init_adapt_steps: int = 20  # test-time adaptation at initialisation (tracking/adapt.py): fine-tuning steps, 0 = off
+    init_adapt_steps: int = 0  # test-time adaptation at initialisation (tracking/adapt.py): fine-tuning steps, 0 = off
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> TrackerConfig:
