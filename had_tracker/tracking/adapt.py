@@ -21,6 +21,8 @@ from had_tracker.geometry import CropWindow
 
 @dataclass(frozen=True)
 class AdaptSettings:
+    """Fine-tuning: steps x batch pairs, AdamW lr; the pairs' jitter as the training sampler's; a fixed seed."""
+
     steps: int = 20
     batch: int = 8
     lr: float = 1e-4
@@ -30,7 +32,9 @@ class AdaptSettings:
     seed: int = 0
 
 
-def _negative_crop(box: np.ndarray, side: float, out: int, width: int, height: int, rng: np.random.Generator):
+def _negative_crop(
+    box: np.ndarray, side: float, out: int, width: int, height: int, rng: np.random.Generator
+) -> CropWindow | None:
     """A crop of ``side`` that does not overlap ``box`` (None after 10 draws)."""
     x, y, w, h = box
     for _ in range(10):

@@ -2,9 +2,9 @@
 
 One interface for the student (events only) and the teacher (RGB + events, used when a teacher checkpoint
 is given and the window carries, or recently carried, an RGB frame). At initialisation, with
-``init_adapt_steps`` > 0 (off by default: not shown to help, README "Measured, not shipped"), a copy of the loaded student is fine-tuned on the first window's own
-target (``had_tracker.tracking.adapt``) and tracks in its place; each initialisation starts again from the
-loaded student. Per update:
+``init_adapt_steps`` > 0 (off by default: not shown to help, README "Measured, not shipped"), a copy of the
+loaded student is fine-tuned on the first window's own target (``had_tracker.tracking.adapt``) and tracks in
+its place; each initialisation starts again from the loaded student. Per update:
 
 1. the window is added to a short event history (the model's trained time support, ``window_ms``); at high
    event rates the input uses only the newest part of it, about ``max_input_events`` events in the crop
@@ -562,13 +562,18 @@ class Tracker:
         }
         if self._adapt_in_background:
             self._adapt_job = _adapt_executor().submit(adapt_for_inference, *args, **kwargs)
-        else:
-            self._adapt_job = None
-            r.use_model(*adapt_for_inference(*args, **kwargs))
-            self.stats["adaptations"] += 1
+            return
+        from concurrent.futures import Future
+
+        self._adapt_job = Future()  # the same hand-over as a background job's, at once
+        try:
+            self._adapt_job.set_result(adapt_for_inference(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - reported by _take_adapted; the loaded student tracks
+            self._adapt_job.set_exception(exc)
+        self._take_adapted()
 
     def _take_adapted(self) -> None:
-        """Background adaptation: its copy takes over once it is ready (failures logged, counted)."""
+        """The adapted copy takes over once it is ready; a failed adaptation is logged and counted."""
         job = self._adapt_job
         if job is None or not job.done():
             return
