@@ -157,3 +157,17 @@ def test_a_failed_adaptation_is_counted_and_the_loaded_student_keeps_tracking(mo
         result = tracker.update(samples[4])
         assert result.box_xywh is not None and tracker.student.model is loaded
         assert tracker.stats["adaptation_failures"] == 1 and tracker.stats["adaptations"] == 0
+
+
+def test_the_onnxruntime_student_is_handed_over_exported():
+    positions, events = _scene()
+    samples = _windows(events, 8)
+    tracker = Tracker(TrackerConfig(init_adapt_steps=2))  # auto: onnxruntime (a package requirement)
+    tracker.warm_up()
+    loaded_session = tracker.student.onnx
+    _start(tracker, samples, positions)
+    assert tracker.student.runtime == "onnxruntime" and tracker.stats["adaptations"] == 1
+    assert tracker.student.onnx is not None and tracker.student.onnx is not loaded_session  # exported with the copy
+    assert tracker.update(samples[4]).box_xywh is not None
+    tracker.reset()
+    assert tracker.student.onnx is loaded_session  # the loaded student's session is kept, not exported again

@@ -105,34 +105,19 @@ def adapt_student(
     return tuned.eval()
 
 
-def adapt_for_inference(
-    model: Any,
-    cfg: Any,
-    template: Any,
-    events: Any,
-    t0: int,
-    t1: int,
-    box_xywh: np.ndarray,
-    *,
-    width: int,
-    height: int,
-    task_weights: Any,
-    settings: AdaptSettings = AdaptSettings(),
-    onnx_threads: int = 0,
-) -> tuple[Any, Any]:
-    """:func:`adapt_student`, then the copy in the tracker's inference form: ``(fused model, onnx session or None)``.
+def adapt_for_inference(*args: Any, onnx_threads: int = 0, **kwargs: Any) -> tuple[Any, Any]:
+    """:func:`adapt_student` (same arguments), then the copy in the tracker's inference form: ``(model, onnx)``.
 
-    ``onnx_threads`` > 0 also exports the copy to onnxruntime here (so that a background adaptation hands over a
-    ready session); where that fails, None (the tracker exports it, or runs torch, on its first call).
+    The model is fused for inference; ``onnx_threads`` > 0 also exports it to onnxruntime here (so that a
+    background adaptation hands over a ready session), else, or where that fails, ``onnx`` is None (the tracker
+    exports it, or runs torch, on its first call).
     """
     from had_tracker.models.heads import fuse_for_inference
 
-    tuned = fuse_for_inference(
-        adapt_student(model, cfg, template, events, t0, t1, box_xywh, width, height, task_weights, settings),
-        decode_boxes=False,
-    )
+    tuned = fuse_for_inference(adapt_student(*args, **kwargs), decode_boxes=False)
     onnx = None
     if onnx_threads > 0:
+        cfg = args[1] if len(args) > 1 else kwargs["cfg"]
         from had_tracker.models.onnx_student import OnnxStudent
 
         try:
