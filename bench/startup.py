@@ -48,7 +48,13 @@ print((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--adapt-steps", type=int, nargs="+", default=[20], help="tracker.init_adapt_steps values")
+    parser.add_argument(
+        "--adapt-steps",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="tracker.init_adapt_steps values (0: the default tracker)",
+    )
     args = parser.parse_args()
     print("| start | adapt steps | warm_up ms | first initialize ms | first update ms |\n|---|---:|---:|---:|---:|")
     for _ in range(args.runs):
