@@ -56,10 +56,9 @@ class StudentEnsemble(nn.Module):
         if return_features or attn_layers:
             raise ValueError("an ensemble has no single token stream: distil or inspect one of its members")
         outs = [member(template_events, search_events) for member in self.members]
-        n = float(len(outs))
-        score = torch.stack([o["score_map"] for o in outs]).sum(0) / n
-        size = torch.stack([o["size_map"] for o in outs]).sum(0) / n
-        offset = torch.stack([o["offset_map"] for o in outs]).sum(0) / n
+        score, size, offset = (
+            torch.stack([o[k] for o in outs]).mean(0) for k in ("score_map", "size_map", "offset_map")
+        )
         score = score.clamp(SCORE_CLAMP, 1.0 - SCORE_CLAMP)
         result = {
             "score_map": score,
